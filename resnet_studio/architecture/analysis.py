@@ -1,0 +1,135 @@
+"""Per-layer output shape, parameters and multiply-accumulates, computed from the spec alone.
+
+No model is built, so the builder can re-analyse a ResNet-110 on every edit. The figures follow the
+usual convention: parameters are trainable weights (BatchNorm's scale and shift included, running
+statistics not); MACs count convolutions and the classifier, one per multiply-add. A test checks
+every figure against the built `nn.Module`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from resnet_studio.architecture.spec import ArchitectureSpec, validate
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str  # module name in the built model, e.g. "stage2.block1"
+    type: str  # "stem", "basic", "bottleneck", "preact", "head"
+    output_shape: tuple[int, ...]  # (C, H, W), or (classes,) for the head
+    params: int
+    macs: int
+    shortcut: str = ""  # "identity", "projection", "zero-pad" or "" (none, or not a block)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str
+    input_shape: tuple[int, int, int]
+    output_shape: tuple[int, ...]
+    layers: tuple[LayerInfo, ...]
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    def to_dict(self) -> dict:
+        """The `summary --json` object of DESIGN.md."""
+        return {
+            "name": self.name,
+            "params": self.params,
+            "macs": self.macs,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "layers": [{**asdict(layer), "output_shape": list(layer.output_shape)} for layer in self.layers],
+        }
+
+
+def _out(size: int, stride: int) -> int:
+    return (size - 1) // stride + 1
+
+
+def _conv(cin: int, cout: int, k: int, out_size: int) -> tuple[int, int]:
+    params = cin * cout * k * k
+    return params, params * out_size * out_size
+
+
+def block_figures(
+    kind: str, cin: int, cout: int, stride: int, shortcut: str, size: int
+) -> tuple[int, int, int, str]:
+    """(params, macs, output side, shortcut used) of one residual block fed `size` x `size`."""
+    out = _out(size, stride)
+    params = macs = 0
+
+    def add(p_m: tuple[int, int]) -> None:
+        nonlocal params, macs
+        params += p_m[0]
+        macs += p_m[1]
+
+    if kind == "bottleneck":
+        inner = cout // 4
+        add(_conv(cin, inner, 1, size))
+        add(_conv(inner, inner, 3, out))
+        add(_conv(inner, cout, 1, out))
+        params += 2 * (inner + inner + cout)
+    else:
+        add(_conv(cin, cout, 3, out))
+        add(_conv(cout, cout, 3, out))
+        # basic: BN after each conv; preact: BN before each conv.
+        params += 2 * (cout + cout) if kind == "basic" else 2 * (cin + cout)
+
+    changes_shape = stride != 1 or cin != cout
+    if shortcut == "none":
+        used = ""
+    elif not changes_shape:
+        used = "identity"
+    elif shortcut == "projection":
+        used = "projection"
+        add(_conv(cin, cout, 1, out))
+        if kind != "preact":  # the pre-activation paper's projection is a bare 1x1 convolution
+            params += 2 * cout
+    else:
+        used = "zero-pad"
+    return params, macs, out, used
+
+
+def analyze(spec: ArchitectureSpec) -> Analysis:
+    """Analyse a spec; raises `SpecError` if it is invalid."""
+    validate(spec)
+    layers: list[LayerInfo] = []
+    size = spec.input.size
+    stem = spec.stem
+    size = _out(size, stem.stride)
+    params, macs = _conv(spec.input.channels, stem.channels, stem.kernel, size)
+    params += 2 * stem.channels
+    if stem.maxpool:
+        size = _out(size, 2)
+    layers.append(LayerInfo("stem", "stem", (stem.channels, size, size), params, macs))
+
+    channels = stem.channels
+    for s, stage in enumerate(spec.stages, start=1):
+        for b in range(1, stage.count + 1):
+            stride = stage.stride if b == 1 else 1
+            params, macs, size, used = block_figures(
+                stage.block, channels, stage.channels, stride, spec.shortcut, size
+            )
+            channels = stage.channels
+            layers.append(
+                LayerInfo(f"stage{s}.block{b}", stage.block, (channels, size, size), params, macs, used)
+            )
+
+    head_params = channels * spec.classes + spec.classes
+    if spec.stages[-1].block == "preact":
+        head_params += 2 * channels  # the final BN + ReLU of a pre-activation network
+    layers.append(LayerInfo("head", "head", (spec.classes,), head_params, channels * spec.classes))
+    return Analysis(
+        name=spec.name,
+        input_shape=(spec.input.channels, spec.input.size, spec.input.size),
+        output_shape=(spec.classes,),
+        layers=tuple(layers),
+    )

@@ -1,0 +1,112 @@
+"""Ready-made networks: the reference article's, He et al. 2015's CIFAR family and ImageNet layouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resnet_studio.architecture.spec import (
+    ArchitectureSpec,
+    HeadSpec,
+    InputSpec,
+    StageSpec,
+    StemSpec,
+)
+from resnet_studio.errors import UserError
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    spec: ArchitectureSpec
+
+
+def _cifar(depth: int, shortcut: str, title: str) -> ArchitectureSpec:
+    """He et al. 2015, section 4.2: 6n+2 layers, 16/32/64 channels, option A shortcuts."""
+    n = (depth - 2) // 6
+    return ArchitectureSpec(
+        name=title,
+        input=InputSpec(3, 32),
+        classes=10,
+        stem=StemSpec(channels=16, kernel=3, stride=1, maxpool=False),
+        stages=(
+            StageSpec("basic", n, 16, 1),
+            StageSpec("basic", n, 32, 2),
+            StageSpec("basic", n, 64, 2),
+        ),
+        shortcut=shortcut,  # type: ignore[arg-type]
+        head=HeadSpec(0.0),
+    )
+
+
+def _imagenet(title: str, block: str, counts: tuple[int, ...], widths: tuple[int, ...]) -> ArchitectureSpec:
+    return ArchitectureSpec(
+        name=title,
+        input=InputSpec(3, 224),
+        classes=1000,
+        stem=StemSpec(channels=64, kernel=7, stride=2, maxpool=True),
+        stages=tuple(
+            StageSpec(block, count, width, 1 if i == 0 else 2)  # type: ignore[arg-type]
+            for i, (count, width) in enumerate(zip(counts, widths, strict=True))
+        ),
+        shortcut="projection",
+        head=HeadSpec(0.0),
+    )
+
+
+_ARTICLE = ArchitectureSpec(
+    name="Article ResNet",
+    input=InputSpec(3, 32),
+    classes=10,
+    stem=StemSpec(channels=64, kernel=7, stride=2, maxpool=False),
+    stages=tuple(StageSpec("basic", 1, 64, 2) for _ in range(3)),
+    shortcut="projection",
+    head=HeadSpec(0.0),
+)
+
+PRESETS: dict[str, Preset] = {
+    "article": Preset(
+        "article",
+        "The reference article's network: 7x7/2 stem, three 64-channel "
+        "basic blocks with stride 2, projection shortcuts",
+        _ARTICLE,
+    ),
+    **{
+        f"resnet{d}": Preset(
+            f"resnet{d}",
+            f"ResNet-{d} for CIFAR (He et al. 2015), option A shortcuts",
+            _cifar(d, "zero-pad", f"ResNet-{d}"),
+        )
+        for d in (20, 32, 44, 56, 110)
+    },
+    **{
+        f"plain{d}": Preset(
+            f"plain{d}",
+            f"Plain-{d}: ResNet-{d} without shortcuts, for comparison",
+            _cifar(d, "none", f"Plain-{d}"),
+        )
+        for d in (20, 56)
+    },
+    "resnet18": Preset(
+        "resnet18",
+        "ResNet-18, ImageNet layout (224 px, 1000 classes)",
+        _imagenet("ResNet-18", "basic", (2, 2, 2, 2), (64, 128, 256, 512)),
+    ),
+    "resnet34": Preset(
+        "resnet34",
+        "ResNet-34, ImageNet layout (224 px, 1000 classes)",
+        _imagenet("ResNet-34", "basic", (3, 4, 6, 3), (64, 128, 256, 512)),
+    ),
+    "resnet50": Preset(
+        "resnet50",
+        "ResNet-50, ImageNet layout with bottleneck blocks",
+        _imagenet("ResNet-50", "bottleneck", (3, 4, 6, 3), (256, 512, 1024, 2048)),
+    ),
+}
+
+
+def get_preset(name: str) -> ArchitectureSpec:
+    try:
+        return PRESETS[name.lower()].spec
+    except KeyError:
+        raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None

@@ -1,0 +1,296 @@
+"""The network description: typed dataclasses and the JSON v1 format (`*.resnet.json`).
+
+Parsing checks types and names field by field; `validate` then checks that the network as a whole
+can be built. Every failure is a `SpecError` whose message names the field, e.g.
+`stages[2].channels: must be a positive integer, got 0`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from resnet_studio.errors import SpecError, UserError
+from resnet_studio.fileio import atomic_write_json
+
+FORMAT = "resnet-studio.architecture"
+VERSION = 1
+
+BlockKind = Literal["basic", "bottleneck", "preact"]
+ShortcutKind = Literal["projection", "zero-pad", "none"]
+BLOCK_KINDS: tuple[str, ...] = ("basic", "bottleneck", "preact")
+SHORTCUT_KINDS: tuple[str, ...] = ("projection", "zero-pad", "none")
+
+MAX_CHANNELS = 8192
+MAX_SIZE = 4096
+MAX_BLOCKS_PER_STAGE = 256
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    channels: int = 3
+    size: int = 32
+
+
+@dataclass(frozen=True)
+class StemSpec:
+    channels: int = 16
+    kernel: int = 3
+    stride: int = 1
+    maxpool: bool = False
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    block: BlockKind = "basic"
+    count: int = 1
+    channels: int = 64
+    stride: int = 1
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    name: str = "Untitled"
+    input: InputSpec = field(default_factory=InputSpec)
+    classes: int = 10
+    stem: StemSpec = field(default_factory=StemSpec)
+    stages: tuple[StageSpec, ...] = (StageSpec(),)
+    shortcut: ShortcutKind = "projection"
+    head: HeadSpec = field(default_factory=HeadSpec)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stages"] = [asdict(stage) for stage in self.stages]
+        return {"format": FORMAT, "version": VERSION, **data}
+
+    def with_stages(self, stages: list[StageSpec] | tuple[StageSpec, ...]) -> ArchitectureSpec:
+        return replace(self, stages=tuple(stages))
+
+    @property
+    def depth(self) -> int:
+        """Weighted layers on the main path, counted as in He et al. (stem + convs + classifier)."""
+        per_block = {"basic": 2, "preact": 2, "bottleneck": 3}
+        return 2 + sum(per_block[s.block] * s.count for s in self.stages)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing: JSON values -> dataclasses, with a field path in every message.
+
+
+def _describe(value: Any) -> str:
+    return (
+        json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
+    )
+
+
+def _int(data: dict[str, Any], key: str, path: str, default: int | None, low: int, high: int) -> int:
+    if key not in data:
+        if default is None:
+            raise SpecError(f"{path}{key}", "is required")
+        return default
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise SpecError(f"{path}{key}", f"must be {kind}, got {_describe(value)}")
+    if value > high:
+        raise SpecError(f"{path}{key}", f"must be at most {high}, got {value}")
+    return value
+
+
+def _choice(data: dict[str, Any], key: str, path: str, default: str, choices: tuple[str, ...]) -> str:
+    value = data.get(key, default)
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise SpecError(f"{path}{key}", f"must be one of {options}, got {_describe(value)}")
+    return value
+
+
+def _object(data: dict[str, Any], key: str, path: str, known: set[str]) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise SpecError(f"{path}{key}", f"must be an object, got {_describe(value)}")
+    _no_unknown(value, f"{path}{key}.", known)
+    return value
+
+
+def _no_unknown(data: dict[str, Any], path: str, known: set[str]) -> None:
+    for key in data:
+        if key not in known:
+            raise SpecError(f"{path}{key}", f"unknown field (expected one of {', '.join(sorted(known))})")
+
+
+def spec_from_dict(data: Any) -> ArchitectureSpec:
+    """Parse and validate a JSON object; raises `SpecError` naming the field on any problem."""
+    if not isinstance(data, dict):
+        raise SpecError("", f"an architecture must be a JSON object, got {_describe(data)}")
+    top = {"format", "version", "name", "input", "classes", "stem", "stages", "shortcut", "head"}
+    _no_unknown(data, "", top)
+    if data.get("format", FORMAT) != FORMAT:
+        raise SpecError("format", f"must be {FORMAT!r}, got {_describe(data.get('format'))}")
+    if data.get("version", VERSION) != VERSION:
+        raise SpecError(
+            "version",
+            f"unsupported version {_describe(data.get('version'))} (this program reads version {VERSION})",
+        )
+    name = data.get("name", "Untitled")
+    if not isinstance(name, str):
+        raise SpecError("name", f"must be a string, got {_describe(name)}")
+
+    raw_input = _object(data, "input", "", {"channels", "size"})
+    input_spec = InputSpec(
+        channels=_int(raw_input, "channels", "input.", 3, 1, 64),
+        size=_int(raw_input, "size", "input.", 32, 1, MAX_SIZE),
+    )
+    classes = _int(data, "classes", "", None, 2, 100_000)
+
+    raw_stem = _object(data, "stem", "", {"channels", "kernel", "stride", "maxpool"})
+    maxpool = raw_stem.get("maxpool", False)
+    if not isinstance(maxpool, bool):
+        raise SpecError("stem.maxpool", f"must be true or false, got {_describe(maxpool)}")
+    stem = StemSpec(
+        channels=_int(raw_stem, "channels", "stem.", 16, 1, MAX_CHANNELS),
+        kernel=_int(raw_stem, "kernel", "stem.", 3, 1, 15),
+        stride=_int(raw_stem, "stride", "stem.", 1, 1, 4),
+        maxpool=maxpool,
+    )
+
+    raw_stages = data.get("stages")
+    if not isinstance(raw_stages, list) or not raw_stages:
+        raise SpecError("stages", f"must be a non-empty list, got {_describe(raw_stages)}")
+    stages = []
+    for i, raw in enumerate(raw_stages):
+        path = f"stages[{i}]."
+        if not isinstance(raw, dict):
+            raise SpecError(f"stages[{i}]", f"must be an object, got {_describe(raw)}")
+        _no_unknown(raw, path, {"block", "count", "channels", "stride"})
+        stages.append(
+            StageSpec(
+                block=_choice(raw, "block", path, "basic", BLOCK_KINDS),  # type: ignore[arg-type]
+                count=_int(raw, "count", path, None, 1, MAX_BLOCKS_PER_STAGE),
+                channels=_int(raw, "channels", path, None, 1, MAX_CHANNELS),
+                stride=_int(raw, "stride", path, 1, 1, 4),
+            )
+        )
+
+    raw_head = _object(data, "head", "", {"dropout"})
+    dropout = raw_head.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise SpecError("head.dropout", f"must be a number in [0, 1), got {_describe(dropout)}")
+
+    spec = ArchitectureSpec(
+        name=name,
+        input=input_spec,
+        classes=classes,
+        stem=stem,
+        stages=tuple(stages),
+        shortcut=_choice(data, "shortcut", "", "projection", SHORTCUT_KINDS),  # type: ignore[arg-type]
+        head=HeadSpec(dropout=float(dropout)),
+    )
+    validate(spec)
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-network validation: rules that involve more than one field.
+
+
+def problems(spec: ArchitectureSpec) -> list[SpecError]:
+    """Every reason the spec cannot be built, in network order (empty when it is valid)."""
+    found: list[SpecError] = []
+    size = spec.input.size
+    stem = spec.stem
+    if stem.kernel % 2 == 0:
+        found.append(SpecError("stem.kernel", f"must be odd so that padding is symmetric, got {stem.kernel}"))
+    if size < stem.stride:
+        found.append(
+            SpecError(
+                "stem.stride",
+                f"spatial size falls below 1 pixel in the stem (input {size}x{size}, stride {stem.stride})",
+            )
+        )
+    size = _strided(size, stem.stride)
+    if stem.maxpool:
+        if size < 2:
+            found.append(
+                SpecError(
+                    "stem.maxpool",
+                    f"spatial size falls below 1 pixel at the max-pool (input {size}x{size}, stride 2)",
+                )
+            )
+        size = _strided(size, 2)
+    channels = stem.channels
+    for i, stage in enumerate(spec.stages):
+        path = f"stages[{i}]"
+        if stage.block == "bottleneck" and stage.channels % 4:
+            found.append(
+                SpecError(
+                    f"{path}.channels",
+                    "a bottleneck stage needs a multiple of 4 "
+                    f"(inner width is channels / 4), got {stage.channels}",
+                )
+            )
+        if spec.shortcut == "zero-pad" and stage.channels < channels:
+            found.append(
+                SpecError(
+                    f"{path}.channels",
+                    f"zero-pad shortcuts cannot reduce channels "
+                    f"({channels} -> {stage.channels}); use projection shortcuts",
+                )
+            )
+        if size < stage.stride:
+            found.append(
+                SpecError(
+                    f"{path}.stride",
+                    f"spatial size falls below 1 pixel at stage "
+                    f"{i + 1} (input {size}x{size}, stride {stage.stride})",
+                )
+            )
+        size = _strided(size, stage.stride)
+        channels = stage.channels
+    return found
+
+
+def validate(spec: ArchitectureSpec) -> None:
+    """Raise the first problem of `problems(spec)`, if any."""
+    found = problems(spec)
+    if found:
+        raise found[0]
+
+
+def _strided(size: int, stride: int) -> int:
+    """Output side of a padded, strided layer (3x3 pad 1, 1x1 pad 0, k x k pad k//2 all agree)."""
+    return (size - 1) // stride + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def load_spec(path: str | Path) -> ArchitectureSpec:
+    """Read a `*.resnet.json` file; any problem is a `UserError` naming the file and the field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(
+            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    try:
+        return spec_from_dict(data)
+    except SpecError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def save_spec(spec: ArchitectureSpec, path: str | Path) -> None:
+    atomic_write_json(path, spec.to_dict())

@@ -1,0 +1,350 @@
+"""The `resnet-studio` command: the studio, and the same engine headless (DESIGN.md, Command line)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from resnet_studio.errors import UserError
+
+PROG = "resnet-studio"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, exit status 2 (argparse prints the whole usage by default)."""
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Build, train and inspect residual networks.")
+    parser.add_argument("--screenshot", metavar="FILE", help="render the studio window to a PNG and exit")
+    parser.add_argument("--workspace", default="build", help="workspace shown (with --screenshot)")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    p = sub.add_parser("open", help="open a project, architecture file or run folder in the studio")
+    p.add_argument("path", metavar="FILE|RUN_DIR")
+
+    p = sub.add_parser("presets", help="list the built-in networks")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("summary", help="per-layer shapes, parameters and multiply-accumulates")
+    _arch_options(p, required=True)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("train", help="train a network headless, writing a run folder")
+    _arch_options(p, required=False)
+    p.add_argument(
+        "--data",
+        default="demo",
+        metavar="SPEC",
+        help="demo, cifar10[:ROOT], cifar100[:ROOT] or folder:PATH (default demo)",
+    )
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    p.add_argument("--schedule", choices=["step", "cosine", "onecycle", "constant"])
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--limit-train", type=int, metavar="N")
+    p.add_argument("--limit-val", type=int, metavar="N")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: one per core)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/NAME-TIME)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or finished run")
+    p.add_argument("--distributed", action="store_true", help="DistributedDataParallel under torchrun")
+    p.add_argument("--sync-batchnorm", action="store_true", help="with --distributed")
+    p.add_argument("--download", action="store_true", help="download CIFAR data if missing")
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class table and confusion matrix")
+    p.add_argument("checkpoint", metavar="CHECKPOINT")
+    p.add_argument("--data", metavar="SPEC", help="default: the data the checkpoint was trained on")
+    p.add_argument("--limit-val", type=int, metavar="N")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("classify", help="top-k classes of image files (folders are walked)")
+    p.add_argument("checkpoint", metavar="CHECKPOINT")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--top", type=int, default=5, metavar="K")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("bench", help="measure training throughput against plain PyTorch loops")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--steps", type=int, default=30, help="timed steps per loop (default 30)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    return parser
+
+
+def _arch_options(p: argparse.ArgumentParser, required: bool) -> None:
+    group = p.add_mutually_exclusive_group(required=required)
+    group.add_argument("--preset", metavar="NAME", help="a built-in network (see `presets`)")
+    group.add_argument("--arch", metavar="FILE", help="an architecture file (*.resnet.json)")
+
+
+def _version() -> str:
+    from resnet_studio import __version__
+
+    return f"{PROG} {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
+    try:
+        if args.command is None or args.command == "open":
+            from resnet_studio.ui.app import run_studio
+
+            return run_studio(getattr(args, "path", None), args.screenshot, args.workspace)
+        handler = {
+            "presets": cmd_presets,
+            "summary": cmd_summary,
+            "train": cmd_train,
+            "evaluate": cmd_evaluate,
+            "classify": cmd_classify,
+            "bench": cmd_bench,
+        }
+        return handler[args.command](args)
+    except UserError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _spec(args: argparse.Namespace):
+    from resnet_studio.architecture import get_preset, load_spec
+
+    if getattr(args, "preset", None):
+        return get_preset(args.preset)
+    if getattr(args, "arch", None):
+        return load_spec(args.arch)
+    return None
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from resnet_studio.architecture import PRESETS, analyze
+
+    rows = []
+    for name, preset in PRESETS.items():
+        a = analyze(preset.spec)
+        rows.append(
+            {
+                "name": name,
+                "title": preset.spec.name,
+                "description": preset.description,
+                "depth": preset.spec.depth,
+                "params": a.params,
+                "macs": a.macs,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'name':<10} {'depth':>5} {'params':>12} {'MACs':>10}  description")
+    for r in rows:
+        print(f"{r['name']:<10} {r['depth']:>5} {r['params']:>12,} {_si(r['macs']):>10}  {r['description']}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from resnet_studio.architecture import analyze
+
+    analysis = analyze(_spec(args))
+    if args.json:
+        print(json.dumps(analysis.to_dict(), indent=2))
+        return 0
+    print(f"{analysis.name}: input {'x'.join(map(str, analysis.input_shape))}")
+    print(f"{'layer':<16} {'type':<11} {'output':>14} {'params':>12} {'MACs':>10}  shortcut")
+    for layer in analysis.layers:
+        shape = "x".join(map(str, layer.output_shape))
+        print(
+            f"{layer.name:<16} {layer.type:<11} {shape:>14} {layer.params:>12,} "
+            f"{_si(layer.macs):>10}  {layer.shortcut}"
+        )
+    print(f"{'total':<16} {'':<11} {'':>14} {analysis.params:>12,} {_si(analysis.macs):>10}")
+    return 0
+
+
+def _si(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return str(int(n))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from resnet_studio.training import TrainConfig, Trainer
+    from resnet_studio.training.distributed import finish
+    from resnet_studio.training.rundir import RunDirectory
+
+    spec = _spec(args)
+    overrides = {
+        "data": args.data,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+        "schedule": args.schedule,
+        "weight_decay": args.weight_decay,
+        "label_smoothing": args.label_smoothing,
+        "limit_train": args.limit_train,
+        "limit_val": args.limit_val,
+        "device": args.device,
+        "threads": args.threads,
+        "seed": args.seed,
+    }
+    if args.resume:
+        if spec is not None:
+            raise UserError("--resume continues the run's own architecture; drop --preset/--arch")
+        saved = RunDirectory(args.resume).read_config()
+        base = {k: v for k, v in saved.items() if k not in ("device_used", "versions")}
+        base.update({k: v for k, v in overrides.items() if v is not None and k != "data"})
+        config = TrainConfig.from_dict(base)
+        out = args.resume
+    else:
+        if spec is None:
+            raise UserError("give --preset NAME or --arch FILE (or --resume RUN_DIR)")
+        chosen = {k: v for k, v in overrides.items() if v is not None}
+        config = TrainConfig(
+            **chosen,
+            augment=not args.no_augment,
+            download=args.download,
+            distributed=args.distributed,
+            sync_batchnorm=args.sync_batchnorm,
+        )
+        out = args.out or str(Path("runs") / f"{_slug(spec.name)}-{time.strftime('%Y%m%d-%H%M%S')}")
+        if Path(out, "metrics.jsonl").exists():
+            raise UserError(f"--out {out}: already holds a run; use --resume {out} or another folder")
+    config.distributed = args.distributed
+    trainer = Trainer(spec, config, out, resume=args.resume)
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(signum: int, frame: object) -> None:
+        sys.stderr.write(f"\n{PROG}: stopping after this step (Ctrl-C again to abort)\n")
+        trainer.stop()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        finished = _render_training(trainer)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        finish()
+    return 0 if finished.status != "failed" else 1
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "run"
+
+
+def _render_training(trainer):
+    from resnet_studio.training import CheckpointSaved, Evaluated, Finished, Started, Step
+    from resnet_studio.training.progress import ProgressView
+
+    view = ProgressView()
+    finished = None
+    for event in trainer.events():
+        if isinstance(event, Started):
+            view.started(event)
+        elif isinstance(event, Step):
+            view.step(event)
+        elif isinstance(event, Evaluated):
+            view.evaluated(event)
+        elif isinstance(event, CheckpointSaved):
+            pass
+        elif isinstance(event, Finished):
+            finished = event
+            view.finished(event)
+    return finished
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from resnet_studio.data import load_data
+    from resnet_studio.inspection.evaluate import evaluate
+    from resnet_studio.training.checkpoint import load_checkpoint, model_from_checkpoint
+    from resnet_studio.training.device import choose_device
+
+    loaded = model_from_checkpoint(args.checkpoint)
+    state = load_checkpoint(loaded.path)
+    source = args.data or state.get("config", {}).get("data", "demo")
+    data = load_data(
+        source,
+        image_size=loaded.input_size,
+        channels=loaded.channels,
+        limit_val=args.limit_val,
+        seed=int(state.get("config", {}).get("seed", 0)),
+    )
+    if len(data.classes) != len(loaded.classes):
+        raise UserError(
+            f"--data {source}: {len(data.classes)} classes, but the checkpoint knows {len(loaded.classes)}"
+        )
+    device = choose_device(args.device)
+    result = evaluate(
+        loaded.model.to(device),
+        data.val,
+        loaded.classes,
+        loaded.mean,
+        loaded.std,
+        size=loaded.input_size,
+        device=device,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(f"{loaded.path} on {source} ({len(data.val)} validation images)")
+        print(result.table())
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from resnet_studio.inspection.classify import classify_files
+    from resnet_studio.training.checkpoint import model_from_checkpoint
+
+    if args.top < 1:
+        raise UserError(f"--top: must be a positive integer, got {args.top}")
+    loaded = model_from_checkpoint(args.checkpoint)
+    results = classify_files(loaded, args.paths, top_k=args.top)
+    if not results:
+        raise UserError("no image files found in the given paths")
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            if r.error:
+                print(f"{r.path}: error: {r.error}")
+            else:
+                print(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top))
+    # Every file unreadable is the user's problem to fix; some unreadable is still a success.
+    return 2 if all(r.error for r in results) else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from resnet_studio.training.bench import run_bench
+
+    figures = run_bench(steps=args.steps, device=args.device, log=None if args.json else print)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""Safe image decoding: checked before decoding, every mode to RGB, resized as the training data was.
+
+Used both to build `folder:` data sets and to classify files, so that an image is prepared the
+same way in both places (shorter side resized to the input size, then a centre crop).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_PIXELS = 120_000_000  # a 50-megapixel photo decodes; a decompression bomb does not
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
+)
+
+
+class ImageError(Exception):
+    """An image that cannot be used; the message says why (the caller adds the path)."""
+
+
+def is_image_name(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def load_image(path: str | os.PathLike[str], size: int, channels: int = 3) -> np.ndarray:
+    """Decode `path` into uint8 (channels, size, size); raises `ImageError` with a reason."""
+    path = Path(path)
+    try:
+        nbytes = path.stat().st_size
+    except OSError as exc:
+        raise ImageError(exc.strerror or str(exc)) from None
+    if not path.is_file():
+        raise ImageError("not a file")
+    if nbytes == 0:
+        raise ImageError("empty file")
+    if nbytes > MAX_FILE_BYTES:
+        raise ImageError(f"file too large ({nbytes / 2**20:.0f} MB, limit {MAX_FILE_BYTES // 2**20} MB)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(
+                        f"image too large ({width}x{height}, limit {MAX_PIXELS / 1e6:.0f} megapixels)"
+                    )
+                # JPEG can decode at 1/2, 1/4 or 1/8 scale: a large photo then costs little.
+                image.draft("RGB", (size, size))
+                image.load()
+                return prepare(image, size, channels)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError("not an image file PIL can read") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"image too large (limit {MAX_PIXELS / 1e6:.0f} megapixels)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"corrupt or unsupported image ({exc})") from None
+
+
+def prepare(image: Image.Image, size: int, channels: int = 3) -> np.ndarray:
+    """A decoded image of any mode and size -> uint8 (channels, size, size)."""
+    image = ImageOps.exif_transpose(image)
+    image = _to_rgb(image) if channels == 3 else _to_gray(image)
+    width, height = image.size
+    scale = size / min(width, height)
+    if scale != 1:
+        target = (max(size, round(width * scale)), max(size, round(height * scale)))
+        # reduce() first keeps big downscales fast; resize() then filters properly.
+        factor = int(min(width, height) // (size * 2))
+        if factor >= 2:
+            image = image.reduce(factor)
+        image = image.resize(target, Image.Resampling.BILINEAR)
+    width, height = image.size
+    left, top = (width - size) // 2, (height - size) // 2
+    image = image.crop((left, top, left + size, top + size))
+    array = np.asarray(image, dtype=np.uint8)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return np.ascontiguousarray(array.transpose(2, 0, 1))
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        image = _high_depth_to_l(image)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        # Composite on white, as an image viewer shows it.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _to_gray(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _high_depth_to_l(image)
+    return _to_rgb(image).convert("L")
+
+
+def _high_depth_to_l(image: Image.Image) -> Image.Image:
+    """16-bit or float grey -> 8-bit, stretched to its own range (PIL would clip it)."""
+    array = np.asarray(image, dtype=np.float64)
+    low, high = float(array.min()), float(array.max())
+    scaled = (array - low) / (high - low) * 255 if high > low else np.zeros_like(array)
+    return Image.fromarray(scaled.astype(np.uint8), mode="L")

@@ -1,0 +1,262 @@
+"""Data sources (`--data SPEC`): demo, cifar10[:ROOT], cifar100[:ROOT], folder:PATH.
+
+Every source is decoded once into uint8 tensors held in memory (N, C, H, W): small image data sets
+fit easily, and batches then cost one indexing operation instead of a Python loop per image.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from resnet_studio.data import demo
+from resnet_studio.data.images import ImageError, is_image_name, load_image
+from resnet_studio.errors import UserError
+
+log = logging.getLogger(__name__)
+
+DEMO_TRAIN, DEMO_VAL = 20_000, 2_000
+VAL_FOLDER_NAMES = ("val", "validation", "test")
+
+
+@dataclass
+class DataSet:
+    images: Tensor  # uint8 (N, C, H, W)
+    labels: Tensor  # int64 (N,)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, limit: int | None, seed: int) -> DataSet:
+        """A seeded random subset of at most `limit` items (all of them when `limit` is None)."""
+        if limit is None or limit >= len(self):
+            return self
+        keep = torch.from_numpy(balanced_pick(self.labels.numpy(), limit, seed))
+        return DataSet(self.images[keep], self.labels[keep])
+
+
+@dataclass
+class DataSplits:
+    source: str
+    classes: list[str]
+    train: DataSet
+    val: DataSet
+    mean: list[float] = field(default_factory=list)  # per channel, in [0, 1]
+    std: list[float] = field(default_factory=list)
+    skipped: int = 0  # unreadable files left out (folder sources)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.train.images.shape[-1])
+
+    @property
+    def channels(self) -> int:
+        return int(self.train.images.shape[1])
+
+
+def balanced_pick(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """Sorted indices of `limit` items chosen at random, classes as even as the data allows:
+    `--limit-train 5000` on CIFAR-10 keeps 500 of each class."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    shuffled = labels[order]
+    rank = np.empty(len(labels), dtype=np.int64)  # how many of its class came before it
+    for label in np.unique(shuffled):
+        where = np.nonzero(shuffled == label)[0]
+        rank[where] = np.arange(len(where))
+    return np.sort(order[np.argsort(rank, kind="stable")[:limit]])
+
+
+def default_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "resnet-studio" / "data"
+
+
+def parse_source(spec: str) -> tuple[str, str | None]:
+    """'cifar10:/data' -> ('cifar10', '/data'); checks the kind."""
+    kind, _, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind not in ("demo", "cifar10", "cifar100", "folder"):
+        raise UserError(
+            f"--data {spec!r}: unknown source; use demo, cifar10[:ROOT], cifar100[:ROOT] or folder:PATH"
+        )
+    if kind == "folder" and not arg:
+        raise UserError("--data folder:PATH needs a path, e.g. folder:~/pictures/flowers")
+    return kind, (os.path.expanduser(arg) if arg else None)
+
+
+def load_data(
+    spec: str,
+    *,
+    image_size: int = 32,
+    channels: int = 3,
+    limit_train: int | None = None,
+    limit_val: int | None = None,
+    seed: int = 0,
+    download: bool = False,
+) -> DataSplits:
+    """Load a data source into memory; a problem of the user's making raises `UserError`."""
+    kind, arg = parse_source(spec)
+    if kind == "demo":
+        splits = _demo()
+    elif kind in ("cifar10", "cifar100"):
+        splits = _cifar(kind, Path(arg) if arg else default_root(), download)
+    else:
+        splits = _folder(Path(arg or ""), image_size, channels, limit_train, limit_val, seed)
+    splits.source = spec
+    splits.train = splits.train.subset(limit_train, seed)
+    splits.val = splits.val.subset(limit_val, seed + 1)
+    if len(splits.train) == 0:
+        raise UserError(f"--data {spec}: no training images")
+    if len(splits.val) == 0:
+        raise UserError(f"--data {spec}: no validation images")
+    if splits.channels != channels:
+        raise UserError(
+            f"--data {spec}: images have {splits.channels} channels but the architecture "
+            f"expects {channels} (input.channels)"
+        )
+    splits.mean, splits.std = channel_stats(splits.train.images)
+    return splits
+
+
+def channel_stats(images: Tensor, sample: int = 10_000) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std in [0, 1] over (up to `sample` of) the images."""
+    step = max(1, len(images) // sample)
+    x = images[::step].to(torch.float64) / 255
+    mean = x.mean(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+    return [round(float(m), 6) for m in mean], [round(float(s), 6) for s in std]
+
+
+@functools.lru_cache(maxsize=1)
+def _demo_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Generated once per process (about 2 s); callers never write into these arrays."""
+    return (*demo.generate(DEMO_TRAIN, seed=1), *demo.generate(DEMO_VAL, seed=2))
+
+
+def _demo() -> DataSplits:
+    train_x, train_y, val_x, val_y = _demo_arrays()
+    return DataSplits(
+        source="demo",
+        classes=list(demo.CLASSES),
+        train=DataSet(torch.from_numpy(train_x), torch.from_numpy(train_y)),
+        val=DataSet(torch.from_numpy(val_x), torch.from_numpy(val_y)),
+    )
+
+
+def _cifar(kind: str, root: Path, download: bool) -> DataSplits:
+    from torchvision import datasets
+
+    cls = datasets.CIFAR10 if kind == "cifar10" else datasets.CIFAR100
+    folder = root / cls.base_folder
+    name = "CIFAR-10" if kind == "cifar10" else "CIFAR-100"
+    try:
+        train = cls(str(root), train=True, download=download)
+        val = cls(str(root), train=False, download=False)
+    except RuntimeError:
+        raise UserError(
+            f"{name} not found in {folder}: run with --download to fetch it, or put the "
+            f"python version of the data set ({cls.filename}, extracted) there"
+        ) from None
+    except OSError as exc:
+        raise UserError(
+            f"{name}: download or read failed ({exc}); put the extracted {cls.filename} in {root}"
+        ) from None
+
+    def to_set(ds: datasets.CIFAR10) -> DataSet:
+        images = torch.from_numpy(np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)))
+        return DataSet(images, torch.tensor(ds.targets, dtype=torch.int64))
+
+    return DataSplits(kind, list(train.classes), to_set(train), to_set(val))
+
+
+def _folder(
+    root: Path, size: int, channels: int, limit_train: int | None, limit_val: int | None, seed: int
+) -> DataSplits:
+    if not root.is_dir():
+        raise UserError(f"--data folder:{root}: no such folder")
+    train_dir = root / "train"
+    val_dir = next((root / n for n in VAL_FOLDER_NAMES if (root / n).is_dir()), None)
+    if train_dir.is_dir() and val_dir is not None:
+        classes = _class_names(train_dir)
+        train_files = _listing(train_dir, classes)
+        val_files = _listing(val_dir, classes)
+    else:
+        classes = _class_names(root)
+        train_files, val_files = _split(_listing(root, classes), seed)
+    if len(classes) < 2:
+        raise UserError(
+            f"--data folder:{root}: needs at least 2 class folders with images, found "
+            f"{len(classes)} (expected PATH/<class>/* or PATH/train/<class>/*)"
+        )
+    # Decode only what the limits keep: a 5,000-image slice of a large folder loads in seconds.
+    train_files = _take(train_files, limit_train, seed)
+    val_files = _take(val_files, limit_val, seed + 1)
+    train, bad_train = _decode(train_files, size, channels)
+    val, bad_val = _decode(val_files, size, channels)
+    skipped = bad_train + bad_val
+    if skipped:
+        log.warning("folder:%s: skipped %d unreadable files", root, skipped)
+    return DataSplits(f"folder:{root}", classes, train, val, skipped=skipped)
+
+
+def _class_names(folder: Path) -> list[str]:
+    return sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.is_dir() and not entry.name.startswith(".") and entry.name.lower() not in VAL_FOLDER_NAMES
+    )
+
+
+def _listing(folder: Path, classes: Sequence[str]) -> list[tuple[Path, int]]:
+    files = []
+    for label, name in enumerate(classes):
+        class_dir = folder / name
+        if class_dir.is_dir():
+            files += [(p, label) for p in sorted(class_dir.rglob("*")) if is_image_name(p) and p.is_file()]
+    return files
+
+
+def _split(files: list[tuple[Path, int]], seed: int) -> tuple[list, list]:
+    """90/10 per class, with a fixed seed, so every class is in both parts."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    labels = np.array([label for _, label in files])
+    for label in np.unique(labels):
+        idx = np.nonzero(labels == label)[0]
+        rng.shuffle(idx)
+        n_val = max(1, len(idx) // 10) if len(idx) > 1 else 0
+        val += [files[i] for i in sorted(idx[:n_val])]
+        train += [files[i] for i in sorted(idx[n_val:])]
+    return train, val
+
+
+def _take(files: list[tuple[Path, int]], limit: int | None, seed: int) -> list[tuple[Path, int]]:
+    if limit is None or limit >= len(files):
+        return files
+    labels = np.array([label for _, label in files])
+    return [files[i] for i in balanced_pick(labels, limit, seed)]
+
+
+def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[DataSet, int]:
+    def one(item: tuple[Path, int]) -> np.ndarray | None:
+        try:
+            return load_image(item[0], size, channels)
+        except ImageError as exc:
+            log.debug("%s: %s", item[0], exc)
+            return None
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        decoded = list(pool.map(one, files, chunksize=64))
+    keep = [i for i, image in enumerate(decoded) if image is not None]
+    images = np.stack([decoded[i] for i in keep]) if keep else np.zeros((0, channels, size, size), np.uint8)
+    labels = np.array([files[i][1] for i in keep], dtype=np.int64)
+    return DataSet(torch.from_numpy(images), torch.from_numpy(labels)), len(files) - len(keep)

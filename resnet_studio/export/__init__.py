@@ -1,0 +1,1 @@
+"""TorchScript, ONNX and standalone PyTorch source (to come)."""

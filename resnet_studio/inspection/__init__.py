@@ -1,0 +1,1 @@
+"""Evaluation, classification of image files (and later activation taps and Grad-CAM)."""

@@ -1,0 +1,88 @@
+"""Classification of image files: top-k classes per image, or a message for that image alone."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from resnet_studio.data.images import ImageError, is_image_name, load_image
+from resnet_studio.data.transforms import normalize
+from resnet_studio.training.checkpoint import LoadedModel
+
+
+@dataclass
+class Prediction:
+    path: str
+    top: list[tuple[str, float]] = field(default_factory=list)  # (class, probability), best first
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {"path": self.path, "top": [{"class": c, "probability": p} for c, p in self.top]}
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given; folders walked (sorted) for files with an image suffix."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and is_image_name(p))
+        else:
+            found.append(path)
+    return found
+
+
+@torch.inference_mode()
+def predict(
+    loaded: LoadedModel, images: np.ndarray | torch.Tensor, top_k: int = 5
+) -> list[list[tuple[str, float]]]:
+    """Top-k (class, probability) for each uint8 image (N, C, H, W) already at the input size."""
+    x = torch.as_tensor(images)
+    x = normalize(x, loaded.mean, loaded.std, size=loaded.input_size)
+    device = next(loaded.model.parameters()).device
+    probs = torch.softmax(loaded.model(x.to(device)).float(), dim=1).cpu()
+    k = min(top_k, probs.shape[1])
+    values, indices = probs.topk(k, dim=1)
+    return [
+        [(loaded.classes[int(i)], float(v)) for v, i in zip(row_v, row_i, strict=True)]
+        for row_v, row_i in zip(values, indices, strict=True)
+    ]
+
+
+def classify_files(
+    loaded: LoadedModel,
+    paths: Iterable[str | os.PathLike[str]],
+    top_k: int = 5,
+    batch_size: int = 64,
+) -> list[Prediction]:
+    """Classify every image; an unreadable one gets an `error` and the rest go on."""
+    results: list[Prediction] = []
+    pending: list[tuple[Prediction, np.ndarray]] = []
+
+    def flush() -> None:
+        if pending:
+            tops = predict(loaded, np.stack([image for _, image in pending]), top_k)
+            for (prediction, _), top in zip(pending, tops, strict=True):
+                prediction.top = top
+            pending.clear()
+
+    for path in expand_paths(paths):
+        prediction = Prediction(str(path))
+        results.append(prediction)
+        try:
+            image = load_image(path, loaded.input_size, loaded.channels)
+        except ImageError as exc:
+            prediction.error = str(exc)
+            continue
+        pending.append((prediction, image))
+        if len(pending) == batch_size:
+            flush()
+    flush()
+    return results

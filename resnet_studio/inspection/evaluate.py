@@ -1,0 +1,97 @@
+"""Accuracy, loss, confusion matrix and the per-class table (Category | Correct | Incorrect | Accuracy)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnet_studio.data.sources import DataSet
+from resnet_studio.data.transforms import batches, normalize
+
+
+@dataclass
+class Evaluation:
+    classes: list[str]
+    loss: float
+    accuracy: float
+    confusion: np.ndarray  # int64 (K, K): rows are true classes, columns predictions
+
+    @property
+    def per_class(self) -> list[dict]:
+        rows = []
+        for i, name in enumerate(self.classes):
+            correct = int(self.confusion[i, i])
+            total = int(self.confusion[i].sum())
+            rows.append(
+                {
+                    "class": name,
+                    "correct": correct,
+                    "incorrect": total - correct,
+                    "accuracy": correct / total if total else 0.0,
+                }
+            )
+        return rows
+
+    def to_dict(self) -> dict:
+        """The `evaluate --json` object of DESIGN.md."""
+        return {
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "per_class": self.per_class,
+            "confusion": self.confusion.tolist(),
+        }
+
+    def table(self) -> str:
+        """The per-class table as text, with the overall accuracy below it."""
+        width = max(8, *(len(c) for c in self.classes))
+        lines = [f"{'Category':<{width}}  {'Correct':>7}  {'Incorrect':>9}  {'Accuracy':>8}"]
+        lines.append("-" * len(lines[0]))
+        for row in self.per_class:
+            lines.append(
+                f"{row['class']:<{width}}  {row['correct']:>7}  {row['incorrect']:>9}  "
+                f"{row['accuracy']:>8.2%}"
+            )
+        lines.append("-" * len(lines[0]))
+        total = int(self.confusion.sum())
+        lines.append(f"Overall accuracy: {self.accuracy:.2%} of {total} images (loss {self.loss:.4f})")
+        return "\n".join(lines)
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module,
+    data: DataSet,
+    classes: Sequence[str],
+    mean: Sequence[float],
+    std: Sequence[float],
+    *,
+    size: int | None = None,
+    device: torch.device | str = "cpu",
+    batch_size: int = 256,
+    channels_last: bool = False,
+    amp_dtype: torch.dtype | None = None,
+) -> Evaluation:
+    """Evaluate `model` on `data` (uint8 images); the model is left in eval mode."""
+    device = torch.device(device)
+    model.eval()
+    k = len(classes)
+    confusion = torch.zeros(k * k, dtype=torch.int64, device=device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    for images, labels in batches(data, batch_size):
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        x = normalize(images, mean, std, size=size, channels_last=channels_last)
+        with autocast:
+            logits = model(x)
+        logits = logits.float()
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum").double()
+        confusion += torch.bincount(labels * k + logits.argmax(1), minlength=k * k)
+    matrix = confusion.view(k, k).cpu().numpy()
+    n = max(1, int(matrix.sum()))
+    return Evaluation(list(classes), float(loss_sum) / n, float(np.trace(matrix)) / n, matrix)

@@ -1,0 +1,135 @@
+"""Residual blocks in torchvision's vocabulary: `BasicBlock`, `Bottleneck`, `PreActBlock`.
+
+`shortcut` is the network-wide kind ("projection", "zero-pad" or "none"); a block uses a
+`downsample` module only where its output shape differs from its input's.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=1, stride=stride, bias=False)
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A of He et al. 2015: strided identity, extra channels filled with zeros; no weights."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        self.extra = cout - cin
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride != 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra)) if self.extra else x
+
+
+def make_downsample(cin: int, cout: int, stride: int, shortcut: str, norm: bool = True) -> nn.Module | None:
+    """The shortcut's module where the shape changes; None where the identity will do."""
+    if shortcut == "none" or (stride == 1 and cin == cout):
+        return None
+    if shortcut == "zero-pad":
+        return ZeroPadShortcut(cin, cout, stride)
+    conv = conv1x1(cin, cout, stride)
+    return nn.Sequential(conv, nn.BatchNorm2d(cout)) if norm else conv
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions, BN after each, ReLU after the addition."""
+
+    expansion = 1
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection") -> None:
+        super().__init__()
+        self.conv1 = conv3x3(cin, cout, stride)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = conv3x3(cout, cout)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.residual = shortcut != "none"
+        self.downsample = make_downsample(cin, cout, stride, shortcut)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.residual:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self.relu(out)
+
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn2
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3 (carries the stride, as torchvision's v1.5), 1x1 expand to `cout`."""
+
+    expansion = 4
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection") -> None:
+        super().__init__()
+        inner = cout // self.expansion
+        self.conv1 = conv1x1(cin, inner)
+        self.bn1 = nn.BatchNorm2d(inner)
+        self.conv2 = conv3x3(inner, inner, stride)
+        self.bn2 = nn.BatchNorm2d(inner)
+        self.conv3 = conv1x1(inner, cout)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.residual = shortcut != "none"
+        self.downsample = make_downsample(cin, cout, stride, shortcut)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.residual:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self.relu(out)
+
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn3
+
+
+class PreActBlock(nn.Module):
+    """He et al. 2016: BN-ReLU-conv twice, addition with nothing after it."""
+
+    expansion = 1
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection") -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv1 = conv3x3(cin, cout, stride)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.conv2 = conv3x3(cout, cout)
+        self.relu = nn.ReLU(inplace=False)  # `x` is still needed by the shortcut
+        self.residual = shortcut != "none"
+        self.downsample = make_downsample(cin, cout, stride, shortcut, norm=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        pre = self.relu(self.bn1(x))
+        out = self.conv1(pre)
+        out = self.conv2(self.relu(self.bn2(out)))
+        if not self.residual:
+            return out
+        # The projection sees the pre-activated input; the identity sees the raw input (2016 paper).
+        return out + (x if self.downsample is None else self.downsample(pre))
+
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn2
+
+
+BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck] | type[PreActBlock]] = {
+    "basic": BasicBlock,
+    "bottleneck": Bottleneck,
+    "preact": PreActBlock,
+}
+
+__all__ = ["BLOCKS", "BasicBlock", "Bottleneck", "PreActBlock", "ZeroPadShortcut"]

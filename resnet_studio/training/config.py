@@ -1,0 +1,96 @@
+"""All training hyper-parameters in one typed config, with units in the names or comments."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+from resnet_studio.errors import UserError
+
+Optimizer = Literal["sgd", "adam", "adamw"]
+Schedule = Literal["step", "cosine", "onecycle", "constant"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+
+
+@dataclass
+class TrainConfig:
+    data: str = "demo"  # --data SPEC
+    epochs: int = 3
+    batch_size: int = 128  # images per step (per process when distributed)
+    optimizer: Optimizer = "sgd"
+    lr: float = 0.1  # peak learning rate
+    momentum: float = 0.9  # SGD momentum; beta1 for Adam/AdamW
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    schedule: Schedule = "onecycle"
+    warmup_fraction: float = 0.15  # onecycle: fraction of all steps spent rising to `lr`
+    label_smoothing: float = 0.0
+    augment: bool = True  # 4-pixel pad + random crop + horizontal flip
+    zero_init_residual: bool = False
+    limit_train: int | None = None  # use at most this many training images
+    limit_val: int | None = None
+    device: Device = "auto"
+    threads: int | None = None  # CPU threads for torch; None: one per core
+    channels_last: bool | None = None  # None: chosen per device (measured faster on CPU and GPU)
+    amp: bool | None = None  # mixed precision; None: on for CUDA (bf16 or fp16), off on CPU
+    log_every: int | None = None  # steps between train metrics; None: 1 on CPU, 25 on GPU
+    seed: int = 0
+    download: bool = False
+    distributed: bool = False
+    sync_batchnorm: bool = False
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        def bad(name: str, why: str) -> UserError:
+            return UserError(f"{name}: {why}, got {getattr(self, name)!r}")
+
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad(name, "must be a positive integer")
+        for name in ("lr", "momentum", "weight_decay", "label_smoothing", "warmup_fraction"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise bad(name, "must be a finite number >= 0")
+        if self.lr <= 0:
+            raise bad("lr", "must be > 0")
+        if not self.label_smoothing < 1 or not self.momentum < 1 or not self.warmup_fraction < 1:
+            raise UserError("label_smoothing, momentum and warmup_fraction must be below 1")
+        for name, choices in (
+            ("optimizer", ("sgd", "adam", "adamw")),
+            ("schedule", ("step", "cosine", "onecycle", "constant")),
+            ("device", ("auto", "cpu", "cuda", "mps")),
+        ):
+            if getattr(self, name) not in choices:
+                raise bad(name, f"must be one of {', '.join(choices)}")
+        for name in ("limit_train", "limit_val", "threads", "log_every"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise bad(name, "must be a positive integer")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a saved config, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def lr_factor(schedule: str, step: int, total: int, warmup_fraction: float = 0.15) -> float:
+    """Multiplier of the peak learning rate at `step` (0-based) of `total` steps."""
+    progress = step / max(1, total)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "step":  # He et al.: divide by 10 at 50% and 75% of training
+        return 0.01 if progress >= 0.75 else 0.1 if progress >= 0.5 else 1.0
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * progress))
+    # onecycle: linear rise from 0.1x to the peak, then linear fall to zero
+    if progress < warmup_fraction:
+        return 0.1 + 0.9 * progress / warmup_fraction
+    return max(0.0, (1 - progress) / (1 - warmup_fraction))

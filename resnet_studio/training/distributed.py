@@ -1,0 +1,54 @@
+"""torch.distributed helpers: `torchrun ... -m resnet_studio train --distributed` trains with DDP.
+
+gloo on CPU, nccl on GPU; each rank sees its own shard of every epoch's order; rank 0 alone
+writes the run directory. Without --distributed none of this runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from resnet_studio.errors import UserError
+
+
+def rank_and_world(distributed: bool) -> tuple[int, int]:
+    """Join the process group set up by torchrun (once) and return (rank, world size)."""
+    if not distributed:
+        return 0, 1
+    if not dist.is_initialized():
+        if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+            raise UserError(
+                "--distributed: start the command with torchrun, e.g. "
+                "torchrun --nproc-per-node 2 -m resnet_studio train --distributed ..."
+            )
+        backend = "nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
+        dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def wrap(model: nn.Module, config: object, device: torch.device) -> nn.Module:
+    """DistributedDataParallel around `model` (its parameters stay shared with the wrapper)."""
+    if getattr(config, "sync_batchnorm", False):
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    device_ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def shard(order: Tensor, rank: int, world: int, used: int) -> Tensor:
+    """This rank's part of an epoch's order: the first `used * world` items, dealt round-robin."""
+    if world == 1:
+        return order
+    return order[: used * world][rank::world]
+
+
+def finish() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()

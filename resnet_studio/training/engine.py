@@ -1,0 +1,392 @@
+"""The training engine: a Qt-free generator of events that the command line and the studio consume.
+
+    trainer = Trainer(spec, TrainConfig(epochs=3), run_dir="runs/demo")
+    for event in trainer.events():
+        print(event)
+
+`pause()`, `resume()` and `stop()` may be called from any thread; they take effect between steps.
+Stopping writes a checkpoint from which `Trainer(..., resume=run_dir)` continues exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
+from resnet_studio.data.sources import DataSet, DataSplits, load_data
+from resnet_studio.data.transforms import batches, epoch_order, normalize, random_crop_flip
+from resnet_studio.errors import SpecError, UserError
+from resnet_studio.inspection.evaluate import evaluate
+from resnet_studio.nn.model import build_model
+from resnet_studio.training import distributed as dist_helpers
+from resnet_studio.training.checkpoint import load_checkpoint, save_checkpoint
+from resnet_studio.training.config import TrainConfig, lr_factor
+from resnet_studio.training.device import DeviceSettings, choose_device, settings_for
+from resnet_studio.training.events import CheckpointSaved, Evaluated, Event, Finished, Started, Step
+from resnet_studio.training.rundir import RunDirectory
+
+
+class Trainer:
+    def __init__(
+        self,
+        spec: ArchitectureSpec | None,
+        config: TrainConfig,
+        run_dir: str | Path | None = None,
+        *,
+        resume: str | Path | None = None,
+        data: DataSplits | None = None,
+    ) -> None:
+        """`spec` may be None when resuming (the run's architecture is used)."""
+        self.config = config
+        self._resume_state: dict[str, Any] | None = None
+        if resume is not None:
+            run = RunDirectory(resume)
+            if not run.last_checkpoint.is_file():
+                raise UserError(f"{resume}: nothing to resume (no checkpoints/last.pt)")
+            self._resume_state = load_checkpoint(run.last_checkpoint)
+            try:
+                spec = spec_from_dict(self._resume_state["architecture"])
+            except SpecError as exc:
+                raise UserError(f"{run.last_checkpoint}: invalid architecture: {exc}") from None
+            run_dir = resume
+        if spec is None:
+            raise UserError("no architecture given (use --preset, --arch or --resume)")
+        self.spec = spec
+        self.run = RunDirectory(run_dir) if run_dir is not None else None
+        self._data = data
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    # -- control, from any thread ----------------------------------------------------------
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused run wakes up to stop
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def events(self) -> Iterator[Event]:
+        cfg = self.config
+        rank, world = dist_helpers.rank_and_world(cfg.distributed)
+        writer = self.run if rank == 0 else None
+        settings = self._settings(rank)
+        torch.set_num_threads(settings.threads)
+        _seed_everything(cfg.seed + rank)
+
+        data = self._data or load_data(
+            cfg.data,
+            image_size=self.spec.input.size,
+            channels=self.spec.input.channels,
+            limit_train=cfg.limit_train,
+            limit_val=cfg.limit_val,
+            seed=cfg.seed,
+            download=cfg.download,
+        )
+        device = settings.device
+        model = build_model(self.spec, cfg.zero_init_residual).to(device)
+        if settings.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        net = dist_helpers.wrap(model, cfg, device) if world > 1 else model
+        optimizer = _make_optimizer(cfg, model)
+        scaler = torch.amp.GradScaler(device.type) if settings.needs_grad_scaler else None
+
+        steps_per_epoch = _steps_per_epoch(len(data.train), cfg.batch_size, world)
+        total_steps = steps_per_epoch * cfg.epochs
+        epoch, step, batch_in_epoch, best, elapsed = 0, 0, 0, None, 0.0
+        augment_state = None
+        if self._resume_state is not None:
+            state = self._resume_state
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            epoch, step = int(state["epoch"]), int(state["step"])
+            batch_in_epoch = int(state.get("batch_in_epoch", 0))
+            best, elapsed = state.get("best_accuracy"), float(state.get("time", 0.0))
+            _restore_rng(state["rng"], device)
+            augment_state = state["rng"].get("augment") if batch_in_epoch else None
+
+        if writer is not None:
+            if self._resume_state is None:
+                writer.create(self.spec.to_dict(), cfg.to_dict(), settings.describe())
+            else:
+                writer.path.mkdir(parents=True, exist_ok=True)
+        notes = (f"skipped {data.skipped} unreadable image files",) if data.skipped else ()
+        yield Started(
+            str(writer.path) if writer else None,
+            settings.describe(),
+            cfg.epochs,
+            steps_per_epoch,
+            total_steps,
+            step,
+            sum(p.numel() for p in model.parameters()),
+            tuple(data.classes),
+            len(data.train),
+            len(data.val),
+            notes,
+        )
+
+        train_set = DataSet(data.train.images.to(device), data.train.labels.to(device))
+        log_every = cfg.log_every or (1 if device.type == "cpu" else 25)
+        autocast = (
+            torch.autocast(device.type, dtype=settings.amp_dtype) if settings.amp_dtype else nullcontext()
+        )
+        size = self.spec.input.size
+        run_start = time.perf_counter() - elapsed
+        status, message = "completed", f"finished {cfg.epochs} epochs"
+
+        def checkpoint_state(aug: torch.Generator | None) -> dict[str, Any]:
+            return {
+                "architecture": self.spec.to_dict(),
+                "classes": list(data.classes),
+                "normalization": {"mean": data.mean, "std": data.std},
+                "input_size": size,
+                "config": cfg.to_dict(),
+                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "optimizer": optimizer.state_dict(),
+                "schedule": {"name": cfg.schedule, "step": step, "total": total_steps},
+                "epoch": epoch,
+                "step": step,
+                "batch_in_epoch": batch_in_epoch,
+                "best_accuracy": best,
+                "time": time.perf_counter() - run_start,
+                "rng": _rng_state(device, aug),
+            }
+
+        def save(which: list[Path], aug: torch.Generator | None = None) -> Iterator[Event]:
+            if writer is None:
+                return
+            state = checkpoint_state(aug)
+            for path in which:
+                save_checkpoint(path, state)
+                yield CheckpointSaved(str(path), epoch, step)
+
+        try:
+            while epoch < cfg.epochs and status == "completed":
+                order = dist_helpers.shard(
+                    epoch_order(len(train_set), cfg.seed, epoch),
+                    rank,
+                    world,
+                    steps_per_epoch * cfg.batch_size,
+                )
+                aug = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch * 31 + rank)
+                if augment_state is not None:
+                    aug.set_state(augment_state)
+                    augment_state = None
+                net.train()
+                loss_sum = torch.zeros((), device=device)
+                correct = torch.zeros((), device=device, dtype=torch.int64)
+                epoch_loss = torch.zeros((), device=device)
+                epoch_correct = torch.zeros((), device=device, dtype=torch.int64)
+                seen = epoch_seen = 0
+                tick = time.perf_counter()
+                for images, labels in batches(
+                    train_set, cfg.batch_size, order.to(device), True, start=batch_in_epoch
+                ):
+                    if not self._running.is_set():
+                        self._running.wait()
+                        tick = time.perf_counter()  # a pause is not training time
+                    if self._stop.is_set():
+                        status, message = "stopped", f"stopped at epoch {epoch + 1}, step {step}"
+                        yield from save([self.run.last_checkpoint] if self.run else [], aug)
+                        break
+                    for group in optimizer.param_groups:
+                        group["lr"] = cfg.lr * lr_factor(cfg.schedule, step, total_steps, cfg.warmup_fraction)
+                    if cfg.augment:
+                        images = random_crop_flip(images, aug)
+                    x = normalize(
+                        images, data.mean, data.std, size=size, channels_last=settings.channels_last
+                    )
+                    with autocast:
+                        logits = net(x)
+                        loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
+                    optimizer.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(loss).backward()
+                        scaler.step(optimizer)
+                        scaler.update()
+                    else:
+                        loss.backward()
+                        optimizer.step()
+                    step += 1
+                    batch_in_epoch += 1
+                    n = len(labels)
+                    batch_correct = (logits.argmax(1) == labels).sum()
+                    loss_sum += loss.detach() * n
+                    correct += batch_correct
+                    epoch_loss += loss.detach() * n
+                    epoch_correct += batch_correct
+                    seen += n
+                    epoch_seen += n
+                    if step % log_every == 0 or batch_in_epoch == steps_per_epoch:
+                        mean_loss = float(loss_sum) / seen  # the only host sync of the loop
+                        now = time.perf_counter()
+                        if not math.isfinite(mean_loss):
+                            status = "failed"
+                            message = (
+                                f"loss became {mean_loss} at epoch {epoch + 1}, step {step}: "
+                                "training diverged (try a lower learning rate); the last good "
+                                "checkpoint is kept"
+                            )
+                            break
+                        event = Step(
+                            epoch + 1,
+                            step,
+                            mean_loss,
+                            float(correct) / seen,
+                            optimizer.param_groups[0]["lr"],
+                            seen * world / max(now - tick, 1e-9),
+                            now - run_start,
+                            step / total_steps,
+                        )
+                        if writer is not None:
+                            writer.append_metrics(_metrics_record("train", event))
+                        yield event
+                        loss_sum.zero_()
+                        correct.zero_()
+                        seen = 0
+                        tick = time.perf_counter()
+                if status != "completed":
+                    break
+                epoch += 1
+                batch_in_epoch = 0
+                result = evaluate(
+                    model,
+                    data.val,
+                    data.classes,
+                    data.mean,
+                    data.std,
+                    size=size,
+                    device=device,
+                    channels_last=settings.channels_last,
+                    amp_dtype=settings.amp_dtype,
+                )
+                improved = best is None or result.accuracy > best
+                best = result.accuracy if improved else best
+                total = max(1, epoch_seen)
+                event = Evaluated(
+                    epoch,
+                    step,
+                    result.loss,
+                    result.accuracy,
+                    float(epoch_loss) / total,
+                    float(epoch_correct) / total,
+                    time.perf_counter() - run_start,
+                    improved,
+                )
+                if writer is not None:
+                    writer.append_metrics(
+                        {
+                            "kind": "val",
+                            "epoch": epoch,
+                            "step": step,
+                            "loss": result.loss,
+                            "accuracy": result.accuracy,
+                            "lr": optimizer.param_groups[0]["lr"],
+                            "images_per_s": 0.0,
+                            "time": event.time,
+                        }
+                    )
+                yield event
+                if self.run is not None:
+                    targets = [self.run.last_checkpoint] + ([self.run.best_checkpoint] if improved else [])
+                    yield from save(targets)
+        finally:
+            if writer is not None:
+                writer.close()
+        yield Finished(status, message, epoch, step, best, time.perf_counter() - run_start)
+
+    def _settings(self, rank: int) -> DeviceSettings:
+        cfg = self.config
+        device = choose_device(cfg.device)
+        if cfg.distributed and device.type == "cuda":
+            device = torch.device("cuda", dist_helpers.local_rank())
+            torch.cuda.set_device(device)
+        return settings_for(device, cfg.channels_last, cfg.amp, cfg.threads)
+
+
+def run_training(trainer: Trainer) -> Finished:
+    """Consume all events and return the last one (tests and scripts)."""
+    last = None
+    for event in trainer.events():
+        last = event
+    assert isinstance(last, Finished)
+    return last
+
+
+def _steps_per_epoch(n: int, batch_size: int, world: int) -> int:
+    """Full batches only (a tiny last batch would disturb BatchNorm), but at least one."""
+    return max(1, n // (batch_size * world))
+
+
+def _make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov and cfg.momentum > 0,
+            weight_decay=cfg.weight_decay,
+        )
+    betas = (cfg.momentum, 0.999)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+
+
+def _metrics_record(kind: str, event: Step) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "epoch": event.epoch,
+        "step": event.step,
+        "loss": event.loss,
+        "accuracy": event.accuracy,
+        "lr": event.lr,
+        "images_per_s": event.images_per_s,
+        "time": event.time,
+    }
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state(device: torch.device, augment: torch.Generator | None) -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    if augment is not None:
+        state["augment"] = augment.get_state()
+    return state
+
+
+def _restore_rng(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    python = state.get("python")
+    if python is not None:
+        random.setstate((python[0], tuple(python[1]), python[2]))
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)

@@ -1,0 +1,64 @@
+"""The engine's events: small plain values that the command line and the studio render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Started:
+    run_dir: str | None
+    device: str
+    epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    start_step: int  # > 0 when resumed
+    params: int
+    classes: tuple[str, ...]
+    train_images: int
+    val_images: int
+    notes: tuple[str, ...] = ()  # e.g. unreadable files skipped
+
+
+@dataclass(frozen=True)
+class Step:
+    epoch: int  # 1-based epoch in progress
+    step: int  # optimizer steps done, over the whole run
+    loss: float  # mean training loss since the previous Step event
+    accuracy: float  # training accuracy since the previous Step event
+    lr: float
+    images_per_s: float
+    time: float  # seconds of training since the run started
+    progress: float  # 0..1 of all steps
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    epoch: int
+    step: int
+    loss: float
+    accuracy: float
+    train_loss: float  # over the whole epoch
+    train_accuracy: float
+    time: float
+    best: bool
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    path: str
+    epoch: int
+    step: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    status: str  # "completed", "stopped" or "failed"
+    message: str
+    epoch: int
+    step: int
+    best_accuracy: float | None
+    time: float
+
+
+Event = Started | Step | Evaluated | CheckpointSaved | Finished

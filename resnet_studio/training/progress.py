@@ -1,0 +1,73 @@
+"""The command line's view of training events: a tqdm bar on a terminal, plain lines elsewhere.
+
+tqdm handles terminal width, rate smoothing and the ETA; writing that by hand is not worth it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from tqdm import tqdm
+
+from resnet_studio.training.events import Evaluated, Finished, Started, Step
+
+
+class ProgressView:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+        self.bar: tqdm | None = None
+        self.epochs = 0
+
+    def _print(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def started(self, event: Started) -> None:
+        self.epochs = event.epochs
+        where = f" -> {event.run_dir}" if event.run_dir else ""
+        resumed = f", resuming at step {event.start_step}" if event.start_step else ""
+        self._print(
+            f"training on {event.device}: {event.train_images} train / {event.val_images} "
+            f"val images, {len(event.classes)} classes, {event.params:,} parameters, "
+            f"{event.epochs} epochs of {event.steps_per_epoch} steps{resumed}{where}"
+        )
+        for note in event.notes:
+            self._print(f"note: {note}")
+        if self.interactive:
+            self.bar = tqdm(
+                total=event.total_steps,
+                initial=event.start_step,
+                unit="step",
+                file=self.stream,
+                dynamic_ncols=True,
+                smoothing=0.1,
+            )
+
+    def step(self, event: Step) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(event.step - self.bar.n)
+        self.bar.set_description(f"epoch {event.epoch}/{self.epochs}", refresh=False)
+        self.bar.set_postfix_str(
+            f"loss {event.loss:.3f}, acc {event.accuracy:.1%}, {event.images_per_s:.0f} img/s",
+            refresh=True,
+        )
+
+    def evaluated(self, event: Evaluated) -> None:
+        best = " (best)" if event.best else ""
+        self._print(
+            f"epoch {event.epoch}/{self.epochs}: train loss {event.train_loss:.4f} acc "
+            f"{event.train_accuracy:.2%} | val loss {event.loss:.4f} acc {event.accuracy:.2%}"
+            f"{best} | {event.time:.0f} s"
+        )
+
+    def finished(self, event: Finished) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        best = f", best val accuracy {event.best_accuracy:.2%}" if event.best_accuracy is not None else ""
+        self._print(f"{event.status}: {event.message}{best}")

@@ -1,0 +1,1 @@
+"""Runtime assets (icons, style sheets, sample images), read with importlib.resources."""

@@ -1,0 +1,126 @@
+"""The analysis must agree with the built nn.Module, layer by layer, for presets and random specs."""
+
+import random
+
+import pytest
+import torch
+from torch import nn
+
+from resnet_studio.architecture import (
+    PRESETS,
+    ArchitectureSpec,
+    InputSpec,
+    StageSpec,
+    StemSpec,
+    analyze,
+    get_preset,
+    problems,
+)
+from resnet_studio.nn import build_model
+
+
+def test_imagenet_presets_count_exactly_like_torchvision():
+    assert analyze(get_preset("resnet18")).params == 11_689_512
+    assert analyze(get_preset("resnet34")).params == 21_797_672
+    assert analyze(get_preset("resnet50")).params == 25_557_032
+
+
+def test_cifar_presets_match_the_paper():
+    # He et al. 2015, table 6: 0.27M, 0.85M, 1.7M parameters.
+    assert round(analyze(get_preset("resnet20")).params / 1e6, 2) == 0.27
+    assert round(analyze(get_preset("resnet56")).params / 1e6, 2) == 0.85
+    assert round(analyze(get_preset("resnet110")).params / 1e6, 1) == 1.7
+    assert 40e6 < analyze(get_preset("resnet20")).macs < 42e6
+    # Option A adds no parameters: the plain twin has exactly as many.
+    assert analyze(get_preset("plain20")).params == analyze(get_preset("resnet20")).params
+
+
+def _measured(model: nn.Module, spec: ArchitectureSpec) -> tuple[dict[str, tuple], int]:
+    """Output shape of every analysed layer, and MACs of every conv and linear, from hooks."""
+    shapes: dict[str, tuple] = {}
+    macs = 0
+
+    def count(module, inputs, output):
+        nonlocal macs
+        if isinstance(module, nn.Conv2d):
+            macs += module.weight.numel() * output.shape[2] * output.shape[3] // module.groups
+        elif isinstance(module, nn.Linear):
+            macs += module.weight.numel()
+
+    handles = []
+    names = {"stem", "head"} | {name for name, _ in model.named_blocks()}
+    for name, module in model.named_modules():
+        if name in names:
+            handles.append(
+                module.register_forward_hook(
+                    lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape[1:]))
+                )
+            )
+        handles.append(module.register_forward_hook(count))
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, spec.input.channels, spec.input.size, spec.input.size))
+    for h in handles:
+        h.remove()
+    return shapes, macs
+
+
+def _check_agreement(spec: ArchitectureSpec) -> None:
+    analysis = analyze(spec)
+    model = build_model(spec)
+    assert analysis.params == sum(p.numel() for p in model.parameters())
+    shapes, macs = _measured(model, spec)
+    assert macs == analysis.macs
+    for layer in analysis.layers:
+        assert shapes[layer.name] == layer.output_shape, layer.name
+        module = model.get_submodule(layer.name)
+        assert layer.params == sum(p.numel() for p in module.parameters()), layer.name
+
+
+@pytest.mark.parametrize("name", [n for n in PRESETS if n not in ("resnet34", "resnet50", "resnet110")])
+def test_analysis_agrees_with_the_model_for_presets(name):
+    _check_agreement(get_preset(name))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet34", "resnet50", "resnet110"])
+def test_analysis_agrees_with_the_model_for_large_presets(name):
+    _check_agreement(get_preset(name))
+
+
+def _random_spec(rng: random.Random) -> ArchitectureSpec:
+    stages = []
+    for _ in range(rng.randint(1, 4)):
+        block = rng.choice(["basic", "bottleneck", "preact"])
+        stages.append(StageSpec(block, rng.randint(1, 3), 4 * rng.randint(1, 12), rng.choice([1, 1, 2])))
+    return ArchitectureSpec(
+        name="random",
+        input=InputSpec(rng.choice([1, 3]), rng.choice([16, 24, 32, 33])),
+        classes=rng.randint(2, 20),
+        stem=StemSpec(
+            4 * rng.randint(1, 8), rng.choice([1, 3, 5, 7]), rng.choice([1, 2]), rng.random() < 0.3
+        ),
+        stages=tuple(stages),
+        shortcut=rng.choice(["projection", "zero-pad", "none"]),
+    )
+
+
+def test_analysis_agrees_with_the_model_for_random_valid_specs():
+    rng = random.Random(1234)
+    checked = 0
+    while checked < 40:
+        spec = _random_spec(rng)
+        if problems(spec):
+            continue
+        _check_agreement(spec)
+        checked += 1
+
+
+def test_summary_dict_has_the_documented_keys():
+    data = analyze(get_preset("resnet20")).to_dict()
+    assert set(data) == {"name", "params", "macs", "input_shape", "output_shape", "layers"}
+    assert data["input_shape"] == [3, 32, 32] and data["output_shape"] == [10]
+    assert {"name", "type", "output_shape", "params", "macs"} <= set(data["layers"][0])
+    assert [layer["name"] for layer in data["layers"][:2]] == ["stem", "stage1.block1"]
+    assert data["layers"][4]["output_shape"] == [32, 16, 16]  # stage2.block1
+    assert data["layers"][4]["shortcut"] == "zero-pad"

@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny networks and tiny data, so that real training takes seconds."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from resnet_studio.architecture import ArchitectureSpec, InputSpec, StageSpec, StemSpec  # noqa: E402
+from resnet_studio.data.sources import DataSet, DataSplits, channel_stats, load_data  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def tiny_spec() -> ArchitectureSpec:
+    """Two small stages: trains on a few hundred images in a second or two."""
+    return ArchitectureSpec(
+        name="Tiny",
+        input=InputSpec(3, 32),
+        classes=10,
+        stem=StemSpec(channels=8, kernel=3, stride=1),
+        stages=(StageSpec("basic", 1, 8, 2), StageSpec("basic", 1, 16, 2)),
+        shortcut="projection",
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_splits() -> DataSplits:
+    return load_data("demo")
+
+
+@pytest.fixture
+def small_demo(demo_splits: DataSplits) -> DataSplits:
+    """512 training and 256 validation images of the demo set."""
+    train = DataSet(demo_splits.train.images[:512], demo_splits.train.labels[:512])
+    val = DataSet(demo_splits.val.images[:256], demo_splits.val.labels[:256])
+    mean, std = channel_stats(train.images)
+    return DataSplits("demo", list(demo_splits.classes), train, val, mean, std)

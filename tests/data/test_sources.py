@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from resnet_studio.data import load_data, parse_source
+from resnet_studio.data.transforms import batches, epoch_order, normalize, random_crop_flip
+from resnet_studio.errors import UserError
+
+
+def _class_folders(root, classes=("cats", "dogs"), per_class=10, size=(40, 40)):
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            colour = (255, 0, 0) if c == 0 else (0, 0, 255)
+            Image.new("RGB", size, colour).save(root / name / f"{i}.png")
+
+
+def test_demo_source(demo_splits):
+    assert demo_splits.classes[:3] == ["circle", "ring", "square"]
+    assert demo_splits.train.images.shape == (20_000, 3, 32, 32)
+    assert len(demo_splits.val) == 2_000
+    assert all(0.2 < m < 0.8 for m in demo_splits.mean) and all(0.1 < s < 0.5 for s in demo_splits.std)
+
+
+def test_limits_take_a_seeded_subset():
+    a = load_data("demo", limit_train=100, limit_val=50, seed=3)
+    b = load_data("demo", limit_train=100, limit_val=50, seed=3)
+    assert len(a.train) == 100 and len(a.val) == 50
+    assert torch.equal(a.train.labels, b.train.labels)
+    assert torch.bincount(a.train.labels).tolist() == [10] * 10  # balanced across classes
+    assert not torch.equal(a.train.labels, load_data("demo", limit_train=100, seed=4).train.labels)
+
+
+def test_folder_with_train_and_val(tmp_path):
+    _class_folders(tmp_path / "train")
+    _class_folders(tmp_path / "val", per_class=3)
+    (tmp_path / "train" / "cats" / "notes.txt").write_text("not an image")
+    (tmp_path / "train" / "dogs" / "broken.png").write_bytes(b"\x89PNG broken")
+    data = load_data(f"folder:{tmp_path}", image_size=16)
+    assert data.classes == ["cats", "dogs"]
+    assert len(data.train) == 20 and len(data.val) == 6
+    assert data.skipped == 1  # broken.png; notes.txt is not an image name and is not counted
+    assert data.train.images.shape[1:] == (3, 16, 16)
+    cats = data.train.images[data.train.labels == 0]
+    assert cats[:, 0].float().mean() > 250  # red
+
+
+def test_single_folder_is_split_ninety_ten_per_class(tmp_path):
+    _class_folders(tmp_path, per_class=20)
+    data = load_data(f"folder:{tmp_path}")
+    assert len(data.train) == 36 and len(data.val) == 4
+    assert data.val.labels.tolist() == [0, 0, 1, 1]
+    again = load_data(f"folder:{tmp_path}")
+    assert torch.equal(again.val.images, data.val.images)
+
+
+def test_folder_problems_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="no such folder"):
+        load_data(f"folder:{tmp_path / 'missing'}")
+    (tmp_path / "only").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "only" / "a.png")
+    with pytest.raises(UserError, match="at least 2 class folders"):
+        load_data(f"folder:{tmp_path}")
+    with pytest.raises(UserError, match="unknown source"):
+        parse_source("imagenet")
+    with pytest.raises(UserError, match="needs a path"):
+        parse_source("folder:")
+
+
+def test_cifar_absent_offline_says_where_to_put_it(tmp_path):
+    with pytest.raises(UserError) as info:
+        load_data(f"cifar10:{tmp_path}")
+    message = str(info.value)
+    assert "CIFAR-10 not found in" in message and "cifar-10-batches-py" in message and "--download" in message
+    assert not any(tmp_path.iterdir())  # nothing was downloaded or created
+
+
+def test_crop_flip_is_reproducible_and_shifts_content():
+    x = torch.zeros(64, 3, 32, 32, dtype=torch.uint8)
+    x[:, :, 8:24, 8:24] = 255
+    a = random_crop_flip(x, torch.Generator().manual_seed(0))
+    b = random_crop_flip(x, torch.Generator().manual_seed(0))
+    assert a.shape == x.shape and a.dtype == torch.uint8 and torch.equal(a, b)
+    # Each image is the square moved by at most 4 pixels; the area stays the same unless cut.
+    assert (a.float().sum(dim=(1, 2, 3)) == x[0].float().sum()).all()
+    assert len({tuple(img[0].nonzero()[0].tolist()) for img in a}) > 10
+
+
+def test_flip_mirrors_the_image():
+    x = torch.zeros(200, 1, 4, 4, dtype=torch.uint8)
+    x[:, :, :, 0] = 255
+    out = random_crop_flip(x, torch.Generator().manual_seed(1), pad=0)
+    flipped = out[:, 0, 0, 3] == 255
+    assert 60 < int(flipped.sum()) < 140 and torch.equal(out[flipped][:, :, :, 3], x[flipped][:, :, :, 0])
+
+
+def test_normalize_and_batches():
+    x = torch.full((4, 3, 8, 8), 51, dtype=torch.uint8)
+    y = normalize(x, [0.2, 0.2, 0.2], [0.5, 0.5, 0.5], size=16, channels_last=True)
+    assert y.shape == (4, 3, 16, 16) and y.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(y, torch.zeros_like(y), atol=1e-5)
+    from resnet_studio.data.sources import DataSet
+
+    data = DataSet(torch.zeros(10, 1, 2, 2, dtype=torch.uint8), torch.arange(10))
+    order = epoch_order(10, seed=0, epoch=0)
+    assert torch.equal(order, epoch_order(10, seed=0, epoch=0))
+    assert not torch.equal(order, epoch_order(10, seed=0, epoch=1))
+    got = [labels.tolist() for _, labels in batches(data, 4, order, drop_last=True)]
+    assert len(got) == 2 and sorted(sum(got, [])) == sorted(order[:8].tolist())
+    assert [len(lb) for _, lb in batches(data, 4, start=1)] == [4, 2]
+    assert np.array_equal(next(batches(data, 3))[1].numpy(), [0, 1, 2])

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from resnet_studio.data import demo
+from resnet_studio.inspection.classify import classify_files, expand_paths
+from resnet_studio.inspection.evaluate import evaluate
+from resnet_studio.nn import build_model
+from resnet_studio.training import TrainConfig, Trainer, run_training
+from resnet_studio.training.checkpoint import model_from_checkpoint
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, demo_splits):
+    """A tiny network trained for a few seconds; its run folder."""
+    from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
+    from resnet_studio.data.sources import DataSet, DataSplits
+
+    spec = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
+    data = DataSplits(
+        "demo",
+        demo_splits.classes,
+        demo_splits.train.subset(1024, 0),
+        DataSet(demo_splits.val.images[:300], demo_splits.val.labels[:300]),
+        demo_splits.mean,
+        demo_splits.std,
+    )
+    run = tmp_path_factory.mktemp("run")
+    run_training(Trainer(spec, TrainConfig(epochs=2, batch_size=64, threads=2), run, data=data))
+    return run
+
+
+def test_evaluation_table_and_confusion_agree(demo_splits):
+    model = build_model(__import__("resnet_studio").architecture.get_preset("resnet20"))
+    val = demo_splits.val.subset(200, 0)
+    result = evaluate(model, val, demo_splits.classes, demo_splits.mean, demo_splits.std)
+    assert result.confusion.shape == (10, 10) and result.confusion.sum() == 200
+    rows = result.per_class
+    assert sum(r["correct"] for r in rows) == round(result.accuracy * 200)
+    assert [r["correct"] + r["incorrect"] for r in rows] == result.confusion.sum(1).tolist()
+    text = result.table()
+    assert text.splitlines()[0].split() == ["Category", "Correct", "Incorrect", "Accuracy"]
+    assert "Overall accuracy" in text and "half-disc" in text
+    assert set(result.to_dict()) == {"accuracy", "loss", "per_class", "confusion"}
+
+
+def test_evaluate_matches_a_hand_computed_accuracy(trained, demo_splits):
+    loaded = model_from_checkpoint(trained)
+    val = demo_splits.val.subset(300, 1)
+    result = evaluate(loaded.model, val, loaded.classes, loaded.mean, loaded.std)
+    x = (val.images.float() / 255 - torch.tensor(loaded.mean).view(1, 3, 1, 1)) / torch.tensor(
+        loaded.std
+    ).view(1, 3, 1, 1)
+    with torch.no_grad():
+        predicted = loaded.model(x).argmax(1)
+    assert result.accuracy == pytest.approx((predicted == val.labels).float().mean().item())
+
+
+def test_classify_files_of_many_kinds(trained, tmp_path):
+    loaded = model_from_checkpoint(trained)
+    images, labels = demo.generate(20, seed=9)
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(images[i].transpose(1, 2, 0)).save(folder / f"{i}.png")
+    Image.fromarray(images[4].transpose(1, 2, 0)).resize((300, 200)).save(tmp_path / "big.jpg")
+    Image.fromarray(images[5].transpose(1, 2, 0)).convert("L").save(tmp_path / "gray.png")
+    Image.fromarray(images[6].transpose(1, 2, 0)).convert("RGBA").save(tmp_path / "alpha.png")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "empty.png").write_bytes(b"")
+    paths = [
+        folder,
+        tmp_path / "big.jpg",
+        tmp_path / "gray.png",
+        tmp_path / "alpha.png",
+        tmp_path / "notes.txt",
+        tmp_path / "empty.png",
+        tmp_path / "missing.png",
+    ]
+    results = classify_files(loaded, paths, top_k=3)
+    assert len(results) == 10
+    good = [r for r in results if r.error is None]
+    assert len(good) == 7
+    for r in good:
+        assert len(r.top) == 3 and r.top[0][1] >= r.top[1][1] >= r.top[2][1]
+        assert all(name in demo.CLASSES for name, _ in r.top)
+        assert 0 < sum(p for _, p in r.top) <= 1.0001
+    errors = {r.path.rsplit("/", 1)[-1]: r.error for r in results if r.error}
+    assert errors["notes.txt"].startswith("not an image")
+    assert errors["empty.png"] == "empty file"
+    assert "No such file" in errors["missing.png"]
+    assert results[0].to_dict()["top"][0].keys() == {"class", "probability"}
+    assert set(results[-1].to_dict()) == {"path", "error"}
+
+
+def test_expand_paths_walks_folders_for_images_only(tmp_path):
+    (tmp_path / "a").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "a" / "x.png")
+    (tmp_path / "a" / "readme.md").write_text("#")
+    assert [p.name for p in expand_paths([tmp_path])] == ["x.png"]
+    assert np.array_equal([p.name for p in expand_paths([tmp_path / "a" / "readme.md"])], ["readme.md"])

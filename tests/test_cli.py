@@ -1,0 +1,179 @@
+"""The `resnet-studio` command, in process and as a real subprocess."""
+
+import json
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec, save_spec
+from resnet_studio.cli import main
+from resnet_studio.data import demo
+
+
+@pytest.fixture(scope="module")
+def tiny_arch(tmp_path_factory):
+    path = tmp_path_factory.mktemp("arch") / "tiny.resnet.json"
+    save_spec(
+        ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),)),
+        path,
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, tiny_arch):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    code = main(
+        [
+            "train",
+            "--arch",
+            str(tiny_arch),
+            "--epochs",
+            "2",
+            "--limit-train",
+            "512",
+            "--limit-val",
+            "200",
+            "--batch-size",
+            "64",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_presets_json(capsys):
+    code, out, _ = run_cli(capsys, "presets", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["resnet50"]["params"] == 25_557_032 and rows["resnet110"]["depth"] == 110
+
+
+def test_presets_text(capsys):
+    code, out, _ = run_cli(capsys, "presets")
+    assert code == 0 and "resnet18" in out and "11,689,512" in out
+
+
+def test_summary_json_and_text(capsys, tiny_arch):
+    code, out, _ = run_cli(capsys, "summary", "--preset", "resnet20", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["params"] == 269_722 and len(data["layers"]) == 11
+    code, out, _ = run_cli(capsys, "summary", "--arch", tiny_arch)
+    assert code == 0 and "stage1.block1" in out and out.splitlines()[-1].startswith("total")
+
+
+def test_train_writes_a_run_folder(run_dir, capsys):
+    assert (run_dir / "checkpoints" / "best.pt").is_file()
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["kind"] == "val"
+
+
+def test_evaluate_json_and_table(run_dir, capsys):
+    code, out, _ = run_cli(capsys, "evaluate", run_dir / "checkpoints" / "best.pt", "--json")
+    data = json.loads(out)
+    assert code == 0 and len(data["confusion"]) == 10 and sum(map(sum, data["confusion"])) == 2000
+    assert data["per_class"][0]["class"] == "circle"
+    code, out, _ = run_cli(capsys, "evaluate", run_dir, "--limit-val", "100")
+    assert code == 0 and "Category" in out and "Overall accuracy" in out and "of 100 images" in out
+
+
+def test_classify_json(run_dir, tmp_path, capsys):
+    images, _ = demo.generate(2, seed=4)
+    Image.fromarray(images[0].transpose(1, 2, 0)).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_text("not a png")
+    code, out, _ = run_cli(capsys, "classify", run_dir, tmp_path, "--top", "2", "--json")
+    data = json.loads(out)
+    assert code == 0 and len(data) == 2
+    assert len(data[0]["top"]) == 2 and "error" in data[1]
+
+
+def test_resume_extends_a_run(run_dir, capsys, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    code, _, err = run_cli(capsys, "train", "--resume", copy, "--epochs", "3")
+    assert code == 0 and "resuming at step 16" in err
+    vals = [json.loads(line) for line in (copy / "metrics.jsonl").read_text().splitlines()]
+    assert [v["epoch"] for v in vals if v["kind"] == "val"] == [1, 2, 3]
+
+
+def _not_ours(tmp_path):
+    evil = tmp_path / "evil.pt"
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    with open(evil, "wb") as f:
+        pickle.dump(Boom(), f)
+    plain = tmp_path / "plain.pt"
+    torch.save({"weights": torch.zeros(2)}, plain)
+    text = tmp_path / "text.pt"
+    text.write_text("hello")
+    return evil, plain, text
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, tiny_arch):
+    bad_json = tmp_path / "bad.resnet.json"
+    bad_json.write_text("{")
+    bad_spec = tmp_path / "spec.resnet.json"
+    data = json.loads(tiny_arch.read_text())
+    data["stages"][0]["channels"] = 0
+    bad_spec.write_text(json.dumps(data))
+    evil, plain, text = _not_ours(tmp_path)
+    cases = [
+        (["summary", "--arch", bad_json], "not valid JSON"),
+        (["summary", "--arch", bad_spec], "stages[0].channels: must be a positive integer, got 0"),
+        (["summary", "--preset", "resnet99"], "unknown preset"),
+        (["train", "--preset", "resnet20", "--data", f"cifar10:{tmp_path}"], "CIFAR-10 not found"),
+        (
+            ["train", "--preset", "resnet20", "--data", f"folder:{tmp_path / 'none'}"],
+            "no such folder",
+        ),
+        (["train", "--preset", "resnet20", "--epochs", "0"], "epochs: must be a positive integer"),
+        (
+            ["train", "--preset", "resnet20", "--device", "cuda"]
+            if not torch.cuda.is_available()
+            else ["train", "--preset", "resnet20", "--device", "mps"],
+            "available on this machine",
+        ),
+        (["evaluate", evil], "refused"),
+        (["evaluate", plain], "not a ResNet Studio checkpoint"),
+        (["evaluate", text], "not a readable checkpoint"),
+        (["classify", tmp_path / "missing.pt", tmp_path], "no such checkpoint"),
+        (["train", "--resume", tmp_path], "cannot read the run's config"),
+    ]
+    for args, message in cases:
+        code, out, err = run_cli(capsys, *args)
+        assert code == 2, (args, err)
+        assert message in err, (args, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert "this must never run" not in out
+
+
+def test_classify_with_only_unreadable_files_exits_2(run_dir, tmp_path, capsys):
+    (tmp_path / "x.png").write_bytes(b"junk")
+    code, out, _ = run_cli(capsys, "classify", run_dir, tmp_path / "x.png")
+    assert code == 2 and "x.png: error: not an image" in out
+
+
+def test_subprocess_bad_option_is_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "resnet_studio", "train", "--optimizer", "rmsprop"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "invalid choice" in result.stderr

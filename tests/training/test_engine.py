@@ -1,0 +1,219 @@
+"""Real training on tiny data: events, run folder, checkpoints, exact resume, pause/stop, divergence."""
+
+import json
+import math
+import threading
+
+import pytest
+import torch
+
+from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec, get_preset
+from resnet_studio.errors import UserError
+from resnet_studio.training import (
+    CheckpointSaved,
+    Evaluated,
+    Finished,
+    Started,
+    Step,
+    TrainConfig,
+    Trainer,
+    run_training,
+)
+from resnet_studio.training.checkpoint import load_checkpoint, model_from_checkpoint
+from resnet_studio.training.config import lr_factor
+from resnet_studio.training.rundir import METRIC_KEYS, MetricsReader, read_metrics
+
+
+def config(**kw) -> TrainConfig:
+    base = dict(epochs=2, batch_size=64, lr=0.05, threads=2, schedule="cosine")
+    return TrainConfig(**{**base, **kw})
+
+
+def test_events_run_folder_and_metrics(tiny_spec, small_demo, tmp_path):
+    run = tmp_path / "run"
+    events = list(Trainer(tiny_spec, config(), run, data=small_demo).events())
+    started = events[0]
+    assert isinstance(started, Started) and started.steps_per_epoch == 8 and started.total_steps == 16
+    steps = [e for e in events if isinstance(e, Step)]
+    assert [s.step for s in steps] == list(range(1, 17))
+    assert all(s.images_per_s > 0 and math.isfinite(s.loss) for s in steps)
+    assert steps[-1].progress == 1.0
+    evals = [e for e in events if isinstance(e, Evaluated)]
+    assert [e.epoch for e in evals] == [1, 2]
+    saved = [e.path for e in events if isinstance(e, CheckpointSaved)]
+    assert str(run / "checkpoints" / "last.pt") in saved
+    assert isinstance(events[-1], Finished) and events[-1].status == "completed"
+
+    assert json.loads((run / "architecture.json").read_text())["name"] == "Tiny"
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["data"] == "demo" and cfg["seed"] == 0 and "torch" in cfg["versions"]
+    records = read_metrics(run)
+    assert [r["kind"] for r in records].count("val") == 2
+    assert all(set(METRIC_KEYS) == set(r) for r in records)
+    assert records[-1]["accuracy"] == evals[-1].accuracy
+
+
+def test_training_learns_the_demo_data(demo_splits):
+    from resnet_studio.data.sources import DataSet, DataSplits
+
+    data = DataSplits(
+        "demo",
+        demo_splits.classes,
+        demo_splits.train.subset(6000, 0),
+        DataSet(demo_splits.val.images[:500], demo_splits.val.labels[:500]),
+        demo_splits.mean,
+        demo_splits.std,
+    )
+    spec = ArchitectureSpec(
+        name="Small",
+        stem=StemSpec(16),
+        stages=(
+            StageSpec("basic", 1, 16, 1),
+            StageSpec("basic", 1, 32, 2),
+            StageSpec("basic", 1, 64, 2),
+        ),
+    )
+    events = list(
+        Trainer(spec, config(epochs=3, batch_size=32, lr=0.05, schedule="onecycle"), data=data).events()
+    )
+    evals = [e for e in events if isinstance(e, Evaluated)]
+    assert evals[-1].train_loss < evals[0].train_loss - 0.1
+    assert events[-1].best_accuracy > 0.2  # chance is 0.10
+
+
+@pytest.mark.slow
+def test_resnet20_reaches_90_percent_on_demo_in_three_epochs(demo_splits):
+    """The acceptance run of the engine issue: about two minutes on a 2-core CPU."""
+    finished = run_training(Trainer(get_preset("resnet20"), TrainConfig(epochs=3), data=demo_splits))
+    assert finished.status == "completed" and finished.best_accuracy >= 0.90
+
+
+def test_checkpoint_is_complete_and_loads_with_weights_only(tiny_spec, small_demo, tmp_path):
+    run_training(Trainer(tiny_spec, config(epochs=1), tmp_path / "r", data=small_demo))
+    path = tmp_path / "r" / "checkpoints" / "last.pt"
+    raw = torch.load(path, weights_only=True)  # the safe loader accepts it as it is
+    for key in (
+        "model",
+        "optimizer",
+        "schedule",
+        "epoch",
+        "step",
+        "rng",
+        "architecture",
+        "classes",
+        "normalization",
+        "input_size",
+    ):
+        assert key in raw, key
+    loaded = model_from_checkpoint(tmp_path / "r")  # a run folder resolves to best.pt
+    assert loaded.classes[0] == "circle" and not loaded.model.training
+    assert loaded.input_size == 32 and len(loaded.mean) == 3
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(tiny_spec, small_demo, tmp_path):
+    straight = list(Trainer(tiny_spec, config(epochs=3), tmp_path / "a", data=small_demo).events())
+    first = Trainer(tiny_spec, config(epochs=3), tmp_path / "b", data=small_demo)
+    for event in first.events():
+        if isinstance(event, Evaluated):
+            first.stop()  # takes effect before the first step of epoch 2
+    assert event.status == "stopped"
+    resumed = list(Trainer(None, config(epochs=3), resume=tmp_path / "b", data=small_demo).events())
+    assert resumed[0].start_step == 8
+    losses_a = [e.loss for e in straight if isinstance(e, Step) and e.step > 8]
+    losses_b = [e.loss for e in resumed if isinstance(e, Step)]
+    assert losses_a == losses_b
+    evals_a = [e.accuracy for e in straight if isinstance(e, Evaluated)][1:]
+    assert evals_a == [e.accuracy for e in resumed if isinstance(e, Evaluated)]
+
+
+def test_stop_mid_epoch_leaves_a_checkpoint_that_resumes_exactly(tiny_spec, small_demo, tmp_path):
+    straight = [
+        e.loss
+        for e in Trainer(tiny_spec, config(), tmp_path / "a", data=small_demo).events()
+        if isinstance(e, Step)
+    ]
+    trainer = Trainer(tiny_spec, config(), tmp_path / "b", data=small_demo)
+    for event in trainer.events():
+        if isinstance(event, Step) and event.step == 11:
+            trainer.stop()
+        last = event
+    assert last.status == "stopped" and last.step == 11
+    state = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")
+    assert (state["epoch"], state["step"], state["batch_in_epoch"]) == (1, 11, 3)
+    resumed = [
+        e.loss
+        for e in Trainer(None, config(), resume=tmp_path / "b", data=small_demo).events()
+        if isinstance(e, Step)
+    ]
+    assert resumed == straight[11:]
+
+
+def test_pause_and_stop_from_another_thread(tiny_spec, small_demo):
+    trainer = Trainer(tiny_spec, config(epochs=50), data=small_demo)
+    seen: list[int] = []
+    paused_at: list[int] = []
+
+    def consume():
+        for event in trainer.events():
+            if isinstance(event, Step):
+                seen.append(event.step)
+                if event.step == 3:
+                    trainer.pause()
+                    paused_at.append(event.step)
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    thread.join(timeout=2)
+    assert thread.is_alive() and trainer.paused and seen[-1] == 3  # paused within one step
+    trainer.resume()
+    while len(seen) < 6:
+        thread.join(timeout=0.05)
+    trainer.stop()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert 6 <= len(seen) < 50 * 8
+
+
+def test_divergence_stops_with_a_message_and_keeps_the_good_checkpoint(tiny_spec, small_demo, tmp_path):
+    run_training(Trainer(tiny_spec, config(epochs=1), tmp_path / "r", data=small_demo))
+    good = (tmp_path / "r" / "checkpoints" / "last.pt").read_bytes()
+    wild = config(epochs=3, lr=1e6, optimizer="sgd", schedule="constant", momentum=0.0)
+    finished = run_training(Trainer(None, wild, resume=tmp_path / "r", data=small_demo))
+    assert finished.status == "failed"
+    assert "training diverged" in finished.message and "last good checkpoint is kept" in finished.message
+    assert (tmp_path / "r" / "checkpoints" / "last.pt").read_bytes() == good
+
+
+def test_resume_without_a_checkpoint_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="nothing to resume"):
+        Trainer(None, config(), resume=tmp_path)
+
+
+def test_metrics_reader_follows_a_growing_file(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    reader = MetricsReader(path)
+    assert reader.read_new() == []
+    path.write_text('{"kind": "train", "step": 1}\n{"kind": "tr')
+    assert [r["step"] for r in reader.read_new()] == [1]
+    with open(path, "a") as f:
+        f.write('ain", "step": 2}\nnot json\n')
+    assert [r["step"] for r in reader.read_new()] == [2] and reader.bad_lines == 1
+    assert reader.read_new() == []
+
+
+def test_schedules():
+    assert lr_factor("constant", 50, 100) == 1.0
+    assert [lr_factor("step", s, 100) for s in (0, 49, 50, 75, 99)] == [1.0, 1.0, 0.1, 0.01, 0.01]
+    assert lr_factor("cosine", 0, 100) == 1.0 and lr_factor("cosine", 100, 100) < 1e-9
+    onecycle = [lr_factor("onecycle", s, 100, 0.2) for s in range(101)]
+    assert onecycle[0] == pytest.approx(0.1) and max(onecycle) == pytest.approx(1.0)
+    assert onecycle.index(max(onecycle)) == 20 and onecycle[-1] == 0.0
+
+
+def test_bad_config_values_name_the_field():
+    with pytest.raises(UserError, match="epochs: must be a positive integer, got 0"):
+        TrainConfig(epochs=0)
+    with pytest.raises(UserError, match="optimizer: must be one of sgd, adam, adamw"):
+        TrainConfig(optimizer="rmsprop")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="lr: must be a finite number"):
+        TrainConfig(lr=float("nan"))
