@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -260,7 +261,9 @@ def _render_training(trainer):
     from resnet_studio.training import CheckpointSaved, Evaluated, Finished, Started, Step
     from resnet_studio.training.progress import ProgressView
 
-    view = ProgressView()
+    # Under torchrun every rank runs this loop; only rank 0 speaks.
+    quiet = trainer.config.distributed and os.environ.get("RANK", "0") != "0"
+    view = ProgressView(stream=open(os.devnull, "w") if quiet else None)  # noqa: SIM115
     finished = None
     for event in trainer.events():
         if isinstance(event, Started):

@@ -68,7 +68,7 @@ def batches(
     start: int = 0,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """(images, labels) batches in `order` (or in storage order), starting at batch `start`."""
-    n = len(data)
+    n = len(data) if order is None else len(order)  # a shard of the order covers part of the data
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     for i in range(start * batch_size, stop, batch_size):
         if order is None:

@@ -34,6 +34,10 @@ def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
+def local_world_size() -> int:
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+
+
 def wrap(model: nn.Module, config: object, device: torch.device) -> nn.Module:
     """DistributedDataParallel around `model` (its parameters stay shared with the wrapper)."""
     if getattr(config, "sync_batchnorm", False):

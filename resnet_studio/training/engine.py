@@ -11,6 +11,7 @@ Stopping writes a checkpoint from which `Trainer(..., resume=run_dir)` continues
 from __future__ import annotations
 
 import math
+import os
 import random
 import threading
 import time
@@ -322,7 +323,11 @@ class Trainer:
         if cfg.distributed and device.type == "cuda":
             device = torch.device("cuda", dist_helpers.local_rank())
             torch.cuda.set_device(device)
-        return settings_for(device, cfg.channels_last, cfg.amp, cfg.threads)
+        threads = cfg.threads
+        if threads is None and cfg.distributed:
+            # Processes on one machine share its cores: more threads than cores slows all of them.
+            threads = max(1, (os.cpu_count() or 1) // dist_helpers.local_world_size())
+        return settings_for(device, cfg.channels_last, cfg.amp, threads)
 
 
 def run_training(trainer: Trainer) -> Finished:

@@ -109,4 +109,6 @@ def test_normalize_and_batches():
     got = [labels.tolist() for _, labels in batches(data, 4, order, drop_last=True)]
     assert len(got) == 2 and sorted(sum(got, [])) == sorted(order[:8].tolist())
     assert [len(lb) for _, lb in batches(data, 4, start=1)] == [4, 2]
+    shard = order[:6][1::2]  # one rank's part of the order, as distributed training deals it
+    assert [lb.tolist() for _, lb in batches(data, 3, shard)] == [shard.tolist()]
     assert np.array_equal(next(batches(data, 3))[1].numpy(), [0, 1, 2])
