@@ -26,13 +26,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Build, train and inspect residual networks.")
-    parser.add_argument("--screenshot", metavar="FILE", help="render the studio window to a PNG and exit")
-    parser.add_argument("--workspace", default="build", help="workspace shown (with --screenshot)")
+    studio = argparse.ArgumentParser(add_help=False)  # options of the window, before or after `open`
+    studio.add_argument("--screenshot", metavar="FILE", help="render the studio window to a PNG and exit")
+    studio.add_argument(
+        "--workspace", default="build", help="workspace shown first: build, train, inspect, classify"
+    )
+    studio.add_argument("--theme", default="system", choices=["system", "light", "dark"])
+    studio.add_argument("--size", metavar="WxH", help="window size, e.g. 1024x640 (for screenshots)")
+    parser = _Parser(prog=PROG, description="Build, train and inspect residual networks.", parents=[studio])
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    p = sub.add_parser("open", help="open a project, architecture file or run folder in the studio")
+    p = sub.add_parser(
+        "open", help="open a project, architecture file or run folder in the studio", parents=[studio]
+    )
     p.add_argument("path", metavar="FILE|RUN_DIR")
 
     p = sub.add_parser("presets", help="list the built-in networks")
@@ -108,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None or args.command == "open":
             from resnet_studio.ui.app import run_studio
 
-            return run_studio(getattr(args, "path", None), args.screenshot, args.workspace)
+            return run_studio(
+                getattr(args, "path", None), args.screenshot, args.workspace, args.theme, _size(args.size)
+            )
         handler = {
             "presets": cmd_presets,
             "summary": cmd_summary,
@@ -126,6 +135,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--size {text}: expected WIDTHxHEIGHT, e.g. 1024x640") from None
+    return width, height
 
 
 def _spec(args: argparse.Namespace):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# QSettings (recent files, geometry) go to a throwaway folder, never the user's own config.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="resnet-studio-tests-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -8,27 +8,44 @@ import sys
 from resnet_studio.errors import UserError
 
 
-def run_studio(path: str | None = None, screenshot: str | None = None, workspace: str = "build") -> int:
+def run_studio(
+    path: str | None = None,
+    screenshot: str | None = None,
+    workspace: str = "build",
+    theme: str = "system",
+    size: tuple[int, int] | None = None,
+) -> int:
     if screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
     from resnet_studio.ui.main_window import WORKSPACES, MainWindow
+    from resnet_studio.ui.theme import THEMES, apply_theme
 
     if workspace.lower() not in (w.lower() for w in WORKSPACES):
         raise UserError(f"--workspace {workspace}: choose one of {', '.join(WORKSPACES)}")
+    if theme not in THEMES:
+        raise UserError(f"--theme {theme}: choose one of {', '.join(THEMES)}")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ResNet Studio")
     app.setOrganizationName("ResNet Studio")
+    apply_theme(app, theme)
     window = MainWindow()
     window.show_workspace(workspace)
-    if path is not None:
-        window.statusBar().showMessage(f"Opening {path} is coming with the builder")
+    if size is not None:
+        window.resize(*size)
+    elif not screenshot:
+        window.restore_geometry()
+    if path is not None and not window.open_file(path) and screenshot:
+        raise UserError(window.last_error or f"{path}: cannot open")
     window.show()
     if screenshot:
         app.processEvents()
+        window.canvas.fit()
+        app.processEvents()
         if not window.grab().save(screenshot):
             raise UserError(f"--screenshot {screenshot}: cannot write the PNG")
+        window.document.undo_stack.setClean()  # a screenshot never asks to save
         window.close()
         return 0
     return app.exec()

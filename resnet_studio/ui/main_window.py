@@ -1,77 +1,403 @@
-"""The studio's main window. For now: the workspaces, with the network summary in Build."""
+"""The studio's main window: workspaces, menus, toolbar, files and settings."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QHeaderView,
+    QFileDialog,
     QLabel,
     QMainWindow,
-    QTableWidget,
-    QTableWidgetItem,
+    QMessageBox,
+    QSplitter,
     QTabWidget,
+    QToolButton,
+    QUndoView,
     QVBoxLayout,
     QWidget,
 )
 
-from resnet_studio.architecture import analyze, get_preset
+from resnet_studio.architecture import PRESETS, get_preset, save_spec
+from resnet_studio.errors import UserError
+from resnet_studio.project import ARCH_SUFFIX, PROJECT_SUFFIX, Project, open_file, save_project
+from resnet_studio.ui.canvas import Canvas
+from resnet_studio.ui.document import Document
+from resnet_studio.ui.inspector import Inspector
+from resnet_studio.ui.palette import Palette
+from resnet_studio.ui.summary import SummaryView
 
 WORKSPACES = ("Build", "Train", "Inspect", "Classify")
+FILE_FILTERS = f"ResNet Studio project (*{PROJECT_SUFFIX});;Architecture (*{ARCH_SUFFIX})"
+MAX_RECENT = 8
 
 
 class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("ResNetStudio")
-        self.setWindowTitle("ResNet Studio")
-        self.resize(1280, 800)
-        self.spec = get_preset("resnet20")
+        self.settings = QSettings("ResNet Studio", "ResNet Studio")
+        self.document = Document(get_preset("resnet20"), self)
+        self.last_error: str | None = None
+
+        self.palette_view = Palette()
+        self.canvas = Canvas(self.document)
+        self.inspector = Inspector(self.document)
+        self.summary = SummaryView(self.document)
+        self.history = QUndoView(self.document.undo_stack)
+        self.history.setObjectName("history")
+        self.history.setEmptyLabel("Opened network")
+
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self._build_page(), "Build")
+        self.tabs.addTab(self._build_workspace(), "Build")
         for name in WORKSPACES[1:]:
-            label = QLabel(f"The {name} workspace is coming.")
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.tabs.addTab(label, name)
+            self.tabs.addTab(self._coming(name), name)
         self.setCentralWidget(self.tabs)
-        analysis = analyze(self.spec)
-        self.statusBar().showMessage(
-            f"{self.spec.name}: {analysis.params:,} parameters, {analysis.macs / 1e6:.1f} M MACs; demo data"
-        )
+        self.status_figures = QLabel()
+        self.statusBar().addPermanentWidget(self.status_figures)
 
-    def _build_page(self) -> QWidget:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        analysis = analyze(self.spec)
-        title = QLabel(
-            f"<h2>{self.spec.name}</h2>Per-layer output shape, parameters and "
-            "multiply-accumulates. The drag-and-drop builder is coming."
+        self._make_actions()
+        self._make_menus()
+        self._make_toolbar()
+        self.document.changed.connect(self._document_changed)
+        self.document.path_changed.connect(self._update_title)
+        self.document.undo_stack.cleanChanged.connect(self._update_title)
+        self.canvas.properties_requested.connect(self.inspector.focus_first_field)
+        self.canvas.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self._document_changed()
+        self._update_title()
+        self.resize(1280, 800)
+
+    def showEvent(self, event) -> None:
+        """Share the Build workspace's width once the real window size is known."""
+        super().showEvent(event)
+        if not getattr(self, "_sized", False):
+            self._sized = True
+            width = self.build_splitter.width()
+            right = max(358, min(460, int(width * 0.33)))
+            side = 172 if width < 1200 else 210
+            self.build_splitter.setSizes([side, max(360, width - side - right), right])
+            self.canvas.fit()
+
+    def restore_geometry(self) -> None:
+        """The size and place of the last session (interactive starts only, not tests or screenshots)."""
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+
+    # -- layout -----------------------------------------------------------------------------------
+
+    def _build_workspace(self) -> QWidget:
+        side = QTabWidget()
+        side.addTab(self.summary, "Summary")
+        side.addTab(self.history, "History")
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self._titled("Properties", self.inspector))
+        right.addWidget(side)
+        right.setStretchFactor(0, 0)
+        right.setStretchFactor(1, 1)
+        right.setSizes([250, 550])
+        right.setMinimumWidth(340)
+        palette = self._titled("Palette", self.palette_view)
+        palette.setMinimumWidth(150)
+        palette.setMaximumWidth(260)
+        self.canvas.setMinimumWidth(360)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(palette)
+        split.addWidget(self.canvas)
+        split.addWidget(right)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 0)
+        split.setSizes([200, 640, 440])
+        split.setChildrenCollapsible(False)
+        self.build_splitter = split
+        return split
+
+    def _titled(self, title: str, widget: QWidget) -> QWidget:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(6, 6, 6, 6)
+        label = QLabel(title)
+        label.setStyleSheet("font-weight: bold;")
+        layout.addWidget(label)
+        layout.addWidget(widget)
+        return box
+
+    def _coming(self, name: str) -> QWidget:
+        label = QLabel(f"<h3>{name}</h3>This workspace is coming in a later version.")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return label
+
+    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip or text.replace("&", "").rstrip("…"))
+        action.triggered.connect(slot)
+        return action
+
+    def _make_actions(self) -> None:
+        std = QKeySequence.StandardKey
+        self.new_action = self._action("&New", self.new_file, std.New, "Start a new network (ResNet-20)")
+        self.open_action = self._action("&Open…", lambda: self.open_file(), std.Open)
+        self.save_action = self._action("&Save", self.save, std.Save)
+        self.save_as_action = self._action("Save &As…", lambda: self.save_as(), std.SaveAs)
+        self.export_action = self._action(
+            "&Export Architecture…",
+            lambda: self.export_architecture(),
+            "Ctrl+E",
+            "Write the network alone as a .resnet.json file",
         )
-        layout.addWidget(title)
-        table = QTableWidget(len(analysis.layers), 5)
-        table.setObjectName("summary")
-        table.setHorizontalHeaderLabels(["Layer", "Type", "Output", "Params", "MACs"])
-        for row, layer in enumerate(analysis.layers):
-            values = [
-                layer.name,
-                layer.type,
-                " x ".join(map(str, layer.output_shape)),
-                f"{layer.params:,}",
-                f"{layer.macs:,}",
-            ]
-            for col, value in enumerate(values):
-                item = QTableWidgetItem(value)
-                if col >= 3:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                table.setItem(row, col, item)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        table.verticalHeader().setVisible(False)
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        layout.addWidget(table)
-        return page
+        self.quit_action = self._action("&Quit", self.close, std.Quit)
+        self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence(std.Undo))
+        self.redo_action = self.document.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence(std.Redo), QKeySequence("Ctrl+Y")])
+        self.delete_action = self._action(
+            "&Delete Stage",
+            self.canvas.delete_selection,
+            None,
+            "Remove the selected stage (Delete on the canvas)",
+        )
+        self.fit_action = self._action("&Fit Network", self.canvas.fit, "Ctrl+0")
+        self.zoom_in_action = self._action("Zoom &In", lambda: self.canvas.zoom(1.25), std.ZoomIn)
+        self.zoom_out_action = self._action("Zoom &Out", lambda: self.canvas.zoom(0.8), std.ZoomOut)
+        self.train_action = self._action("&Train", lambda: self.show_workspace("train"), "Ctrl+T")
+        self.preset_actions = []
+        for name, preset in PRESETS.items():
+            action = self._action(preset.spec.name, lambda checked=False, n=name: self.load_preset(n))
+            action.setStatusTip(preset.description)
+            self.preset_actions.append(action)
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addActions([self.new_action, self.open_action])
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file.addSeparator()
+        file.addActions([self.save_action, self.save_as_action, self.export_action])
+        file.addSeparator()
+        file.addAction(self.quit_action)
+        edit = bar.addMenu("&Edit")
+        edit.addActions([self.undo_action, self.redo_action])
+        edit.addSeparator()
+        edit.addAction(self.delete_action)
+        view = bar.addMenu("&View")
+        view.addActions([self.fit_action, self.zoom_in_action, self.zoom_out_action])
+        view.addSeparator()
+        for i, name in enumerate(WORKSPACES):
+            view.addAction(
+                self._action(name, lambda checked=False, n=name: self.show_workspace(n), f"Ctrl+{i + 1}")
+            )
+        self.presets_menu = bar.addMenu("&Presets")
+        self.presets_menu.addActions(self.preset_actions)
+        self.addActions([self.undo_action, self.redo_action])
+
+    def _make_toolbar(self) -> None:
+        bar = self.addToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.addActions([self.new_action, self.open_action, self.save_action])
+        bar.addSeparator()
+        bar.addActions([self.undo_action, self.redo_action])
+        bar.addSeparator()
+        presets = QToolButton()
+        presets.setText("Presets")
+        presets.setMenu(self.presets_menu)
+        presets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        bar.addWidget(presets)
+        bar.addAction(self.fit_action)
+        bar.addSeparator()
+        bar.addAction(self.train_action)
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def _document_changed(self) -> None:
+        analysis = self.document.analysis
+        if analysis is None:
+            reason = str(self.document.problems[0])
+            self.status_figures.setText(f"<span style='color:#d93025'>Invalid: {reason}</span>")
+            self.train_action.setEnabled(False)
+            self.train_action.setToolTip(f"Fix the network first: {reason}")
+        else:
+            spec = self.document.spec
+            self.status_figures.setText(
+                f"{spec.name} · {spec.depth} layers · {analysis.params:,} parameters · "
+                f"{analysis.macs / 1e6:,.1f} M MACs · output {analysis.output_shape[0]} classes"
+            )
+            self.train_action.setEnabled(True)
+            self.train_action.setToolTip("Train this network")
+
+    def _update_title(self) -> None:
+        path = self.document.path
+        name = path.name if path else "untitled"
+        self.setWindowTitle(f"{name}[*] — ResNet Studio")
+        self.setWindowModified(not self.document.undo_stack.isClean())
 
     def show_workspace(self, name: str) -> None:
         for i in range(self.tabs.count()):
             if self.tabs.tabText(i).lower() == name.lower():
                 self.tabs.setCurrentIndex(i)
                 return
+
+    def show_error(self, message: str) -> None:
+        """A message that names the file and the problem; non-blocking, so nothing waits on it."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 10000)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "ResNet Studio", message, QMessageBox.StandardButton.Ok, self
+        )
+        box.setObjectName("errorMessage")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- files -----------------------------------------------------------------------------------
+
+    def confirm_discard(self) -> bool:
+        """Ask about unsaved changes; True when it is fine to go on (saved or discarded)."""
+        if self.document.undo_stack.isClean():
+            return True
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Unsaved changes",
+            "The network has unsaved changes. Save them first?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("unsavedChanges")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_file(self) -> None:
+        if self.confirm_discard():
+            self.document.replace(get_preset("resnet20"), None)
+            self.canvas.fit()
+
+    def load_preset(self, name: str) -> None:
+        spec = get_preset(name)
+        self.document.apply(spec, f"Load preset {spec.name}", "network")
+        self.canvas.fit()
+
+    def open_file(self, path: str | Path | None = None) -> bool:
+        if not self.confirm_discard():
+            return False
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open", self._last_folder(), "ResNet Studio files (*.rsproj *.json);;All files (*)"
+            )
+            if not path:
+                return False
+        path = Path(path)
+        try:
+            project = open_file(path)
+        except UserError as exc:
+            self.show_error(str(exc))
+            return False
+        self.document.replace(
+            project.architecture,
+            path if path.suffix == PROJECT_SUFFIX or path.name.endswith(ARCH_SUFFIX) else None,
+            project.training,
+            project.runs,
+        )
+        self.canvas.fit()
+        self._remember(path)
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._write(self.document.path)
+
+    def save_as(self, path: str | Path | None = None) -> bool:
+        if path is None:
+            suggested = str(
+                Path(self._last_folder()) / f"{self.document.spec.name.replace(' ', '-')}{PROJECT_SUFFIX}"
+            )
+            path, _ = QFileDialog.getSaveFileName(self, "Save As", suggested, FILE_FILTERS)
+            if not path:
+                return False
+        path = Path(path)
+        if not (path.suffix == PROJECT_SUFFIX or path.name.endswith(ARCH_SUFFIX)):
+            path = path.with_name(path.name + PROJECT_SUFFIX)
+        if not self._write(path):
+            return False
+        self.document.path = path
+        self.document.path_changed.emit()
+        return True
+
+    def export_architecture(self, path: str | Path | None = None) -> bool:
+        if not self.document.valid:
+            self.show_error(f"Cannot export an invalid network: {self.document.problems[0]}")
+            return False
+        if path is None:
+            suggested = str(
+                Path(self._last_folder()) / f"{self.document.spec.name.replace(' ', '-')}{ARCH_SUFFIX}"
+            )
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export Architecture", suggested, f"Architecture (*{ARCH_SUFFIX})"
+            )
+            if not path:
+                return False
+        try:
+            save_spec(self.document.spec, path)
+        except OSError as exc:
+            self.show_error(f"{path}: cannot write: {exc.strerror or exc}")
+            return False
+        self.statusBar().showMessage(f"Exported {path}", 5000)
+        return True
+
+    def _write(self, path: Path) -> bool:
+        try:
+            if path.suffix == PROJECT_SUFFIX:
+                save_project(Project(self.document.spec, self.document.training, self.document.runs), path)
+            else:
+                save_spec(self.document.spec, path)
+        except OSError as exc:
+            self.show_error(f"{path}: cannot write: {exc.strerror or exc}")
+            return False
+        self.document.undo_stack.setClean()
+        self._remember(path)
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def _remember(self, path: Path) -> None:
+        recent = [str(path.resolve())] + [p for p in self.recent_files() if p != str(path.resolve())]
+        self.settings.setValue("recentFiles", recent[:MAX_RECENT])
+        self.settings.setValue("lastFolder", str(path.resolve().parent))
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recentFiles", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for path in files:
+            self.recent_menu.addAction(
+                Path(path).name, lambda checked=False, p=path: self.open_file(p)
+            ).setStatusTip(path)
+        if not files:
+            self.recent_menu.addAction("No recent files").setEnabled(False)
+
+    def _last_folder(self) -> str:
+        return str(self.settings.value("lastFolder", str(Path.home())))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.confirm_discard():
+            event.ignore()
+            return
+        self.settings.setValue("geometry", self.saveGeometry())
+        event.accept()

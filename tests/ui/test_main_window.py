@@ -10,11 +10,11 @@ from resnet_studio.ui import MainWindow  # noqa: E402
 
 def test_main_window_shows_the_resnet20_summary(qtbot):
     window = MainWindow()
-    qtbot.addWidget(window)
+    qtbot.addWidget(window)  # never edited, so closing it asks nothing
     assert window.objectName() == "ResNetStudio"
     summary = window.findChild(object, "summary")
-    assert summary.rowCount() == 11
-    assert summary.item(4, 0).text() == "stage2.block1" and summary.item(4, 2).text() == "32 x 16 x 16"
+    assert summary.rowCount() == 12  # 11 layers and the total
+    assert summary.item(4, 0).text() == "stage2.block1" and summary.item(4, 2).text() == "32×16×16"
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
         "Build",
         "Train",

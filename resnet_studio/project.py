@@ -1,0 +1,78 @@
+"""Project files (`*.rsproj`) and opening any of the studio's files by their content.
+
+A project is the architecture, the training settings and the runs made from it:
+`{"format": "resnet-studio.project", "version": 1, "architecture": {...}, "training": {...},
+"runs": ["relative/run/dir", ...]}`, saved atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resnet_studio.architecture.spec import FORMAT as ARCH_FORMAT
+from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
+from resnet_studio.errors import SpecError, UserError
+from resnet_studio.fileio import atomic_write_json
+
+FORMAT = "resnet-studio.project"
+VERSION = 1
+PROJECT_SUFFIX = ".rsproj"
+ARCH_SUFFIX = ".resnet.json"
+
+
+@dataclass
+class Project:
+    architecture: ArchitectureSpec
+    training: dict[str, Any] = field(default_factory=dict)
+    runs: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "architecture": self.architecture.to_dict(),
+            "training": self.training,
+            "runs": self.runs,
+        }
+
+
+def save_project(project: Project, path: str | Path) -> None:
+    atomic_write_json(path, project.to_dict())
+
+
+def open_file(path: str | Path) -> Project:
+    """Read a project or an architecture file, told apart by its `format` field."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(
+            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    kind = data.get("format")
+    try:
+        if kind == FORMAT:
+            if data.get("version") != VERSION:
+                raise UserError(f"{path}: project version {data.get('version')!r} is not supported")
+            training = data.get("training", {})
+            runs = data.get("runs", [])
+            if not isinstance(training, dict):
+                raise UserError(f"{path}: training: must be an object")
+            if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
+                raise UserError(f"{path}: runs: must be a list of folder names")
+            return Project(spec_from_dict(data.get("architecture")), training, runs)
+        if kind in (ARCH_FORMAT, None):
+            return Project(spec_from_dict(data))
+    except SpecError as exc:
+        where = "architecture." if kind == FORMAT and exc.field else ""
+        raise UserError(f"{path}: {where}{exc}") from None
+    raise UserError(f"{path}: unknown format {kind!r} (expected a project or an architecture file)")

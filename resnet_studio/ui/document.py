@@ -1,0 +1,130 @@
+"""The builder's document: the current spec, its file, its undo stack and its validity.
+
+Views never change the spec directly: they call `apply(new_spec, text)`, which pushes one
+`SpecCommand` onto the undo stack. The canvas, inspector and summary re-render on `changed`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from resnet_studio.architecture import Analysis, ArchitectureSpec, analyze, problems
+from resnet_studio.errors import SpecError
+
+# Selection keys: "network", "stem", "head", or ("stage", index).
+Selection = str | tuple[str, int]
+
+
+class SpecCommand(QUndoCommand):
+    """One user edit: the spec before and after, and the text the history shows."""
+
+    def __init__(
+        self,
+        document: Document,
+        before: ArchitectureSpec,
+        after: ArchitectureSpec,
+        text: str,
+        selection: Selection | None = None,
+    ) -> None:
+        super().__init__(text)
+        self.document = document
+        self.before, self.after = before, after
+        self.selection = selection
+
+    def redo(self) -> None:
+        self.document._set_spec(self.after, self.selection)
+
+    def undo(self) -> None:
+        self.document._set_spec(self.before, self.selection)
+
+
+class Document(QObject):
+    changed = Signal()  # the spec changed (an edit, undo, redo or open)
+    selection_changed = Signal()
+    path_changed = Signal()
+
+    def __init__(self, spec: ArchitectureSpec, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.spec = spec
+        self.path: Path | None = None
+        self.training: dict = {}
+        self.runs: list[str] = []
+        self.selection: Selection = "network"
+        self.undo_stack = QUndoStack(self)
+        self._analysis: Analysis | None = None
+        self._problems: list[SpecError] = []
+        self._refresh()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    @property
+    def analysis(self) -> Analysis | None:
+        """Shapes and counts of the current spec, or None while it is invalid."""
+        return self._analysis
+
+    @property
+    def problems(self) -> list[SpecError]:
+        return self._problems
+
+    @property
+    def valid(self) -> bool:
+        return not self._problems
+
+    def problem_for(self, key: Selection) -> str | None:
+        """The first problem whose field belongs to `key` (a stage, the stem, the network)."""
+        for problem in self._problems:
+            if _owner(problem.field) == key:
+                return problem.reason
+        return None
+
+    # -- editing ----------------------------------------------------------------------------------
+
+    def apply(self, spec: ArchitectureSpec, text: str, selection: Selection | None = None) -> None:
+        if spec == self.spec:
+            return
+        self.undo_stack.push(SpecCommand(self, self.spec, spec, text, selection))
+
+    def replace(
+        self,
+        spec: ArchitectureSpec,
+        path: Path | None,
+        training: dict | None = None,
+        runs: list[str] | None = None,
+    ) -> None:
+        """A new or opened file: a fresh history and a clean state."""
+        self.undo_stack.clear()
+        self.path = path
+        self.training = training or {}
+        self.runs = runs or []
+        self._set_spec(spec, "network")
+        self.undo_stack.setClean()
+        self.path_changed.emit()
+
+    def select(self, key: Selection) -> None:
+        if key != self.selection:
+            self.selection = key
+            self.selection_changed.emit()
+
+    def _set_spec(self, spec: ArchitectureSpec, selection: Selection | None) -> None:
+        self.spec = spec
+        self._refresh()
+        if isinstance(self.selection, tuple) and self.selection[1] >= len(spec.stages):
+            self.selection = "network"
+        if selection is not None:
+            self.selection = selection
+        self.changed.emit()
+        self.selection_changed.emit()
+
+    def _refresh(self) -> None:
+        self._problems = problems(self.spec)
+        self._analysis = analyze(self.spec) if not self._problems else None
+
+
+def _owner(field: str) -> Selection:
+    if field.startswith("stages["):
+        return ("stage", int(field[7 : field.index("]")]))
+    head = field.split(".")[0]
+    return head if head in ("stem", "head") else "network"

@@ -1,0 +1,219 @@
+"""The inspector: the selected item's properties, edited with validated controls.
+
+A control that changes emits one edit (one undo step): spin boxes report on Enter, focus loss or
+an arrow step, not on every keystroke. Invalid combinations are allowed in (the canvas shows them
+in red with the reason), so a user can pass through one on the way to a valid network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from resnet_studio.architecture import BLOCK_KINDS, SHORTCUT_KINDS, edits
+from resnet_studio.architecture.spec import MAX_BLOCKS_PER_STAGE, MAX_CHANNELS, MAX_SIZE
+from resnet_studio.ui.document import Document
+
+SHORTCUT_TITLES = {
+    "projection": "projection (1×1 conv)",
+    "zero-pad": "zero-pad (option A)",
+    "none": "none (plain network)",
+}
+
+
+def _spin(low: int, high: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setKeyboardTracking(False)
+    box.setAccelerated(True)
+    return box
+
+
+def _combo(values: tuple[str, ...], titles: dict[str, str]) -> QComboBox:
+    box = QComboBox()
+    for value in values:
+        box.addItem(titles.get(value, value), value)
+    return box
+
+
+class Inspector(QWidget):
+    def __init__(self, document: Document) -> None:
+        super().__init__()
+        self.setObjectName("inspector")
+        self.document = document
+        self._updating = False
+        self.title = QLabel()
+        self.title.setStyleSheet("font-weight: bold; font-size: 12pt;")
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #d93025;")
+        self.pages = QStackedWidget()
+
+        # Network
+        self.name = QLineEdit()
+        self.input_size = _spin(1, MAX_SIZE)
+        self.input_channels = _spin(1, 64)
+        self.classes = _spin(2, 100_000)
+        self.shortcut = _combo(SHORTCUT_KINDS, SHORTCUT_TITLES)
+        self._page(
+            "network",
+            [
+                ("Name", self.name),
+                ("Input size (px)", self.input_size),
+                ("Input channels", self.input_channels),
+                ("Classes", self.classes),
+                ("Shortcuts", self.shortcut),
+            ],
+        )
+        # Stem
+        self.stem_channels = _spin(1, MAX_CHANNELS)
+        self.stem_kernel = _spin(1, 15, 2)
+        self.stem_stride = _spin(1, 4)
+        self.stem_maxpool = QCheckBox("3×3/2 max-pool after the convolution")
+        self._page(
+            "stem",
+            [
+                ("Channels", self.stem_channels),
+                ("Kernel", self.stem_kernel),
+                ("Stride", self.stem_stride),
+                ("", self.stem_maxpool),
+            ],
+        )
+        # Stage
+        self.block = _combo(BLOCK_KINDS, edits.BLOCK_TITLES)
+        self.count = _spin(1, MAX_BLOCKS_PER_STAGE)
+        self.channels = _spin(1, MAX_CHANNELS)
+        self.stride = _spin(1, 4)
+        self._page(
+            "stage",
+            [
+                ("Block", self.block),
+                ("Blocks", self.count),
+                ("Channels", self.channels),
+                ("Stride (first block)", self.stride),
+            ],
+        )
+        # Head
+        self.dropout = QDoubleSpinBox()
+        self.dropout.setRange(0.0, 0.95)
+        self.dropout.setSingleStep(0.05)
+        self.dropout.setKeyboardTracking(False)
+        self._page("head", [("Dropout", self.dropout)])
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.pages)
+        layout.addWidget(self.problem)
+        layout.addStretch(1)
+        self._connect()
+        document.changed.connect(self.refresh)
+        document.selection_changed.connect(self.refresh)
+        self.refresh()
+
+    def _page(self, name: str, rows: list[tuple[str, QWidget]]) -> None:
+        page = QWidget()
+        page.setObjectName(f"inspector-{name}")
+        form = QFormLayout(page)
+        form.setContentsMargins(0, 4, 0, 4)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for label, widget in rows:
+            form.addRow(label, widget)
+        self.pages.addWidget(page)
+
+    def _connect(self) -> None:
+        d = self.document
+
+        def on(signal, make: Callable[[object], tuple]) -> None:
+            def handler(value: object) -> None:
+                if not self._updating:
+                    new, text = make(value)
+                    d.apply(new, text, d.selection)
+
+            signal.connect(handler)
+
+        on(
+            self.name.editingFinished,
+            lambda _=None: edits.set_network(d.spec, "name", self.name.text().strip() or "Untitled"),
+        )
+        on(self.input_size.valueChanged, lambda v: edits.set_network(d.spec, "input_size", v))
+        on(self.input_channels.valueChanged, lambda v: edits.set_network(d.spec, "input_channels", v))
+        on(self.classes.valueChanged, lambda v: edits.set_network(d.spec, "classes", v))
+        on(
+            self.shortcut.currentIndexChanged,
+            lambda _: edits.set_network(d.spec, "shortcut", self.shortcut.currentData()),
+        )
+        on(self.stem_channels.valueChanged, lambda v: edits.set_stem(d.spec, "channels", v))
+        on(self.stem_kernel.valueChanged, lambda v: edits.set_stem(d.spec, "kernel", v))
+        on(self.stem_stride.valueChanged, lambda v: edits.set_stem(d.spec, "stride", v))
+        on(self.stem_maxpool.toggled, lambda v: edits.set_stem(d.spec, "maxpool", bool(v)))
+        on(
+            self.block.currentIndexChanged,
+            lambda _: edits.set_stage(d.spec, self._stage(), "block", self.block.currentData()),
+        )
+        on(self.count.valueChanged, lambda v: edits.set_stage(d.spec, self._stage(), "count", v))
+        on(self.channels.valueChanged, lambda v: edits.set_stage(d.spec, self._stage(), "channels", v))
+        on(self.stride.valueChanged, lambda v: edits.set_stage(d.spec, self._stage(), "stride", v))
+        on(self.dropout.valueChanged, lambda v: edits.set_head(d.spec, round(float(v), 4)))
+
+    def _stage(self) -> int:
+        key = self.document.selection
+        return key[1] if isinstance(key, tuple) else 0
+
+    def refresh(self) -> None:
+        self._updating = True
+        try:
+            spec = self.document.spec
+            key = self.document.selection
+            if isinstance(key, tuple):
+                stage = spec.stages[key[1]]
+                self.title.setText(f"Stage {key[1] + 1}")
+                self.pages.setCurrentIndex(2)
+                self.block.setCurrentIndex(BLOCK_KINDS.index(stage.block))
+                self.count.setValue(stage.count)
+                self.channels.setValue(stage.channels)
+                self.stride.setValue(stage.stride)
+            elif key == "stem":
+                self.title.setText("Stem")
+                self.pages.setCurrentIndex(1)
+                self.stem_channels.setValue(spec.stem.channels)
+                self.stem_kernel.setValue(spec.stem.kernel)
+                self.stem_stride.setValue(spec.stem.stride)
+                self.stem_maxpool.setChecked(spec.stem.maxpool)
+            elif key == "head":
+                self.title.setText("Head")
+                self.pages.setCurrentIndex(3)
+                self.dropout.setValue(spec.head.dropout)
+            else:
+                self.title.setText("Network")
+                self.pages.setCurrentIndex(0)
+                if not self.name.hasFocus():
+                    self.name.setText(spec.name)
+                self.input_size.setValue(spec.input.size)
+                self.input_channels.setValue(spec.input.channels)
+                self.classes.setValue(spec.classes)
+                self.shortcut.setCurrentIndex(SHORTCUT_KINDS.index(spec.shortcut))
+            problem = self.document.problem_for(key)
+            self.problem.setText(f"⚠ {problem}" if problem else "")
+        finally:
+            self._updating = False
+
+    def focus_first_field(self) -> None:
+        page = self.pages.currentWidget()
+        for child in page.findChildren(QWidget):
+            if child.focusPolicy() & Qt.FocusPolicy.TabFocus:
+                child.setFocus()
+                return

@@ -1,0 +1,77 @@
+"""The summary: one row per layer of the engine's analysis, with totals, after every edit."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from resnet_studio.ui.document import Document
+
+HEADERS = ["Layer", "Type", "Output", "Params", "MACs"]
+
+
+def _mega(macs: int) -> str:
+    if macs >= 1e9:
+        return f"{macs / 1e9:.2f} G"
+    return f"{macs / 1e6:.2f} M" if macs >= 1e5 else f"{macs / 1e3:.2f} k"
+
+
+class SummaryView(QTableWidget):
+    def __init__(self, document: Document) -> None:
+        super().__init__(0, len(HEADERS))
+        self.setObjectName("summary")
+        self.document = document
+        self.setHorizontalHeaderLabels(HEADERS)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(22)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setAlternatingRowColors(True)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        document.changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        analysis = self.document.analysis
+        self.setUpdatesEnabled(False)
+        try:
+            if analysis is None:
+                problem = self.document.problems[0]
+                self.setRowCount(1)
+                self._row(0, [f"Invalid: {problem}", "", "", "", ""])
+                self.setSpan(0, 0, 1, len(HEADERS))
+                return
+            self.clearSpans()
+            rows = [
+                [
+                    layer.name,
+                    layer.type,
+                    "×".join(map(str, layer.output_shape)),
+                    f"{layer.params:,}",
+                    _mega(layer.macs),
+                    layer.macs,
+                ]
+                for layer in analysis.layers
+            ]
+            rows.append(["Total", "", "", f"{analysis.params:,}", _mega(analysis.macs), analysis.macs])
+            self.setRowCount(len(rows))
+            for r, values in enumerate(rows):
+                exact = values.pop()
+                self._row(r, values, bold=r == len(rows) - 1)
+                self.item(r, 4).setToolTip(f"{exact:,} multiply-accumulates")
+        finally:
+            self.setUpdatesEnabled(True)
+
+    def _row(self, row: int, values: list[str], bold: bool = False) -> None:
+        for col, value in enumerate(values):
+            item = QTableWidgetItem(value)
+            if col >= 3:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if bold:
+                font = QFont(item.font())
+                font.setBold(True)
+                item.setFont(font)
+            self.setItem(row, col, item)

@@ -1,0 +1,234 @@
+"""The builder driven only through the UI: real drops, clicks, keys, inspector edits and files."""
+
+import json
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from resnet_studio.architecture import get_preset, load_spec
+from resnet_studio.project import open_file
+from resnet_studio.ui import MainWindow
+from resnet_studio.ui.palette import MIME_TYPE, mime_for
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow()
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    # Closed here, not by qtbot (whose teardown runs first): a clean state closes without a prompt.
+    w.document.undo_stack.setClean()
+    w.close()
+    w.deleteLater()
+
+
+def view_point(window, scene_point: QPointF) -> QPoint:
+    return window.canvas.mapFromScene(scene_point)
+
+
+def drop(window, payload_or_mime, scene_point: QPointF) -> bool:
+    """A full drag: enter, move, drop, at a scene position; returns whether the drop was accepted."""
+    mime = payload_or_mime if isinstance(payload_or_mime, QMimeData) else mime_for(payload_or_mime)
+    viewport = window.canvas.viewport()
+    pos = view_point(window, scene_point)
+    actions = Qt.DropAction.CopyAction
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPointF(pos), actions, mime, buttons, mods)
+    QApplication.sendEvent(viewport, enter)
+    if not enter.isAccepted():
+        return False
+    QApplication.sendEvent(viewport, QDragMoveEvent(QPointF(pos), actions, mime, buttons, mods))
+    event = QDropEvent(QPointF(pos), actions, mime, buttons, mods)
+    QApplication.sendEvent(viewport, event)
+    return event.isAccepted()
+
+
+def stage_card(window, index):
+    return window.canvas.stage_cards()[index]
+
+
+def test_palette_items_carry_the_documented_mime_payload(window):
+    palette = window.findChild(object, "palette")
+    payloads = [palette.item(i).data(Qt.ItemDataRole.UserRole) for i in range(palette.count())]
+    assert {"kind": "stage", "block": "bottleneck"} in payloads
+    mime = palette.mimeData([palette.item(1)])
+    assert json.loads(bytes(mime.data(MIME_TYPE))) == {"kind": "stage", "block": "bottleneck"}
+    assert all(palette.item(i).toolTip() for i in range(palette.count()))
+    assert not palette.item(0).icon().isNull()
+
+
+def test_build_through_the_ui_then_undo_and_redo_exactly(window, qtbot):
+    start = window.document.spec
+    canvas = window.canvas
+    # 1. drop a bottleneck stage between stage 1 and stage 2
+    gap = QPointF(100, canvas.gap_y(1))
+    assert drop(window, {"kind": "stage", "block": "bottleneck"}, gap)
+    spec = window.document.spec
+    assert [s.block for s in spec.stages] == ["basic", "bottleneck", "basic", "basic"]
+    assert window.document.undo_stack.undoText() == "Add bottleneck stage"
+    # 2. drop a basic block onto stage 1: one block deeper
+    assert drop(window, {"kind": "block", "block": "basic"}, stage_card(window, 0).rect.center())
+    assert window.document.spec.stages[0].count == 4
+    # 3. the ImageNet stem
+    assert drop(window, {"kind": "stem", "variant": "imagenet"}, QPointF(10, 10))
+    assert window.document.spec.stem.maxpool and window.document.spec.stem.kernel == 7
+    # 4. inspector: select stage 3 by clicking it, set its channels to 48
+    QTest.mouseClick(
+        canvas.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=view_point(window, stage_card(window, 2).rect.center()),
+    )
+    assert window.document.selection == ("stage", 2)
+    window.inspector.channels.setValue(48)
+    assert window.document.spec.stages[2].channels == 48
+    assert window.document.undo_stack.undoText() == "Set stage 3 channels to 48"
+    # 5. reorder: drag stage 4 above stage 1
+    source = view_point(window, stage_card(window, 3).rect.center())
+    target = view_point(window, QPointF(100, stage_card(window, 0).rect.top() + 5))
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, pos=source)
+    QTest.mouseMove(canvas.viewport(), QPoint(source.x(), (source.y() + target.y()) // 2))
+    QTest.mouseMove(canvas.viewport(), target)
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=target)
+    assert [s.channels for s in window.document.spec.stages] == [64, 16, 32, 48]
+    assert window.document.undo_stack.undoText() == "Move stage 4 to position 1"
+    # 6. delete the selected (moved) stage with the Delete key
+    canvas.setFocus()
+    QTest.keyClick(canvas, Qt.Key.Key_Delete)
+    assert [s.channels for s in window.document.spec.stages] == [16, 32, 48]
+    final = window.document.spec
+    assert window.isWindowModified()
+
+    while window.document.undo_stack.canUndo():
+        window.undo_action.trigger()
+    assert window.document.spec == start
+    assert window.summary.rowCount() == 12  # 11 layers + total, as at the start
+    while window.document.undo_stack.canRedo():
+        window.redo_action.trigger()
+    assert window.document.spec == final
+    assert window.document.undo_stack.count() == 6
+
+
+def test_foreign_or_malformed_drops_are_refused(window):
+    before = window.document.spec
+    text = QMimeData()
+    text.setText("stage")
+    assert not drop(window, text, QPointF(100, 100))
+    bad = QMimeData()
+    bad.setData(MIME_TYPE, b'{"kind": "stage", "block": "dense"}')
+    assert not drop(window, bad, QPointF(100, 100))
+    bad.setData(MIME_TYPE, b"\xff not json")
+    assert not drop(window, bad, QPointF(100, 100))
+    assert window.document.spec == before and window.document.undo_stack.count() == 0
+
+
+def test_summary_and_canvas_follow_every_edit(window):
+    window.load_preset("resnet110")
+    assert window.summary.rowCount() == 57 and window.summary.item(56, 0).text() == "Total"
+    assert window.summary.item(56, 3).text() == "1,727,962"
+    assert len(window.canvas.stage_cards()) == 3
+    window.document.select(("stage", 0))
+    window.inspector.count.setValue(20)
+    assert window.summary.rowCount() == 59
+    assert any("basic × 20" in i.text() for i in window.canvas.scene().items() if hasattr(i, "text"))
+
+
+def test_invalid_setting_is_shown_in_place_and_disables_training(window):
+    window.document.select(("stage", 1))
+    window.inspector.block.setCurrentIndex(1)  # bottleneck
+    window.inspector.channels.setValue(30)  # not a multiple of 4
+    doc = window.document
+    assert not doc.valid and doc.analysis is None
+    card = window.canvas.stage_cards()[1]
+    assert card.item.pen().color().name() == "#d93025"
+    texts = [i.text() for i in window.canvas.scene().items() if hasattr(i, "text")]
+    assert any("multiple of 4" in t for t in texts)
+    assert "multiple of 4" in window.inspector.problem.text()
+    assert not window.train_action.isEnabled() and "multiple of 4" in window.train_action.toolTip()
+    assert window.summary.item(0, 0).text().startswith("Invalid: stages[1].channels")
+    window.inspector.channels.setValue(32)
+    assert doc.valid and window.train_action.isEnabled()
+
+
+def test_save_and_reopen_give_an_identical_spec(window, tmp_path):
+    window.load_preset("resnet50")
+    window.document.select(("stage", 2))
+    window.inspector.count.setValue(5)
+    spec = window.document.spec
+    project = tmp_path / "net.rsproj"
+    assert window.save_as(project)
+    assert window.document.undo_stack.isClean() and not window.isWindowModified()
+    assert json.loads(project.read_text())["format"] == "resnet-studio.project"
+    arch = tmp_path / "net.resnet.json"
+    assert window.export_architecture(arch)
+    assert load_spec(arch) == spec
+    window.new_file()
+    assert window.document.spec == get_preset("resnet20")
+    assert window.open_file(project)
+    assert window.document.spec == spec and window.document.path == project
+    assert str(project.resolve()) == window.recent_files()[0]
+    assert open_file(project).architecture == spec
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+
+
+def test_opening_an_invalid_file_says_what_is_wrong_and_keeps_the_network(window, tmp_path):
+    before = window.document.spec
+    bad = tmp_path / "bad.resnet.json"
+    data = get_preset("resnet20").to_dict()
+    data["stages"][2]["channels"] = 0
+    bad.write_text(json.dumps(data))
+    assert not window.open_file(bad)
+    assert "bad.resnet.json" in window.last_error
+    assert "stages[2].channels: must be a positive integer, got 0" in window.last_error
+    assert window.document.spec == before
+    junk = tmp_path / "junk.rsproj"
+    junk.write_text("{{{")
+    assert not window.open_file(junk) and "not valid JSON" in window.last_error
+
+
+def _answer_prompt(button):
+    def click():
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox) and box.objectName() == "unsavedChanges"
+        box.button(button).click()
+
+    QTimer.singleShot(50, click)
+
+
+def test_unsaved_changes_prompt_on_new_and_close(window, tmp_path):
+    window.load_preset("resnet56")
+    assert window.isWindowModified()
+    _answer_prompt(QMessageBox.StandardButton.Cancel)
+    window.new_file()
+    assert window.document.spec.name == "ResNet-56"  # cancelled: nothing lost
+    _answer_prompt(QMessageBox.StandardButton.Cancel)
+    assert not window.close() and window.isVisible()
+    _answer_prompt(QMessageBox.StandardButton.Discard)
+    window.new_file()
+    assert window.document.spec.name == "ResNet-20" and not window.isWindowModified()
+
+
+def test_double_click_opens_the_properties(window):
+    canvas = window.canvas
+    stem = next(c for c in canvas.cards if c.key == "stem")
+    QTest.mouseDClick(
+        canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window, stem.rect.center())
+    )
+    assert window.document.selection == "stem" and window.inspector.title.text() == "Stem"
+    assert window.inspector.pages.currentWidget().objectName() == "inspector-stem"
+
+
+def test_a_file_given_on_the_command_line_opens(tmp_path, qapp):
+    from resnet_studio.architecture import save_spec
+    from resnet_studio.cli import main
+
+    arch = tmp_path / "r56.resnet.json"
+    save_spec(get_preset("resnet56"), arch)
+    shot = tmp_path / "shot.png"
+    assert main(["open", str(arch), "--screenshot", str(shot)]) == 0 and shot.stat().st_size > 10_000
+    bad = tmp_path / "bad.resnet.json"
+    bad.write_text("[]")
+    assert main(["open", str(bad), "--screenshot", str(shot)]) == 2
