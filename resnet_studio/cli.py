@@ -363,6 +363,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from resnet_studio.training.bench import run_bench
 
     figures = run_bench(steps=args.steps, device=args.device, log=None if args.json else print)
+    from resnet_studio.ui.bench import studio_figures  # Qt loads in a child process only
+
+    studio = studio_figures()
+    figures.update(studio)
+    if not args.json:
+        for key, value in studio.items():
+            print(f"{key:<18} {value}")
     if args.json:
         print(json.dumps(figures, indent=2))
     return 0

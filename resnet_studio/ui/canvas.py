@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -463,6 +463,12 @@ class Canvas(QGraphicsView):
             return
         new, text = edits.remove_stage(self.document.spec, key[1])
         self.document.apply(new, text, ("stage", max(0, key[1] - 1)))
+
+    def changeEvent(self, event) -> None:
+        """Follow a change of the system's light/dark scheme: the scene takes the new colours."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.rebuild()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:

@@ -30,6 +30,14 @@ def view_point(window, scene_point: QPointF) -> QPoint:
     return window.canvas.mapFromScene(scene_point)
 
 
+def _drag_event(cls, pos: QPoint, *args):
+    """Qt 6.12 takes a QPointF (QPoint is deprecated there); earlier releases take a QPoint."""
+    try:
+        return cls(QPointF(pos), *args)
+    except TypeError:
+        return cls(pos, *args)
+
+
 def drop(window, payload_or_mime, scene_point: QPointF) -> bool:
     """A full drag: enter, move, drop, at a scene position; returns whether the drop was accepted."""
     mime = payload_or_mime if isinstance(payload_or_mime, QMimeData) else mime_for(payload_or_mime)
@@ -37,11 +45,11 @@ def drop(window, payload_or_mime, scene_point: QPointF) -> bool:
     pos = view_point(window, scene_point)
     actions = Qt.DropAction.CopyAction
     buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPointF(pos), actions, mime, buttons, mods)
+    enter = _drag_event(QDragEnterEvent, pos, actions, mime, buttons, mods)
     QApplication.sendEvent(viewport, enter)
     if not enter.isAccepted():
         return False
-    QApplication.sendEvent(viewport, QDragMoveEvent(QPointF(pos), actions, mime, buttons, mods))
+    QApplication.sendEvent(viewport, _drag_event(QDragMoveEvent, pos, actions, mime, buttons, mods))
     event = QDropEvent(QPointF(pos), actions, mime, buttons, mods)
     QApplication.sendEvent(viewport, event)
     return event.isAccepted()
@@ -232,3 +240,12 @@ def test_a_file_given_on_the_command_line_opens(tmp_path, qapp):
     bad = tmp_path / "bad.resnet.json"
     bad.write_text("[]")
     assert main(["open", str(bad), "--screenshot", str(shot)]) == 2
+
+
+def test_canvas_follows_a_palette_change(window):
+    from PySide6.QtGui import QColor, QPalette
+
+    dark = QPalette(window.canvas.palette())
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1f22"))
+    window.canvas.setPalette(dark)
+    assert window.canvas.cards[0].item.brush().color().name() == "#1e1f22"
