@@ -27,6 +27,7 @@ from resnet_studio.ui.document import Document
 from resnet_studio.ui.inspector import Inspector
 from resnet_studio.ui.palette import Palette
 from resnet_studio.ui.summary import SummaryView
+from resnet_studio.ui.train_view import TrainView
 
 WORKSPACES = ("Build", "Train", "Inspect", "Classify")
 FILE_FILTERS = f"ResNet Studio project (*{PROJECT_SUFFIX});;Architecture (*{ARCH_SUFFIX})"
@@ -51,8 +52,11 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.train_view = TrainView(self.document)
+        self.train_view.runs_root = Path(str(self.settings.value("runsFolder", self.train_view.runs_root)))
         self.tabs.addTab(self._build_workspace(), "Build")
-        for name in WORKSPACES[1:]:
+        self.tabs.addTab(self.train_view, "Train")
+        for name in WORKSPACES[2:]:
             self.tabs.addTab(self._coming(name), name)
         self.setCentralWidget(self.tabs)
         self.status_figures = QLabel()
@@ -396,7 +400,7 @@ class MainWindow(QMainWindow):
         return str(self.settings.value("lastFolder", str(Path.home())))
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.confirm_discard():
+        if not self.train_view.confirm_close() or not self.confirm_discard():
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())

@@ -1,0 +1,80 @@
+"""Training off the UI thread: the engine's generator runs in a QThread and its events cross to the
+UI thread as queued signals. Pause, resume and stop go straight to the engine (thread-safe)."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from resnet_studio.errors import UserError
+from resnet_studio.training import Trainer
+
+
+def studio_threads() -> int:
+    """Torch threads for training inside the studio: one core stays free for the UI. Measured on
+    2 cores: 2 torch threads beside a busy UI thread run at half the speed of 1 thread."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class _Worker(QObject):
+    event = Signal(object)
+    failed = Signal(str)
+    done = Signal()
+
+    def __init__(self, trainer: Trainer) -> None:
+        super().__init__()
+        self.trainer = trainer
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            for event in self.trainer.events():
+                self.event.emit(event)
+        except UserError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a failed run must never take the window down
+            self.failed.emit(f"training failed: {type(exc).__name__}: {exc}")
+        finally:
+            self.done.emit()
+
+
+class TrainingSession(QObject):
+    """One training run on its own thread; `event`, `failed` and `finished` arrive on the UI thread."""
+
+    event = Signal(object)
+    failed = Signal(str)
+    finished = Signal()
+
+    def __init__(self, trainer: Trainer, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.trainer = trainer
+        self.thread = QThread()
+        self.thread.setObjectName("training")
+        self.worker = _Worker(trainer)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.event.connect(self.event)
+        self.worker.failed.connect(self.failed)
+        # Direct: quit() is thread-safe, and a queued call would wait for a UI thread that may be
+        # blocked in wait() (closing the window) - a deadlock.
+        self.worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        self.thread.finished.connect(self.finished)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self.thread.isRunning()
+
+    def pause(self) -> None:
+        self.trainer.pause()
+
+    def resume(self) -> None:
+        self.trainer.resume()
+
+    def stop(self, wait_ms: int = 0) -> bool:
+        """Ask the engine to stop after the current step (it writes a checkpoint); optionally wait."""
+        self.trainer.stop()
+        return self.thread.wait(wait_ms) if wait_ms else True
