@@ -6,6 +6,7 @@ random 32x32 crop, horizontal flip) costs a few gathers, so the CPU spends its t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -23,7 +24,7 @@ def random_crop_flip(x: Tensor, generator: torch.Generator, pad: int = 4, flip: 
     """
     n, c, h, w = x.shape
     if pad:
-        offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
+        offsets = _to(torch.randint(0, 2 * pad + 1, (2, n), generator=generator), x.device)
         padded = F.pad(x, (pad, pad, pad, pad))
         rows = (offsets[0, :, None] + torch.arange(h, device=x.device))[:, None, :, None]
         cols = (offsets[1, :, None] + torch.arange(w, device=x.device))[:, None, None, :]
@@ -31,9 +32,28 @@ def random_crop_flip(x: Tensor, generator: torch.Generator, pad: int = 4, flip: 
         channel = torch.arange(c, device=x.device)[None, :, None, None]
         x = padded[batch, channel, rows, cols]
     if flip:
-        mask = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+        mask = _to(torch.rand(n, generator=generator) < 0.5, x.device)
         x = torch.where(mask[:, None, None, None], x.flip(3), x)
     return x
+
+
+def _to(t: Tensor, device: torch.device) -> Tensor:
+    """A small CPU tensor to `device`. From pageable memory CUDA synchronises the stream before
+    copying, stalling the queued work of the step; through pinned memory the copy is asynchronous."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
+@functools.lru_cache(maxsize=16)
+def _constants(
+    mean: tuple[float, ...], std: tuple[float, ...], device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """Normalisation constants, made once per device instead of copied every step."""
+    return (
+        torch.tensor(mean, device=device).view(1, -1, 1, 1),
+        torch.tensor(std, device=device).view(1, -1, 1, 1),
+    )
 
 
 def normalize(
@@ -48,8 +68,7 @@ def normalize(
     x = x.float().div_(255)
     if size is not None and x.shape[-1] != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    m, s = _constants(tuple(mean), tuple(std), x.device)
     x = x.sub_(m).div_(s)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
