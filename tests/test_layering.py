@@ -40,3 +40,20 @@ def test_the_ui_package_does_load_qt():
         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert out.stdout.strip() == "True"
+
+
+def test_the_window_appears_without_importing_torch():
+    """torch costs ~2 s to import: the main window must not wait for it (start-up target 2.5 s)."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from resnet_studio.ui import MainWindow\n"
+        "window = MainWindow()\n"
+        "window.show()\n"
+        "app.processEvents()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -1,17 +1,30 @@
-"""Training: config, the engine (a generator of events), checkpoints and run directories."""
+"""Training: config, the engine (a generator of events), checkpoints and run directories.
 
-from resnet_studio.training.config import TrainConfig
-from resnet_studio.training.engine import Trainer, run_training
-from resnet_studio.training.events import CheckpointSaved, Evaluated, Event, Finished, Started, Step
+Names load on first use (PEP 562), so that importing `training.config` or `training.events`
+does not import torch: the studio's window appears before torch has loaded.
+"""
 
-__all__ = [
-    "CheckpointSaved",
-    "Evaluated",
-    "Event",
-    "Finished",
-    "Started",
-    "Step",
-    "TrainConfig",
-    "Trainer",
-    "run_training",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TrainConfig": "config",
+    "Trainer": "engine",
+    "run_training": "engine",
+    "CheckpointSaved": "events",
+    "Evaluated": "events",
+    "Event": "events",
+    "Finished": "events",
+    "Started": "events",
+    "Step": "events",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'resnet_studio.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"resnet_studio.training.{_EXPORTS[name]}"), name)

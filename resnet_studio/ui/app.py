@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+import threading
 
 from resnet_studio.errors import UserError
 
@@ -39,6 +41,9 @@ def run_studio(
     if path is not None and not window.open_file(path) and screenshot:
         raise UserError(window.last_error or f"{path}: cannot open")
     window.show()
+    if not screenshot:
+        # torch takes ~2 s to import: load it behind the shown window, ready for the first run.
+        threading.Thread(target=importlib.import_module, args=("torch",), daemon=True).start()
     if screenshot:
         app.processEvents()
         window.canvas.fit()

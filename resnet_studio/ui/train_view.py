@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.errors import UserError
-from resnet_studio.training import Evaluated, Finished, Started, Step, TrainConfig, Trainer
-from resnet_studio.training.device import available_devices
+from resnet_studio.training.config import TrainConfig
+from resnet_studio.training.events import Evaluated, Finished, Started, Step
 from resnet_studio.ui.document import Document
 from resnet_studio.ui.train_worker import TrainingSession, studio_threads
 
@@ -167,7 +167,7 @@ class TrainView(QWidget):
         self.label_smoothing = _spin(0, 0.5, 0.0, 2, 0.05)
         self.seed = _spin(0, 2**31 - 1, 0)
         self.device = QComboBox()
-        self.device.addItems(["auto", *available_devices()])
+        self.device.addItems(["auto", "cpu"])  # GPUs are listed once torch has loaded (first show)
         for label, widget in (
             ("Epochs", self.epochs),
             ("Batch size", self.batch_size),
@@ -250,6 +250,18 @@ class TrainView(QWidget):
         grid.setRowStretch(1, 2)
         return grid
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.device.count() == 2:
+            self._list_devices()
+
+    def _list_devices(self) -> None:
+        from resnet_studio.training.device import available_devices  # imports torch
+
+        for name in available_devices():
+            if self.device.findText(name) < 0:
+                self.device.addItem(name)
+
     # -- settings ---------------------------------------------------------------------------------
 
     def apply_recipe(self, name: str) -> None:
@@ -317,6 +329,8 @@ class TrainView(QWidget):
         except UserError as exc:
             self.message.setText(str(exc))
             return
+        from resnet_studio.training.engine import Trainer  # torch loads with the first run
+
         name = "".join(c if c.isalnum() else "-" for c in self.document.spec.name.lower())
         run_dir = self.runs_root / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         self.last_run_dir = str(run_dir)

@@ -4,11 +4,14 @@ UI thread as queued signals. Pause, resume and stop go straight to the engine (t
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from resnet_studio.errors import UserError
-from resnet_studio.training import Trainer
+
+if TYPE_CHECKING:
+    from resnet_studio.training.engine import Trainer
 
 
 def studio_threads() -> int:
