@@ -35,6 +35,7 @@ class TrainConfig:
     channels_last: bool | None = None  # None: chosen per device (measured faster on CPU and GPU)
     amp: bool | None = None  # mixed precision; None: on for CUDA (bf16 or fp16), off on CPU
     log_every: int | None = None  # steps between train metrics; None: 1 on CPU, 25 on GPU
+    grad_norms: bool = False  # per-block gradient norms in Step events (the studio's gradient view)
     seed: int = 0
     download: bool = False
     distributed: bool = False

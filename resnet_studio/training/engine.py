@@ -113,6 +113,9 @@ class Trainer:
         optimizer = _make_optimizer(cfg, model)
         scaler = torch.amp.GradScaler(device.type) if settings.needs_grad_scaler else None
 
+        # Gradient flow: one group of parameters per block, stem first and head last.
+        parts = [model.stem, *(block for _, block in model.named_blocks()), model.head]
+        grad_groups = [list(part.parameters()) for part in parts] if cfg.grad_norms else []
         steps_per_epoch = _steps_per_epoch(len(data.train), cfg.batch_size, world)
         total_steps = steps_per_epoch * cfg.epochs
         epoch, step, batch_in_epoch, best, elapsed = 0, 0, 0, None, 0.0
@@ -259,6 +262,7 @@ class Trainer:
                             seen * world / max(now - tick, 1e-9),
                             now - run_start,
                             step / total_steps,
+                            _grad_norms(grad_groups) if grad_groups else (),
                         )
                         if writer is not None:
                             writer.append_metrics(_metrics_record("train", event))
@@ -342,6 +346,16 @@ def run_training(trainer: Trainer) -> Finished:
 def _steps_per_epoch(n: int, batch_size: int, world: int) -> int:
     """Full batches only (a tiny last batch would disturb BatchNorm), but at least one."""
     return max(1, n // (batch_size * world))
+
+
+def _grad_norms(groups: list[list[torch.nn.Parameter]]) -> tuple[float, ...]:
+    """L2 norm of each group's gradients, with one host sync for all of them."""
+    norms = []
+    for group in groups:
+        grads = [p.grad.detach().float().norm() for p in group if p.grad is not None]
+        norms.append(torch.linalg.vector_norm(torch.stack(grads)) if grads else torch.zeros(()))
+    device = norms[0].device
+    return tuple(torch.stack([n.to(device) for n in norms]).cpu().tolist())
 
 
 def _make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:

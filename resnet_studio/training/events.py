@@ -30,6 +30,7 @@ class Step:
     images_per_s: float
     time: float  # seconds of training since the run started
     progress: float  # 0..1 of all steps
+    grad_norms: tuple[float, ...] = ()  # L2 norm of each block's weight gradients, stem to head
 
 
 @dataclass(frozen=True)

@@ -242,10 +242,17 @@ class TrainView(QWidget):
         self.lr_plot.setLabel("bottom", "step")
         self.speed_plot = plot("speedPlot", "Speed", "images/s")
         self.speed_plot.setLabel("bottom", "step")
+        self.gradient_view = plot("gradientView", "Gradient flow (latest step)", "gradient L2 norm")
+        self.gradient_view.setLabel("bottom", "block, input → output")
+        self.gradient_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=RUN_COLOURS[0])
+        self.gradient_view.addItem(self.gradient_bars)
+        self.gradient_view.getPlotItem().legend.setVisible(False)
+        self.latest_grads: tuple[float, ...] = ()
         grid.addWidget(self.loss_plot, 0, 0)
-        grid.addWidget(self.accuracy_plot, 0, 1)
+        grid.addWidget(self.accuracy_plot, 0, 1, 1, 2)
         grid.addWidget(self.lr_plot, 1, 0)
         grid.addWidget(self.speed_plot, 1, 1)
+        grid.addWidget(self.gradient_view, 1, 2)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
         return grid
@@ -303,6 +310,7 @@ class TrainView(QWidget):
             seed=self.seed.value(),
             download=self.download.isChecked(),
             threads=studio_threads(),
+            grad_norms=True,
         )
 
     # -- running ------------------------------------------------------------------------------------
@@ -415,6 +423,8 @@ class TrainView(QWidget):
             curves.lr.append(event.lr)
             curves.speed.append(event.images_per_s)
             curves.dirty = True
+            if event.grad_norms:
+                self.latest_grads = event.grad_norms
             self.progress.setValue(event.step)
             self.progress.setFormat(self._progress_text(event))
         elif isinstance(event, Evaluated):
@@ -453,6 +463,15 @@ class TrainView(QWidget):
             self.run_finished.emit(self.last_run_dir)
 
     def _redraw(self) -> None:
+        if self.latest_grads and self.runs:
+            grads = self.latest_grads
+            self.gradient_bars.setOpts(
+                x=list(range(len(grads))), height=list(grads), brush=self.runs[-1].colour
+            )
+            names = ["stem", *(f"{i}" for i in range(1, len(grads) - 1)), "head"]
+            step = max(1, len(grads) // 12)
+            ticks = [(i, name) for i, name in enumerate(names) if i % step == 0 or i == len(grads) - 1]
+            self.gradient_view.getAxis("bottom").setTicks([ticks])
         for curves in self.runs:
             if not curves.dirty:
                 continue

@@ -217,3 +217,15 @@ def test_bad_config_values_name_the_field():
         TrainConfig(optimizer="rmsprop")  # type: ignore[arg-type]
     with pytest.raises(UserError, match="lr: must be a finite number"):
         TrainConfig(lr=float("nan"))
+
+
+def test_gradient_norms_per_block_when_asked(tiny_spec, small_demo):
+    steps = [
+        e
+        for e in Trainer(tiny_spec, config(epochs=1, grad_norms=True), data=small_demo).events()
+        if isinstance(e, Step)
+    ]
+    assert all(len(s.grad_norms) == 4 for s in steps)  # stem, two blocks, head
+    assert all(g > 0 and math.isfinite(g) for g in steps[-1].grad_norms)
+    plain = [e for e in Trainer(tiny_spec, config(epochs=1), data=small_demo).events() if isinstance(e, Step)]
+    assert plain[0].grad_norms == ()  # off by default: the headless loop pays nothing for it

@@ -40,6 +40,10 @@ def test_train_button_trains_and_the_plots_receive_data(window, qtbot):
     assert len(x) == 20 and y[-1] > 0  # 2 epochs of 10 steps, every step plotted
     assert list(view.runs[0].items["val_acc"].getData()[0]) == [1, 2]
     assert "Completed" in view.progress.format()
+    # Gradient flow: one bar per block (stem, 1 block, head), all positive.
+    heights = view.gradient_bars.opts["height"]
+    assert len(heights) == 3 and all(h > 0 for h in heights)
+    assert window.findChild(object, "gradientView") is view.gradient_view
     assert view.train_button.isEnabled() and not view.pause_button.isEnabled()
 
 
