@@ -8,12 +8,13 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from resnet_studio.architecture.analysis import si_units as _si
 from resnet_studio.errors import UserError
+from resnet_studio.fileio import run_folder_name
 
 PROG = "resnet-studio"
 
@@ -204,13 +205,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _si(n: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.2f}{unit}"
-    return str(int(n))
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from resnet_studio.training import TrainConfig, Trainer
     from resnet_studio.training.distributed import finish
@@ -251,7 +245,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             distributed=args.distributed,
             sync_batchnorm=args.sync_batchnorm,
         )
-        out = args.out or str(Path("runs") / f"{_slug(spec.name)}-{time.strftime('%Y%m%d-%H%M%S')}")
+        out = args.out or str(Path("runs") / run_folder_name(spec.name))
         if Path(out, "metrics.jsonl").exists():
             raise UserError(f"--out {out}: already holds a run; use --resume {out} or another folder")
     config.distributed = args.distributed
@@ -270,10 +264,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
         finish()
     return 0 if finished.status != "failed" else 1
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "run"
 
 
 def _render_training(trainer):
@@ -302,18 +292,17 @@ def _render_training(trainer):
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from resnet_studio.data import load_data
     from resnet_studio.inspection.evaluate import evaluate
-    from resnet_studio.training.checkpoint import load_checkpoint, model_from_checkpoint
+    from resnet_studio.training.checkpoint import model_from_checkpoint
     from resnet_studio.training.device import choose_device
 
     loaded = model_from_checkpoint(args.checkpoint)
-    state = load_checkpoint(loaded.path)
-    source = args.data or state.get("config", {}).get("data", "demo")
+    source = args.data or loaded.config.get("data", "demo")
     data = load_data(
         source,
         image_size=loaded.input_size,
         channels=loaded.channels,
         limit_val=args.limit_val,
-        seed=int(state.get("config", {}).get("seed", 0)),
+        seed=int(loaded.config.get("seed", 0)),
     )
     if len(data.classes) != len(loaded.classes):
         raise UserError(

@@ -5,9 +5,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+
+def run_folder_name(title: str) -> str:
+    """`resnet-20-20261128-031500`: a run folder named after the network and the start time."""
+    slug = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-") or "run"
+    return f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:

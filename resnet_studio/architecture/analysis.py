@@ -50,6 +50,14 @@ class Analysis:
         }
 
 
+def si_units(n: float) -> str:
+    """1234567 -> "1.23M": counts for people to read (the exact figure stays in the data)."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return str(int(n))
+
+
 def _out(size: int, stride: int) -> int:
     return (size - 1) // stride + 1
 

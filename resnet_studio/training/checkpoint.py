@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,7 @@ class LoadedModel:
     mean: list[float]
     std: list[float]
     path: str = ""
+    config: dict = field(default_factory=dict)  # the TrainConfig it was trained with (data, seed)
 
     @property
     def input_size(self) -> int:
@@ -101,4 +102,12 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
         ) from None
     model.eval()
     norm = state["normalization"]
-    return LoadedModel(model, spec, list(state["classes"]), list(norm["mean"]), list(norm["std"]), where)
+    return LoadedModel(
+        model,
+        spec,
+        list(state["classes"]),
+        list(norm["mean"]),
+        list(norm["std"]),
+        where,
+        dict(state.get("config") or {}),
+    )

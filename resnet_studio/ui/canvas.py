@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.architecture import edits
 from resnet_studio.architecture.analysis import LayerInfo
+from resnet_studio.architecture.analysis import si_units as _si
 from resnet_studio.ui import icons
 from resnet_studio.ui.document import Document, Selection
 from resnet_studio.ui.palette import payload_of
@@ -51,13 +52,6 @@ class Card:
     key: Selection
     rect: QRectF
     item: QGraphicsRectItem
-
-
-def _si(n: int) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.2f}{unit}"
-    return str(n)
 
 
 def _shape(shape: tuple[int, ...]) -> str:

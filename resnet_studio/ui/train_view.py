@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.errors import UserError
+from resnet_studio.fileio import run_folder_name
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.events import Evaluated, Finished, Started, Step
 from resnet_studio.ui.document import Document
@@ -339,8 +340,7 @@ class TrainView(QWidget):
             return
         from resnet_studio.training.engine import Trainer  # torch loads with the first run
 
-        name = "".join(c if c.isalnum() else "-" for c in self.document.spec.name.lower())
-        run_dir = self.runs_root / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = self.runs_root / run_folder_name(self.document.spec.name)
         self.last_run_dir = str(run_dir)
         self.last_finished = None
         curves = RunCurves(RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)])
