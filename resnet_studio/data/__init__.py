@@ -1,5 +1,20 @@
-"""Data sources, the built-in demo generator, image decoding and batched augmentation."""
+"""Data sources, the built-in demo generator, image decoding and batched augmentation.
 
-from resnet_studio.data.sources import DataSet, DataSplits, load_data, parse_source
+Names load on first use (PEP 562): the studio imports `data.images` for its checks of dropped
+files without importing torch, which `data.sources` needs.
+"""
 
-__all__ = ["DataSet", "DataSplits", "load_data", "parse_source"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {"DataSet": "sources", "DataSplits": "sources", "load_data": "sources", "parse_source": "sources"}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'resnet_studio.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"resnet_studio.data.{_EXPORTS[name]}"), name)

@@ -127,6 +127,23 @@ def load_data(
     return splits
 
 
+def preview_samples(
+    spec: str, count: int = 12, *, image_size: int = 32, channels: int = 3, seed: int = 0
+) -> tuple[np.ndarray, list[str]]:
+    """A few training images, uint8 (N, C, H, W), and their class names: the setup panel's preview.
+    Demo images are generated on the spot; other sources load (or decode) only what they need."""
+    kind, _ = parse_source(spec)
+    if kind == "demo":
+        images, labels = demo.generate(count, seed=seed + 11)
+        classes: Sequence[str] = demo.CLASSES
+    else:
+        splits = load_data(
+            spec, image_size=image_size, channels=channels, limit_train=count, limit_val=1, seed=seed
+        )
+        images, labels, classes = splits.train.images.numpy(), splits.train.labels.numpy(), splits.classes
+    return images, [classes[int(label)] for label in labels]
+
+
 def channel_stats(images: Tensor, sample: int = 10_000) -> tuple[list[float], list[float]]:
     """Per-channel mean and std in [0, 1] over (up to `sample` of) the images."""
     step = max(1, len(images) // sample)

@@ -13,6 +13,7 @@ _EXPORTS = {
     "TrainConfig": "config",
     "Trainer": "engine",
     "run_training": "engine",
+    "Activations": "events",
     "CheckpointSaved": "events",
     "Evaluated": "events",
     "Event": "events",

@@ -10,7 +10,7 @@ from resnet_studio.errors import UserError
 
 Optimizer = Literal["sgd", "adam", "adamw"]
 Schedule = Literal["step", "cosine", "onecycle", "constant"]
-Device = Literal["auto", "cpu", "cuda", "mps"]
+Device = str  # "auto", "cpu", "cuda", "cuda:N" or "mps"
 
 
 @dataclass
@@ -36,6 +36,7 @@ class TrainConfig:
     amp: bool | None = None  # mixed precision; None: on for CUDA (bf16 or fp16), off on CPU
     log_every: int | None = None  # steps between train metrics; None: 1 on CPU, 25 on GPU
     grad_norms: bool = False  # per-block gradient norms in Step events (the studio's gradient view)
+    activation_interval: float = 0.3  # seconds between feature-map snapshots of a pinned image
     seed: int = 0
     download: bool = False
     distributed: bool = False
@@ -52,7 +53,14 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be a positive integer")
-        for name in ("lr", "momentum", "weight_decay", "label_smoothing", "warmup_fraction"):
+        for name in (
+            "lr",
+            "momentum",
+            "weight_decay",
+            "label_smoothing",
+            "warmup_fraction",
+            "activation_interval",
+        ):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise bad(name, "must be a finite number >= 0")
@@ -63,10 +71,12 @@ class TrainConfig:
         for name, choices in (
             ("optimizer", ("sgd", "adam", "adamw")),
             ("schedule", ("step", "cosine", "onecycle", "constant")),
-            ("device", ("auto", "cpu", "cuda", "mps")),
         ):
             if getattr(self, name) not in choices:
                 raise bad(name, f"must be one of {', '.join(choices)}")
+        kind, _, index = str(self.device).partition(":")
+        if kind not in ("auto", "cpu", "cuda", "mps") or index and (kind != "cuda" or not index.isdigit()):
+            raise bad("device", "must be auto, cpu, cuda, cuda:N or mps")
         for name in ("limit_train", "limit_val", "threads", "log_every"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

@@ -46,6 +46,22 @@ def available_devices() -> list[str]:
     return found
 
 
+def describe_devices() -> list[tuple[str, str]]:
+    """(name, label) of each device, e.g. ("cuda:0", "cuda:0 · NVIDIA H200, 140 GB")."""
+    described = []
+    for name in available_devices():
+        label = name
+        if name.startswith("cuda"):
+            props = torch.cuda.get_device_properties(int(name.split(":")[1]))
+            label = f"{name} · {props.name}, {props.total_memory / 1e9:.0f} GB"
+        elif name == "mps":
+            label = "mps · Apple GPU"
+        elif name == "cpu":
+            label = f"cpu · {os.cpu_count() or 1} cores"
+        described.append((name, label))
+    return described
+
+
 def choose_device(name: str = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():

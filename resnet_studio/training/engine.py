@@ -28,13 +28,22 @@ from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.data.sources import DataSet, DataSplits, load_data
 from resnet_studio.data.transforms import batches, epoch_order, normalize, random_crop_flip
 from resnet_studio.errors import SpecError, UserError
+from resnet_studio.inspection.activations import feature_maps
 from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.nn.model import build_model
 from resnet_studio.training import distributed as dist_helpers
 from resnet_studio.training.checkpoint import load_checkpoint, save_checkpoint
 from resnet_studio.training.config import TrainConfig, lr_factor
 from resnet_studio.training.device import DeviceSettings, choose_device, settings_for
-from resnet_studio.training.events import CheckpointSaved, Evaluated, Event, Finished, Started, Step
+from resnet_studio.training.events import (
+    Activations,
+    CheckpointSaved,
+    Evaluated,
+    Event,
+    Finished,
+    Started,
+    Step,
+)
 from resnet_studio.training.rundir import RunDirectory
 
 
@@ -69,6 +78,8 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._pinned: np.ndarray | None = None
+        self._pinned_version = 0
 
     # -- control, from any thread ----------------------------------------------------------
 
@@ -81,6 +92,19 @@ class Trainer:
     def stop(self) -> None:
         self._stop.set()
         self._running.set()  # a paused run wakes up to stop
+
+    def pin_image(self, image: np.ndarray | None) -> None:
+        """Watch this uint8 (C, H, W) image: `Activations` events show every block's feature maps
+        for it, at most every `activation_interval` seconds. None stops the snapshots."""
+        if image is not None:
+            image = np.ascontiguousarray(image, dtype=np.uint8)
+            if image.ndim != 3 or image.shape[0] != self.spec.input.channels:
+                raise UserError(
+                    f"pinned image: expected {self.spec.input.channels} channels (C, H, W), "
+                    f"got shape {tuple(image.shape)}"
+                )
+        self._pinned = image  # one reference swap: safe from any thread
+        self._pinned_version += 1
 
     @property
     def paused(self) -> bool:
@@ -135,6 +159,7 @@ class Trainer:
                 writer.create(self.spec.to_dict(), cfg.to_dict(), settings.describe())
             else:
                 writer.path.mkdir(parents=True, exist_ok=True)
+            writer.write_status("running", epoch, step)
         notes = (f"skipped {data.skipped} unreadable image files",) if data.skipped else ()
         yield Started(
             str(writer.path) if writer else None,
@@ -156,6 +181,28 @@ class Trainer:
             torch.autocast(device.type, dtype=settings.amp_dtype) if settings.amp_dtype else nullcontext()
         )
         size = self.spec.input.size
+        probe_at, probed_version = 0.0, -1
+
+        def probe(force: bool = False) -> Iterator[Event]:
+            """Feature maps of the pinned image, throttled; a no-grad pass in eval mode."""
+            nonlocal probe_at, probed_version
+            image, version = self._pinned, self._pinned_version
+            now = time.perf_counter()
+            if image is None or rank != 0:
+                return
+            if not force and version == probed_version and now - probe_at < cfg.activation_interval:
+                return
+            probe_at, probed_version = now, version
+            x = normalize(
+                torch.from_numpy(image)[None].to(device),
+                data.mean,
+                data.std,
+                size=size,
+                channels_last=settings.channels_last,
+            )
+            maps, logits = feature_maps(model, x, max_channels=16)
+            yield Activations(step, maps, tuple(torch.softmax(logits[0], 0).tolist()))
+
         run_start = time.perf_counter() - elapsed
         status, message = "completed", f"finished {cfg.epochs} epochs"
 
@@ -186,6 +233,7 @@ class Trainer:
                 yield CheckpointSaved(str(path), epoch, step)
 
         try:
+            yield from probe()  # the untrained network's view of the pinned image
             while epoch < cfg.epochs and status == "completed":
                 order = dist_helpers.shard(
                     epoch_order(len(train_set), cfg.seed, epoch),
@@ -208,7 +256,9 @@ class Trainer:
                     train_set, cfg.batch_size, order.to(device), True, start=batch_in_epoch
                 ):
                     if not self._running.is_set():
-                        self._running.wait()
+                        while not self._running.wait(0.2):
+                            if self._pinned_version != probed_version:
+                                yield from probe()  # a newly pinned image, shown while paused
                         tick = time.perf_counter()  # a pause is not training time
                     if self._stop.is_set():
                         status, message = "stopped", f"stopped at epoch {epoch + 1}, step {step}"
@@ -270,7 +320,8 @@ class Trainer:
                         loss_sum.zero_()
                         correct.zero_()
                         seen = 0
-                        tick = time.perf_counter()
+                        tick = time.perf_counter()  # a snapshot's cost counts in the next speed
+                        yield from probe()
                 if status != "completed":
                     break
                 epoch += 1
@@ -316,9 +367,18 @@ class Trainer:
                 if self.run is not None:
                     targets = [self.run.last_checkpoint] + ([self.run.best_checkpoint] if improved else [])
                     yield from save(targets)
+            if status != "failed":
+                yield from probe(force=True)  # the final weights' view, whatever the throttle
+        except GeneratorExit:
+            status, message = "stopped", f"stopped at epoch {epoch + 1}, step {step}"
+            raise
+        except BaseException as exc:
+            status, message = "failed", f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             if writer is not None:
                 writer.close()
+                writer.write_status(status, epoch, step, message)
         yield Finished(status, message, epoch, step, best, time.perf_counter() - run_start)
 
     def _settings(self, rank: int) -> DeviceSettings:

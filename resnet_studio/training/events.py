@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,15 @@ class Evaluated:
 
 
 @dataclass(frozen=True)
+class Activations:
+    """Feature maps of the pinned image after `step` steps, from a separate no-grad pass."""
+
+    step: int
+    maps: tuple[tuple[str, np.ndarray], ...] = field(repr=False)  # (block, float32 (c, h, w))
+    probabilities: tuple[float, ...] = field(repr=False, default=())  # softmax over the classes
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     path: str
     epoch: int
@@ -62,4 +73,4 @@ class Finished:
     time: float
 
 
-Event = Started | Step | Evaluated | CheckpointSaved | Finished
+Event = Started | Step | Evaluated | Activations | CheckpointSaved | Finished

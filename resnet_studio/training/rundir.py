@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-
-import torch
 
 import resnet_studio
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import atomic_write_json
 
+STALE_AFTER_S = 600  # a "running" run whose metrics have not changed for this long was interrupted
 METRIC_KEYS = ("kind", "epoch", "step", "loss", "accuracy", "lr", "images_per_s", "time")
 
 
@@ -39,6 +40,10 @@ class RunDirectory:
         return self.path / "metrics.jsonl"
 
     @property
+    def status_file(self) -> Path:
+        return self.path / "status.json"
+
+    @property
     def last_checkpoint(self) -> Path:
         return self.path / "checkpoints" / "last.pt"
 
@@ -47,6 +52,8 @@ class RunDirectory:
         return self.path / "checkpoints" / "best.pt"
 
     def create(self, architecture: dict[str, Any], config: dict[str, Any], device: str) -> None:
+        import torch  # here, so that listing and following runs does not load torch
+
         try:
             (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -63,6 +70,14 @@ class RunDirectory:
                     "python": platform.python_version(),
                 },
             },
+        )
+
+    def write_status(self, status: str, epoch: int, step: int, message: str = "") -> None:
+        """running, completed, stopped or failed: what the Runs list shows (metrics alone cannot
+        tell a stopped run from one still training)."""
+        atomic_write_json(
+            self.status_file,
+            {"status": status, "epoch": epoch, "step": step, "message": message, "time": time.time()},
         )
 
     def read_config(self) -> dict[str, Any]:
@@ -122,3 +137,83 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     """All complete records of a run's metrics file (a run folder or the file itself)."""
     path = Path(path)
     return MetricsReader(path / "metrics.jsonl" if path.is_dir() else path).read_new()
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the Runs list shows of a run folder, read without torch or checkpoints."""
+
+    path: Path
+    architecture: str
+    epochs_done: int
+    epochs_planned: int | None
+    best_accuracy: float | None
+    resumable: bool  # checkpoints/last.pt exists
+    updated: float  # when metrics.jsonl last changed (seconds since the epoch)
+
+    recorded: str | None = None  # from status.json, written by the engine
+
+    @property
+    def status(self) -> str:
+        if self.recorded == "running" and time.time() - self.updated > STALE_AFTER_S:
+            return "interrupted"  # its process ended without saying so (killed, crashed)
+        if self.recorded:
+            return self.recorded
+        if self.epochs_planned is not None and self.epochs_done >= self.epochs_planned:
+            return "completed"
+        return "stopped" if self.resumable else "incomplete"
+
+
+def summarize_run(path: str | Path) -> RunSummary:
+    """A run folder's architecture name, epochs, best validation accuracy and state."""
+    run = RunDirectory(path)
+    if not run.metrics_file.is_file() and not run.config_file.is_file():
+        raise UserError(f"{path}: not a run folder (no metrics.jsonl or config.json)")
+    try:
+        name = json.loads(run.architecture_file.read_text(encoding="utf-8")).get("name", "?")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        name = "?"
+    try:
+        planned = int(json.loads(run.config_file.read_text(encoding="utf-8"))["epochs"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        planned = None
+    done, best = 0, None
+    try:
+        with open(run.metrics_file, "rb") as handle:
+            for line in handle:
+                if b'"val"' not in line:
+                    continue  # most lines are per-step train records: skip without parsing
+                try:
+                    record = json.loads(line)
+                    done = max(done, int(record["epoch"]))
+                    accuracy = float(record["accuracy"])
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue
+                best = accuracy if best is None else max(best, accuracy)
+        updated = os.stat(run.metrics_file).st_mtime
+    except OSError:
+        updated = 0.0
+    try:
+        recorded = json.loads(run.status_file.read_text(encoding="utf-8")).get("status")
+        updated = max(updated, os.stat(run.status_file).st_mtime)
+    except (OSError, json.JSONDecodeError, AttributeError):
+        recorded = None
+    recorded = recorded if recorded in ("running", "completed", "stopped", "failed") else None
+    return RunSummary(
+        run.path, str(name), done, planned, best, run.last_checkpoint.is_file(), updated, recorded
+    )
+
+
+def list_runs(root: str | Path) -> list[RunSummary]:
+    """Every run folder directly under `root`, most recently updated first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for entry in root.iterdir():
+        if entry.is_dir() and ((entry / "metrics.jsonl").is_file() or (entry / "config.json").is_file()):
+            try:
+                found.append(summarize_run(entry))
+            except UserError:
+                continue
+    return sorted(found, key=lambda run: run.updated, reverse=True)

@@ -3,16 +3,29 @@
 - startup_s: from launching the interpreter to the main window shown (imports included).
 - edit_update_ms: a builder edit on ResNet-110 (the inspector's block count) to the canvas and
   summary redrawn, median of 30; edit_update_max_ms the worst of them.
+
+`python -m resnet_studio.ui.bench train` measures the Train workspace (ResNet-20, demo data,
+batch 128, a pinned image with live activations and gradient flow on):
+- studio_vs_engine: training images/s in the studio / the headless engine with the same settings
+  and threads, both over whole epochs after the first (evaluation excluded).
+- ui_lateness_p99_ms, ui_lateness_max_ms: how late a 10 ms timer on the UI thread fires while
+  training runs (input, painting and redraws wait as long).
+- memory_growth_mb: resident memory after epoch 10 minus after epoch 1.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import dataclasses
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 
 def measure() -> dict[str, float]:
@@ -46,17 +59,140 @@ def measure() -> dict[str, float]:
     }
 
 
-def studio_figures() -> dict[str, float]:
-    """Run `measure` in a fresh interpreter, so that start-up counts the real imports."""
+TRAIN_IMAGES = 1280  # 10 steps of 128 an epoch: 10 epochs in about a minute on 2 cores
+EPOCHS = 10
+
+
+def _rss_mb() -> float:
+    """Resident memory, after handing the allocator's free pages back to the system (glibc): the
+    figure then follows live memory, not the allocator's momentary cache (+-40 MB here)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # not Linux: the peak is the best available
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def _epoch_rate(steps: list[tuple[int, int, float]], batch: int) -> float:
+    """images/s over whole epochs after the first, from (epoch, step, engine time) of Step events;
+    the gaps between epochs (evaluation, checkpoints) are left out."""
+    by_epoch: dict[int, list[tuple[int, float]]] = {}
+    for epoch, step, at in steps:
+        by_epoch.setdefault(epoch, []).append((step, at))
+    images = seconds = 0.0
+    for epoch, points in by_epoch.items():
+        if epoch > 1 and len(points) > 1:
+            images += (points[-1][0] - points[0][0]) * batch
+            seconds += points[-1][1] - points[0][1]
+    return images / seconds if seconds else 0.0
+
+
+def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from resnet_studio.data.sources import load_data
+    from resnet_studio.training.engine import Trainer
+    from resnet_studio.training.events import Evaluated, Step
+    from resnet_studio.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show_workspace("Train")
+    window.show()
+    view = window.train_view
+    view.runs_root = Path(tempfile.mkdtemp(prefix="resnet-studio-bench-"))
+    view.setup.limit_train.setValue(TRAIN_IMAGES)
+    view.setup.limit_val.setValue(512)
+    view.setup.epochs.setValue(epochs)
+    while view.pinned is None:  # the first sample is pinned once the preview has loaded
+        app.processEvents()
+    config = view.setup.config()
+
+    # The headless engine with the same settings, threads and pinned image: the reference.
+    data = load_data("demo", limit_train=TRAIN_IMAGES, limit_val=512)
+    trainer = Trainer(window.document.spec, dataclasses.replace(config, epochs=3), data=data)
+    trainer.pin_image(view.pinned[0])
+    reference = [(e.epoch, e.step, e.time) for e in trainer.events() if isinstance(e, Step)]
+    engine_rate = _epoch_rate(reference, config.batch_size)
+
+    steps: list[tuple[int, int, float]] = []
+    memory: dict[int, float] = {}
+    lateness: list[float] = []
+    clock = QElapsedTimer()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, Step):
+            steps.append((event.epoch, event.step, event.time))
+        elif isinstance(event, Evaluated):
+            memory[event.epoch] = _rss_mb()
+            clock.restart()  # the measurement itself (malloc_trim) is not the studio's lateness
+
+    def tick() -> None:
+        elapsed = clock.nsecsElapsed() / 1e6
+        clock.restart()
+        if steps:  # training has begun (data loaded, first step done)
+            lateness.append(max(0.0, elapsed - 10))
+
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    view.start()
+    view.session.event.connect(on_event)
+    clock.start()
+    timer.start()
+    loop = QEventLoop()  # the real event loop, as app.exec() runs it: no polling
+    view.session.finished.connect(loop.quit)
+    loop.exec()
+    timer.stop()
+    studio_rate = _epoch_rate(steps, config.batch_size)
+    lateness.sort()
+    window.document.undo_stack.setClean()
+    window.close()
+    return {
+        "studio_images_per_s": round(studio_rate, 1),
+        "studio_engine_images_per_s": round(engine_rate, 1),
+        "studio_vs_engine": round(studio_rate / engine_rate, 3) if engine_rate else 0.0,
+        "studio_threads": config.threads or 0,
+        "ui_lateness_p99_ms": round(lateness[int(0.99 * (len(lateness) - 1))], 1) if lateness else 0.0,
+        "ui_lateness_max_ms": round(lateness[-1], 1) if lateness else 0.0,
+        "memory_growth_mb": round(memory.get(epochs, 0.0) - memory.get(1, 0.0), 1),
+    }
+
+
+def _child(*args: str, timeout: int) -> dict[str, float]:
     env = {**os.environ, "RESNET_STUDIO_LAUNCHED": repr(time.time())}
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    result = subprocess.run(
-        [sys.executable, "-m", "resnet_studio.ui.bench"], capture_output=True, text=True, env=env, timeout=120
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "resnet_studio.ui.bench", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"studio_error": f"{' '.join(args) or 'start-up'}: no result within {timeout} s"}
     if result.returncode != 0:
         return {"studio_error": result.stderr.strip().splitlines()[-1] if result.stderr else "failed"}
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def studio_figures(training: bool = True) -> dict[str, float]:
+    """Run the measurements in fresh interpreters, so that start-up counts the real imports."""
+    figures = _child(timeout=120)
+    if training:
+        figures.update(_child("train", timeout=900))
+    return figures
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure()))
+    print(json.dumps(measure_training() if sys.argv[1:] == ["train"] else measure()))

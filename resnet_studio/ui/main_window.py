@@ -302,6 +302,8 @@ class MainWindow(QMainWindow):
             if not path:
                 return False
         path = Path(path)
+        if path.is_dir():
+            return self.open_run(path)
         try:
             project = open_file(path)
         except UserError as exc:
@@ -316,6 +318,21 @@ class MainWindow(QMainWindow):
         self.canvas.fit()
         self._remember(path)
         self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def open_run(self, path: Path) -> bool:
+        """A run folder: its network in Build, its curves in Train, followed while it is written."""
+        if not (path / "metrics.jsonl").is_file() and not (path / "config.json").is_file():
+            self.show_error(f"{path}: not a run folder (no metrics.jsonl or config.json in it)")
+            return False
+        try:
+            self.document.replace(open_file(path / "architecture.json").architecture, None)
+        except UserError as exc:
+            self.show_error(f"{path}: the run's network cannot be shown ({exc}); following its metrics")
+        self.canvas.fit()
+        self.show_workspace("Train")
+        self.train_view.show_run(path)
+        self.statusBar().showMessage(f"Following run {path}", 5000)
         return True
 
     def save(self) -> bool:

@@ -4,12 +4,14 @@ import json
 import math
 import threading
 
+import numpy as np
 import pytest
 import torch
 
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec, get_preset
 from resnet_studio.errors import UserError
 from resnet_studio.training import (
+    Activations,
     CheckpointSaved,
     Evaluated,
     Finished,
@@ -21,7 +23,7 @@ from resnet_studio.training import (
 )
 from resnet_studio.training.checkpoint import load_checkpoint, model_from_checkpoint
 from resnet_studio.training.config import lr_factor
-from resnet_studio.training.rundir import METRIC_KEYS, MetricsReader, read_metrics
+from resnet_studio.training.rundir import METRIC_KEYS, MetricsReader, list_runs, read_metrics, summarize_run
 
 
 def config(**kw) -> TrainConfig:
@@ -138,6 +140,13 @@ def test_stop_mid_epoch_leaves_a_checkpoint_that_resumes_exactly(tiny_spec, smal
             trainer.stop()
         last = event
     assert last.status == "stopped" and last.step == 11
+    summaries = {run.path.name: run for run in list_runs(tmp_path)}
+    assert summaries["a"].status == "completed" and summaries["a"].epochs_done == 2
+    assert summaries["a"].best_accuracy == max(
+        r["accuracy"] for r in read_metrics(tmp_path / "a") if r["kind"] == "val"
+    )
+    assert summaries["b"].status == "stopped" and summaries["b"].resumable and summaries["b"].epochs_done == 1
+    assert summaries["b"].architecture == "Tiny" and summaries["b"].epochs_planned == 2
     state = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")
     assert (state["epoch"], state["step"], state["batch_in_epoch"]) == (1, 11, 3)
     resumed = [
@@ -179,7 +188,7 @@ def test_divergence_stops_with_a_message_and_keeps_the_good_checkpoint(tiny_spec
     good = (tmp_path / "r" / "checkpoints" / "last.pt").read_bytes()
     wild = config(epochs=3, lr=1e6, optimizer="sgd", schedule="constant", momentum=0.0)
     finished = run_training(Trainer(None, wild, resume=tmp_path / "r", data=small_demo))
-    assert finished.status == "failed"
+    assert finished.status == "failed" and summarize_run(tmp_path / "r").status == "failed"
     assert "training diverged" in finished.message and "last good checkpoint is kept" in finished.message
     assert (tmp_path / "r" / "checkpoints" / "last.pt").read_bytes() == good
 
@@ -229,3 +238,32 @@ def test_gradient_norms_per_block_when_asked(tiny_spec, small_demo):
     assert all(g > 0 and math.isfinite(g) for g in steps[-1].grad_norms)
     plain = [e for e in Trainer(tiny_spec, config(epochs=1), data=small_demo).events() if isinstance(e, Step)]
     assert plain[0].grad_norms == ()  # off by default: the headless loop pays nothing for it
+
+
+def test_pinned_image_gives_throttled_feature_maps_without_touching_training(tiny_spec, small_demo, tmp_path):
+    """Activations come from a separate eval-mode pass: the losses equal a run without a pin."""
+    image = small_demo.val.images[0].numpy()
+    plain = [
+        e.loss for e in Trainer(tiny_spec, config(epochs=1), data=small_demo).events() if isinstance(e, Step)
+    ]
+    trainer = Trainer(tiny_spec, config(epochs=1, activation_interval=0.0), data=small_demo)
+    trainer.pin_image(image)
+    events = list(trainer.events())
+    assert [e.loss for e in events if isinstance(e, Step)] == plain
+    snapshots = [e for e in events if isinstance(e, Activations)]
+    assert snapshots[0].step == 0 and len(snapshots) == 10  # before, after every step, at the end
+    names = [name for name, _ in snapshots[0].maps]
+    assert names == ["stem", "stage1.block1", "stage2.block1"]
+    shapes = [m.shape for _, m in snapshots[-1].maps]
+    assert shapes == [(8, 32, 32), (8, 16, 16), (16, 8, 8)]
+    assert all(m.dtype == np.float32 for _, m in snapshots[-1].maps)
+    assert abs(sum(snapshots[-1].probabilities) - 1) < 1e-4
+    assert not np.array_equal(snapshots[0].maps[1][1], snapshots[-1].maps[1][1])  # the filters learned
+
+
+def test_activation_snapshots_are_throttled_and_checked(tiny_spec, small_demo):
+    trainer = Trainer(tiny_spec, config(epochs=1, activation_interval=3600.0), data=small_demo)
+    trainer.pin_image(small_demo.val.images[0].numpy())
+    assert [e.step for e in trainer.events() if isinstance(e, Activations)] == [0, 8]  # first, last
+    with pytest.raises(UserError, match="pinned image: expected 3 channels"):
+        trainer.pin_image(np.zeros((1, 32, 32), np.uint8))

@@ -17,9 +17,10 @@ def window(qtbot, tmp_path):
     w.document.replace(TINY, None)
     view = w.train_view
     view.runs_root = tmp_path / "runs"
-    view.limit_train.setValue(640)
-    view.limit_val.setValue(128)
-    view.batch_size.setValue(64)
+    view.setup.limit_train.setValue(640)
+    view.setup.limit_val.setValue(128)
+    view.setup.batch_size.setValue(64)
+    w.show_workspace("Train")
     w.show()
     yield w
     view.stop_and_wait()
@@ -30,26 +31,36 @@ def window(qtbot, tmp_path):
 
 def test_train_button_trains_and_the_plots_receive_data(window, qtbot):
     view = window.train_view
-    view.epochs.setValue(2)
+    view.setup.epochs.setValue(2)
     qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
     assert view.training and not view.train_button.isEnabled() and view.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not view.training, timeout=120_000)
     assert isinstance(view.last_finished, Finished) and view.last_finished.status == "completed"
-    view._redraw()
+    view.redraw_all()
     x, y = view.runs[0].items["smooth"].getData()
     assert len(x) == 20 and y[-1] > 0  # 2 epochs of 10 steps, every step plotted
     assert list(view.runs[0].items["val_acc"].getData()[0]) == [1, 2]
     assert "Completed" in view.progress.format()
     # Gradient flow: one bar per block (stem, 1 block, head), all positive.
-    heights = view.gradient_bars.opts["height"]
+    heights = view.plots.gradient_bars[0].opts["height"]
     assert len(heights) == 3 and all(h > 0 for h in heights)
     assert window.findChild(object, "gradientView") is view.gradient_view
     assert view.train_button.isEnabled() and not view.pause_button.isEnabled()
+    # Live activations of the pinned sample (the first one, pinned by default): stem and block.
+    activations = window.findChild(object, "activationView")
+    assert activations is view.activation_view and activations.shown_step == 20
+    assert [name.text() for name, _ in activations._labels] == ["stem", "s1 b1"]
+    pixmap = activations._labels[1][1].pixmap()
+    assert pixmap.width() > 4 * pixmap.height() > 0  # a strip of feature maps
+    assert "after step 20" in activations.caption.text() and "network says" in activations.caption.text()
+    # Hover read-out: the value of each curve at the step under the mouse.
+    text = view.plots.readouts[0].show_at(10.2)
+    assert "run 1 train" in text and "(step 10)" in text
 
 
 def test_pause_resume_and_stop_leave_a_resumable_checkpoint(window, qtbot):
     view = window.train_view
-    view.epochs.setValue(200)
+    view.setup.epochs.setValue(200)
     view.train_button.click()
     qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 2, timeout=120_000)
     view.pause_button.click()
@@ -80,7 +91,7 @@ def test_closing_mid_training_stops_cleanly(window, qtbot):
     from PySide6.QtWidgets import QApplication
 
     view = window.train_view
-    view.epochs.setValue(200)
+    view.setup.epochs.setValue(200)
     view.train_button.click()
     qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 1, timeout=120_000)
     thread = view.session.thread
@@ -96,3 +107,119 @@ def test_closing_mid_training_stops_cleanly(window, qtbot):
     qtbot.waitUntil(lambda: view.last_finished is not None)  # its last event, delivered after
     assert view.last_finished.status == "stopped"
     assert (view.runs_root / view.last_run_dir.split("/")[-1] / "checkpoints" / "last.pt").is_file()
+
+
+def test_pinning_a_sample_or_a_dropped_image(window, qtbot, tmp_path):
+    from PIL import Image
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    view = window.train_view
+    qtbot.waitUntil(lambda: view.setup.sample_list.count() == 12, timeout=30_000)
+    assert view.pinned is not None and "sample 1" in view.pinned[1]  # pinned by default
+    samples = view.setup.sample_list
+    rect = samples.visualItemRect(samples.item(3))
+    qtbot.mouseClick(samples.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert "sample 4" in view.pinned[1] and "sample 4" in view.activation_view.caption.text()
+
+    path = tmp_path / "red.png"
+    Image.new("RGB", (50, 40), (250, 10, 10)).save(path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    target = view.activation_view
+    drop = QDropEvent(
+        QPointF(20, 20),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    target.dropEvent(drop)
+    qtbot.waitUntil(lambda: view.pinned[1] == "red.png", timeout=10_000)
+    image = view.pinned[0]
+    assert image.shape == (3, 32, 32) and image[0].min() > 200 and image[1].max() < 40
+
+
+def test_schedule_preview_follows_the_settings(window):
+    setup = window.train_view.setup
+    setup.schedule.setCurrentText("step")
+    setup.lr.setValue(0.2)
+    _, ys = setup.schedule_curve.getData()
+    assert max(ys) == pytest.approx(0.2) and min(ys) == pytest.approx(0.002)
+    setup.schedule.setCurrentText("constant")
+    _, ys = setup.schedule_curve.getData()
+    assert set(ys) == {0.2}
+
+
+def test_plain_vs_residual_trains_both_twins_and_overlays_their_gradients(window, qtbot):
+    import json
+
+    view = window.train_view
+    view.setup.epochs.setValue(1)
+    qtbot.mouseClick(view.compare_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(view.runs) == 2 and not view.training and not view.queue, timeout=180_000)
+    assert [run.name for run in view.runs] == ["residual", "plain"]
+    assert all(run.val_acc for run in view.runs)
+    folders = sorted((view.runs_root).iterdir())
+    shortcuts = sorted(json.loads((f / "architecture.json").read_text())["shortcut"] for f in folders)
+    assert shortcuts == ["none", "projection"]
+    view.redraw_all()
+    bars = [b for b in view.plots.gradient_bars if b.isVisible()]
+    assert len(bars) == 2 and all(len(b.opts["height"]) == 3 for b in bars)
+    assert "residual" in view.gradient_view.getPlotItem().titleLabel.text
+
+
+def test_runs_list_shows_a_stopped_run_and_resumes_it(window, qtbot):
+    view = window.train_view
+    view.setup.epochs.setValue(2)
+    view.train_button.click()
+    qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 3, timeout=120_000)
+    view.stop_button.click()
+    qtbot.waitUntil(lambda: not view.training, timeout=60_000)
+    stopped_at = view.last_finished.step
+    view.left.setCurrentWidget(view.runs_panel)
+    panel = view.runs_panel
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=10_000)
+    assert panel.table.item(0, 4).text() == "stopped" and panel.table.item(0, 1).text() == "Tiny"
+    panel.table.selectRow(0)
+    assert panel.resume_button.isEnabled()
+    qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: view.last_finished is not None and view.last_finished.status == "completed", timeout=120_000
+    )
+    resumed = view.runs[-1]
+    assert resumed.name == panel.summaries[0].path.name
+    assert resumed.steps[:stopped_at] == list(range(1, stopped_at + 1))  # the history, then the rest
+    assert resumed.steps[-1] == 20 and len(resumed.steps) == 20
+    qtbot.waitUntil(lambda: panel.table.item(0, 4).text() == "completed", timeout=10_000)
+    assert panel.table.item(0, 2).text() == "2/2" and panel.table.item(0, 3).text().endswith("%")
+
+
+def test_open_run_folder_follows_metrics_written_by_another_process(window, qtbot, tmp_path):
+    import json
+
+    run = tmp_path / "elsewhere"
+    run.mkdir()
+    (run / "architecture.json").write_text(json.dumps(TINY.to_dict()))
+    (run / "config.json").write_text(json.dumps({"epochs": 3}))
+    metrics = run / "metrics.jsonl"
+
+    def write(*records):
+        with open(metrics, "a") as handle:
+            for record in records:
+                handle.write(json.dumps(record) + "\n")
+
+    line = dict(kind="train", epoch=1, loss=2.0, accuracy=0.1, lr=0.1, images_per_s=500.0, time=1.0)
+    write(*({**line, "step": s} for s in range(1, 6)))
+    assert window.open_file(run)
+    assert window.tabs.currentWidget() is window.train_view and window.document.spec.name == "Tiny"
+    view = window.train_view
+    qtbot.waitUntil(lambda: len(view.runs) == 1 and len(view.runs[0].steps) == 5, timeout=10_000)
+    write({**line, "step": 6}, {**line, "kind": "val", "step": 6, "accuracy": 0.42})
+    with open(metrics, "a") as handle:
+        handle.write('{"kind": "train", "ste')  # a line still being written is not read yet
+    qtbot.waitUntil(lambda: len(view.runs[0].val_acc) == 1, timeout=10_000)
+    assert view.runs[0].steps == [1, 2, 3, 4, 5, 6] and view.runs[0].val_acc == [42.0]
+    assert "epoch 1/3" in view.progress.format() and "best 42.0%" in view.progress.format()
+    assert not window.open_file(tmp_path)  # not a run folder: a message, nothing else
+    assert "not a run folder" in window.last_error

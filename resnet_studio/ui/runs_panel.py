@@ -1,0 +1,129 @@
+"""The Runs list: every run folder under the runs root, with its best accuracy and state; a run
+can be shown (its curves overlaid, followed live while another process writes it) or resumed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from resnet_studio.training.rundir import RunSummary, list_runs
+from resnet_studio.ui.background import run_in_background
+
+COLUMNS = ("Run", "Network", "Epochs", "Best val", "State")
+
+
+class RunsPanel(QWidget):
+    show_requested = Signal(str)  # run folder
+    resume_requested = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Path.home() / "ResNetStudio" / "runs"
+        self.summaries: list[RunSummary] = []
+        self.loaded = False
+        layout = QVBoxLayout(self)
+        self.location = QLabel()
+        self.location.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("runsList")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemDoubleClicked.connect(lambda _: self._emit(self.show_requested))
+        buttons = QHBoxLayout()
+        self.show_button = QPushButton("Show")
+        self.show_button.setToolTip("Overlay the run's curves; a run still being written is followed live")
+        self.show_button.clicked.connect(lambda: self._emit(self.show_requested))
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("resumeButton")
+        self.resume_button.setToolTip("Continue from the run's last checkpoint")
+        self.resume_button.clicked.connect(lambda: self._emit(self.resume_requested))
+        self.folder_button = QPushButton("Folder")
+        self.folder_button.setToolTip("Open the run folder in the file manager")
+        self.folder_button.clicked.connect(self._open_folder)
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        for button in (self.show_button, self.resume_button, self.folder_button, refresh):
+            buttons.addWidget(button)
+        layout.addWidget(self.location)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self._update_buttons()
+
+    def set_root(self, root: Path) -> None:
+        self.root = Path(root)
+        self.location.setText(f"Runs in {self.root}")
+
+    def refresh(self) -> None:
+        """Read the run folders off the UI thread (metrics files grow to megabytes)."""
+        root = self.root
+        self.location.setText(f"Runs in {root} · reading…")
+        run_in_background(lambda: list_runs(root), self, self._show)
+
+    def _show(self, summaries: list[RunSummary]) -> None:
+        selected = self.selected()
+        self.summaries = summaries
+        self.loaded = True
+        self.location.setText(f"{len(summaries)} runs in {self.root}")
+        self.table.setRowCount(len(summaries))
+        for row, run in enumerate(summaries):
+            planned = "?" if run.epochs_planned is None else str(run.epochs_planned)
+            best = "–" if run.best_accuracy is None else f"{run.best_accuracy:.1%}"
+            cells = (run.path.name, run.architecture, f"{run.epochs_done}/{planned}", best, run.status)
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column in (2, 3):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                item.setToolTip(f"{run.path}\nupdated {time.ctime(run.updated)}")
+                self.table.setItem(row, column, item)
+            if selected is not None and run.path == selected.path:
+                self.table.selectRow(row)
+        self._update_buttons()
+
+    def selected(self) -> RunSummary | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.summaries[rows[0].row()] if rows and rows[0].row() < len(self.summaries) else None
+
+    def select_path(self, path: str | Path) -> bool:
+        for row, run in enumerate(self.summaries):
+            if run.path == Path(path):
+                self.table.selectRow(row)
+                return True
+        return False
+
+    def _update_buttons(self) -> None:
+        run = self.selected()
+        self.show_button.setEnabled(run is not None)
+        self.folder_button.setEnabled(run is not None)
+        resumable = run is not None and run.resumable and run.status != "running"
+        self.resume_button.setEnabled(resumable)
+
+    def _emit(self, signal: Signal) -> None:
+        run = self.selected()
+        if run is not None:
+            signal.emit(str(run.path))
+
+    def _open_folder(self) -> None:
+        run = self.selected()
+        if run is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(run.path)))

@@ -1,0 +1,270 @@
+"""The Train workspace's live plots: loss, accuracy, learning rate, speed and gradient flow, with
+each run of the session in its own colour and a read-out of the values under the mouse."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+RUN_COLOURS = ["#4c8bf5", "#e8833a", "#3aa675", "#d0508a", "#8e6cd8", "#c9a227"]
+
+
+@dataclass
+class RunCurves:
+    """One run's data and its plot items."""
+
+    name: str
+    colour: str
+    steps: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    smooth: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    speed: list[float] = field(default_factory=list)
+    epochs: list[float] = field(default_factory=list)
+    val_steps: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    grads: tuple[float, ...] = ()  # latest per-block gradient norms, stem to head
+    items: dict[str, pg.PlotDataItem] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)  # plots to redraw: loss, accuracy, lr, speed, gradients
+
+    def add_step(self, step: int, loss: float, lr: float, speed: float) -> None:
+        self.steps.append(step)
+        self.loss.append(loss)
+        previous = self.smooth[-1] if self.smooth else loss
+        self.smooth.append(0.9 * previous + 0.1 * loss if math.isfinite(loss) else previous)
+        self.lr.append(lr)
+        self.speed.append(speed)
+        self.dirty |= {"loss", "lr", "speed"}
+
+    def add_epoch(
+        self, epoch: int, step: int, loss: float, accuracy: float, train_accuracy: float | None
+    ) -> None:
+        self.epochs.append(epoch)
+        self.val_steps.append(step)
+        self.val_loss.append(loss)
+        self.val_acc.append(accuracy * 100)
+        if train_accuracy is not None:
+            self.train_acc.append(train_accuracy * 100)
+        self.dirty |= {"loss", "accuracy"}
+
+    def set_grads(self, grads: tuple[float, ...]) -> None:
+        self.grads = grads
+        self.dirty.add("gradients")
+
+    def add_record(self, record: dict) -> None:
+        """One line of a run's metrics.jsonl (a run followed from disk)."""
+        try:
+            kind, step = record["kind"], int(record["step"])
+            loss, accuracy = float(record["loss"]), float(record["accuracy"])
+        except (KeyError, TypeError, ValueError):
+            return  # a malformed line is skipped, as MetricsReader skips broken JSON
+        if kind == "train":
+            self.add_step(step, loss, float(record.get("lr", 0.0)), float(record.get("images_per_s", 0.0)))
+        elif kind == "val":
+            self.add_epoch(int(record.get("epoch", len(self.epochs) + 1)), step, loss, accuracy, None)
+
+    @property
+    def best_accuracy(self) -> float | None:
+        return max(self.val_acc) / 100 if self.val_acc else None
+
+
+class HoverReadout:
+    """Shows, at the top left of a plot, each curve's value at the x under the mouse."""
+
+    def __init__(self, plot: pg.PlotWidget, x_name: str, fmt: str = "{:.4g}") -> None:
+        self.plot = plot
+        self.x_name = x_name
+        self.fmt = fmt
+        self.text = pg.TextItem(anchor=(0, 0), color=plot.palette().text().color())
+        self.text.setZValue(100)
+        plot.addItem(self.text, ignoreBounds=True)
+        self.line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(plot.palette().mid().color()))
+        plot.addItem(self.line, ignoreBounds=True)
+        self.text.hide()
+        self.line.hide()
+        self.proxy = pg.SignalProxy(plot.scene().sigMouseMoved, rateLimit=30, slot=self._moved)
+
+    def _moved(self, args: tuple) -> None:
+        position = args[0]
+        view = self.plot.getPlotItem().vb
+        if not self.plot.sceneBoundingRect().contains(position):
+            self.text.hide()
+            self.line.hide()
+            return
+        x = view.mapSceneToView(position).x()
+        self.show_at(x)
+
+    def show_at(self, x: float) -> str:
+        """Put the read-out at data coordinate `x`; returns its text (tests read it)."""
+        lines = []
+        for item in self.plot.getPlotItem().listDataItems():
+            name = item.name()
+            xs, ys = item.getData()
+            if not name or xs is None or len(xs) == 0:
+                continue
+            i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
+            if i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x):
+                i -= 1
+            colour = item.opts["pen"].color().name() if hasattr(item.opts["pen"], "color") else "#888"
+            lines.append(
+                f'<span style="color:{colour}">{name}</span>: {self.fmt.format(ys[i])} '
+                f"({self.x_name} {xs[i]:g})"
+            )
+        if not lines:
+            self.text.hide()
+            self.line.hide()
+            return ""
+        html = "<br>".join(lines)
+        view = self.plot.getPlotItem().vb
+        (left, _), (_, top) = view.viewRange()
+        self.text.setHtml(f'<div style="background-color: rgba(128,128,128,40)">{html}</div>')
+        self.text.setPos(left, top)
+        self.line.setPos(x)
+        self.text.show()
+        self.line.show()
+        return html
+
+
+class TrainPlots(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[RunCurves] = []
+        self.gradient_runs: list[RunCurves] = []  # whose profiles the gradient view shows
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.loss_plot = self._plot("lossPlot", "Loss", "cross-entropy", "step")
+        self.accuracy_plot = self._plot("accuracyPlot", "Accuracy", "%", "epoch")
+        self.lr_plot = self._plot("lrPlot", "Learning rate", "lr", "step")
+        self.speed_plot = self._plot("speedPlot", "Speed", "images/s", "step")
+        self.gradient_view = self._plot(
+            "gradientView", "Gradient flow", "gradient L2 norm", "block, input → output"
+        )
+        self.gradient_bars: list[pg.BarGraphItem] = []
+        self.readouts = [
+            HoverReadout(self.loss_plot, "step", "{:.4f}"),
+            HoverReadout(self.accuracy_plot, "epoch", "{:.2f}%"),
+            HoverReadout(self.lr_plot, "step", "{:.5f}"),
+            HoverReadout(self.speed_plot, "step", "{:.0f}"),
+        ]
+        grid.addWidget(self.loss_plot, 0, 0)
+        grid.addWidget(self.accuracy_plot, 0, 1)
+        grid.addWidget(self.gradient_view, 1, 0)
+        small = QGridLayout()
+        small.addWidget(self.lr_plot, 0, 0)
+        small.addWidget(self.speed_plot, 1, 0)
+        grid.addLayout(small, 1, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 3)
+
+    def _plot(self, name: str, title: str, left: str, bottom: str) -> pg.PlotWidget:
+        widget = pg.PlotWidget()
+        widget.setObjectName(name)
+        widget.setBackground(self.palette().base().color())  # follows light and dark
+        text = self.palette().text().color()
+        for axis in ("left", "bottom"):
+            widget.getAxis(axis).setPen(pg.mkPen(self.palette().mid().color()))
+            widget.getAxis(axis).setTextPen(pg.mkPen(text))
+        widget.setTitle(title, color=text.name(), size="10pt")
+        widget.setLabel("left", left)
+        widget.setLabel("bottom", bottom)
+        widget.showGrid(x=True, y=True, alpha=0.2)
+        # Long runs log ~70k steps a curve on CPU: draw only what is visible, at screen resolution.
+        widget.setDownsampling(auto=True, mode="peak")
+        widget.setClipToView(True)
+        widget.addLegend(offset=(-10, 10), labelTextColor=text)
+        return widget
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def add_run(self, name: str) -> RunCurves:
+        curves = RunCurves(name, RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)])
+        colour = pg.mkColor(curves.colour)
+        faint = pg.mkColor(curves.colour)
+        faint.setAlpha(70)
+        dashed = dict(
+            pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine),
+            symbol="o",
+            symbolSize=6,
+            symbolBrush=colour,
+        )
+        curves.items = {
+            "loss": self.loss_plot.plot(pen=pg.mkPen(faint, width=1)),
+            "smooth": self.loss_plot.plot(pen=pg.mkPen(colour, width=2), name=f"{name} train"),
+            "val_loss": self.loss_plot.plot(**dashed, name=f"{name} val"),
+            "train_acc": self.accuracy_plot.plot(pen=pg.mkPen(colour, width=2), name=f"{name} train"),
+            "val_acc": self.accuracy_plot.plot(**dashed, name=f"{name} val"),
+            "lr": self.lr_plot.plot(pen=pg.mkPen(colour, width=2), name=name),
+            "speed": self.speed_plot.plot(pen=pg.mkPen(colour, width=2), name=name),
+        }
+        self.runs.append(curves)
+        return curves
+
+    PARTS = ("loss", "accuracy", "gradients", "lr", "speed")
+
+    def redraw(self, part: str | None = None) -> bool:
+        """Put new data into one plot (`part`) or all; True when something changed. Drawing one
+        plot per timer tick keeps each pass of the UI thread short while training."""
+        parts = self.PARTS if part is None else (part,)
+        changed = False
+        for name in parts:
+            if name == "gradients":
+                if any("gradients" in run.dirty for run in self.gradient_runs):
+                    for run in self.gradient_runs:
+                        run.dirty.discard("gradients")
+                    self._redraw_gradients()
+                    changed = True
+                continue
+            for curves in self.runs:
+                if name not in curves.dirty:
+                    continue
+                curves.dirty.discard(name)
+                changed = True
+                items = curves.items
+                if name == "loss":
+                    items["loss"].setData(curves.steps, curves.loss)
+                    items["smooth"].setData(curves.steps, curves.smooth)
+                    items["val_loss"].setData(curves.val_steps, curves.val_loss)
+                elif name == "accuracy":
+                    items["train_acc"].setData(curves.epochs[: len(curves.train_acc)], curves.train_acc)
+                    items["val_acc"].setData(curves.epochs, curves.val_acc)
+                else:
+                    items[name].setData(curves.steps, getattr(curves, name))
+        return changed
+
+    def _redraw_gradients(self) -> None:
+        """Bars per block; two runs (plain vs residual) side by side, each in its colour."""
+        shown = [run for run in self.gradient_runs if run.grads]
+        if not shown:
+            return
+        width = 0.8 / len(shown)
+        while len(self.gradient_bars) < len(shown):
+            bars = pg.BarGraphItem(x=[], height=[], width=width)
+            self.gradient_view.addItem(bars)
+            self.gradient_bars.append(bars)
+        for k, bars in enumerate(self.gradient_bars):
+            if k < len(shown):
+                grads = shown[k].grads
+                offset = (k - (len(shown) - 1) / 2) * width
+                bars.setOpts(
+                    x=[i + offset for i in range(len(grads))],
+                    height=list(grads),
+                    width=width,
+                    brush=shown[k].colour,
+                    pen=pg.mkPen(None),
+                )
+                bars.show()
+            else:
+                bars.hide()
+        count = max(len(run.grads) for run in shown)
+        every = max(2, count // 8)  # block numbers thin out; stem and head are always named
+        ticks = [(0, "stem"), *((i, str(i)) for i in range(every, count - 1, every)), (count - 1, "head")]
+        self.gradient_view.getAxis("bottom").setTicks([ticks])
+        legend = " vs ".join(f'<span style="color:{run.colour}">{run.name}</span>' for run in shown)
+        self.gradient_view.setTitle(f"Gradient flow · {legend}", size="10pt")

@@ -1,0 +1,297 @@
+"""The Train workspace's setup panel: data with a preview of samples, recipe, hyper-parameters
+with a plot of the learning-rate schedule, and the devices this machine has."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QWidget,
+)
+
+from resnet_studio.errors import UserError
+from resnet_studio.training.config import TrainConfig, lr_factor
+from resnet_studio.ui.background import run_in_background
+from resnet_studio.ui.feature_tiles import image_pixmap
+from resnet_studio.ui.train_worker import studio_threads
+
+RECIPES = {
+    "Quick demo (3 epochs, one-cycle)": dict(
+        epochs=3,
+        batch_size=128,
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        schedule="onecycle",
+        label_smoothing=0.0,
+    ),
+    "He et al. 2015 CIFAR (182 epochs, step)": dict(
+        epochs=182,
+        batch_size=128,
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=1e-4,
+        schedule="step",
+        label_smoothing=0.0,
+    ),
+}
+SAMPLE_COUNT = 12
+
+
+def _spin(
+    low: float, high: float, value: float, decimals: int = 0, step: float = 1
+) -> QSpinBox | QDoubleSpinBox:
+    box = QDoubleSpinBox() if decimals else QSpinBox()
+    if decimals:
+        box.setDecimals(decimals)
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+class SetupPanel(QScrollArea):
+    sample_chosen = Signal(object, str)  # uint8 (C, H, W) image, its description
+    samples_loaded = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.samples: list[tuple[np.ndarray, str]] = []
+        self.sample_error = ""
+        self._samples_for = ""
+        body = QWidget()
+        form = QFormLayout(body)
+        self.form = form
+        self.recipe = QComboBox()
+        self.recipe.addItems(list(RECIPES))
+        self.recipe.activated.connect(lambda _: self.apply_recipe(self.recipe.currentText()))
+        form.addRow("Recipe", self.recipe)
+        self.data_kind = QComboBox()
+        self.data_kind.addItems(["demo", "cifar10", "cifar100", "folder"])
+        self.data_path = QLineEdit()
+        self.data_path.setPlaceholderText("folder (default cache for CIFAR)")
+        browse = QPushButton("…")
+        browse.setFixedWidth(28)
+        browse.setToolTip("Choose the data folder")
+        browse.clicked.connect(self._browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.data_path)
+        path_row.addWidget(browse)
+        self.download = QCheckBox("Download CIFAR if missing")
+        form.addRow("Data", self.data_kind)
+        form.addRow("Location", path_row)
+        form.addRow("", self.download)
+        self.sample_list = QListWidget()
+        self.sample_list.setObjectName("samplePreview")
+        self.sample_list.setViewMode(QListView.ViewMode.IconMode)
+        self.sample_list.setIconSize(QSize(40, 40))
+        self.sample_list.setGridSize(QSize(62, 62))
+        self.sample_list.setMovement(QListView.Movement.Static)
+        self.sample_list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.sample_list.setWrapping(True)
+        self.sample_list.setFixedHeight(3 * 62 + 8)
+        self.sample_list.setToolTip("Samples of the training data; click one to pin it in Activations")
+        self.sample_list.itemClicked.connect(self._sample_clicked)
+        self.sample_note = QLabel("Loading samples…")
+        self.sample_note.setWordWrap(True)
+        form.addRow(self.sample_list)
+        form.addRow(self.sample_note)
+        self.data_kind.currentTextChanged.connect(lambda _: self.load_samples())
+        self.data_path.editingFinished.connect(self.load_samples)
+
+        self.limit_train = _spin(0, 10_000_000, 0)
+        self.limit_train.setSpecialValueText("all")
+        self.limit_val = _spin(0, 10_000_000, 0)
+        self.limit_val.setSpecialValueText("all")
+        form.addRow("Train images", self.limit_train)
+        form.addRow("Val images", self.limit_val)
+        self.augment = QCheckBox("Pad, crop and flip")
+        self.augment.setChecked(True)
+        form.addRow("Augment", self.augment)
+        self.epochs = _spin(1, 10_000, 3)
+        self.batch_size = _spin(1, 8192, 128)
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(["sgd", "adam", "adamw"])
+        self.schedule = QComboBox()
+        self.schedule.addItems(["onecycle", "cosine", "step", "constant"])
+        self.lr = _spin(1e-6, 10, 0.1, 5, 0.01)
+        self.momentum = _spin(0, 0.999, 0.9, 3, 0.01)
+        self.weight_decay = _spin(0, 1, 5e-4, 5, 1e-4)
+        self.label_smoothing = _spin(0, 0.5, 0.0, 2, 0.05)
+        self.seed = _spin(0, 2**31 - 1, 0)
+        self.device = QComboBox()
+        self.device.addItem("auto", "auto")
+        self.device.addItem("cpu", "cpu")  # GPUs are listed once torch has loaded (first show)
+        for label, widget in (
+            ("Epochs", self.epochs),
+            ("Batch size", self.batch_size),
+            ("Optimizer", self.optimizer),
+            ("LR schedule", self.schedule),
+            ("Learning rate", self.lr),
+        ):
+            form.addRow(label, widget)
+        self.schedule_plot = self._schedule_plot()
+        form.addRow(self.schedule_plot)
+        for label, widget in (
+            ("Momentum", self.momentum),
+            ("Weight decay", self.weight_decay),
+            ("Label smoothing", self.label_smoothing),
+            ("Seed", self.seed),
+            ("Device", self.device),
+        ):
+            form.addRow(label, widget)
+        for combo in body.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+        for widget in (self.schedule, self.epochs, self.lr):
+            signal = getattr(widget, "currentTextChanged", None) or widget.valueChanged
+            signal.connect(lambda *_: self.update_schedule_plot())
+        self.update_schedule_plot()
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(body)
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(300)
+        self.setMaximumWidth(360)
+
+    def _schedule_plot(self) -> pg.PlotWidget:
+        plot = pg.PlotWidget()
+        plot.setObjectName("schedulePlot")
+        plot.setFixedHeight(90)
+        plot.setBackground(self.palette().base().color())
+        plot.setMouseEnabled(False, False)
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        plot.getAxis("bottom").setHeight(16)
+        plot.getAxis("left").setWidth(38)
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setTextPen(pg.mkPen(self.palette().text().color()))
+            plot.getAxis(axis).setPen(pg.mkPen(self.palette().mid().color()))
+        plot.setToolTip("Learning rate over the run (x: epoch)")
+        self.schedule_curve = plot.plot(pen=pg.mkPen("#4c8bf5", width=2))
+        return plot
+
+    def update_schedule_plot(self) -> None:
+        epochs = self.epochs.value()
+        points = 200
+        xs = np.linspace(0, epochs, points, endpoint=False)
+        ys = [self.lr.value() * lr_factor(self.schedule.currentText(), i, points) for i in range(points)]
+        self.schedule_curve.setData(xs, ys)
+
+    # -- samples --------------------------------------------------------------------------------
+
+    def data_spec(self) -> str:
+        kind = self.data_kind.currentText()
+        path = self.data_path.text().strip()
+        return kind if kind == "demo" or not path else f"{kind}:{path}"
+
+    def load_samples(self, image_size: int = 32, channels: int = 3) -> None:
+        """Fetch a few training images off the UI thread (decoding a folder takes a while)."""
+        spec = self.data_spec()
+        if spec == self._samples_for:
+            return
+        self._samples_for = spec
+        self.sample_note.setText("Loading samples…")
+
+        def fetch() -> tuple[np.ndarray, list[str]]:
+            from resnet_studio.data.sources import preview_samples  # imports torch
+
+            return preview_samples(spec, SAMPLE_COUNT, image_size=image_size, channels=channels)
+
+        def show(result: tuple[np.ndarray, list[str]]) -> None:
+            if spec != self._samples_for:
+                return  # the user chose other data meanwhile
+            images, names = result
+            self.samples = [
+                (image, f"{name} (sample {i + 1})")
+                for i, (image, name) in enumerate(zip(images, names, strict=True))
+            ]
+            self.sample_list.clear()
+            for image, name in zip(images, names, strict=True):
+                item = QListWidgetItem(QIcon(image_pixmap(image, 40)), name)
+                item.setToolTip(name)
+                self.sample_list.addItem(item)
+            self.sample_error = ""
+            self.sample_note.setText(f"{len(images)} samples of {spec}; click one to pin it")
+            self.samples_loaded.emit()
+
+        def failed(exc: Exception) -> None:
+            if spec == self._samples_for:
+                self.sample_error = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+                self.sample_list.clear()
+                self.sample_note.setText(f"No preview: {self.sample_error}")
+
+        run_in_background(fetch, self, show, failed)
+
+    def _sample_clicked(self, item: QListWidgetItem) -> None:
+        index = self.sample_list.row(item)
+        if 0 <= index < len(self.samples):
+            self.sample_chosen.emit(*self.samples[index])
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def list_devices(self) -> None:
+        from resnet_studio.training.device import describe_devices  # imports torch
+
+        for name, label in describe_devices():
+            index = self.device.findData(name)
+            if index < 0:
+                self.device.addItem(label, name)
+            else:
+                self.device.setItemText(index, label)
+
+    def apply_recipe(self, name: str) -> None:
+        recipe = RECIPES[name]
+        self.epochs.setValue(recipe["epochs"])
+        self.batch_size.setValue(recipe["batch_size"])
+        self.optimizer.setCurrentText(recipe["optimizer"])
+        self.lr.setValue(recipe["lr"])
+        self.momentum.setValue(recipe["momentum"])
+        self.weight_decay.setValue(recipe["weight_decay"])
+        self.schedule.setCurrentText(recipe["schedule"])
+        self.label_smoothing.setValue(recipe["label_smoothing"])
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Data folder")
+        if folder:
+            self.data_path.setText(folder)
+            self.load_samples()
+
+    def config(self) -> TrainConfig:
+        device = self.device.currentData() or "auto"
+        return TrainConfig(
+            data=self.data_spec(),
+            epochs=self.epochs.value(),
+            batch_size=self.batch_size.value(),
+            optimizer=self.optimizer.currentText(),  # type: ignore[arg-type]
+            lr=self.lr.value(),
+            momentum=self.momentum.value(),
+            weight_decay=self.weight_decay.value(),
+            schedule=self.schedule.currentText(),  # type: ignore[arg-type]
+            label_smoothing=self.label_smoothing.value(),
+            augment=self.augment.isChecked(),
+            limit_train=self.limit_train.value() or None,
+            limit_val=self.limit_val.value() or None,
+            device=device,
+            seed=self.seed.value(),
+            download=self.download.isChecked(),
+            threads=studio_threads(),
+            grad_norms=True,
+        )
