@@ -76,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distributed", action="store_true", help="DistributedDataParallel under torchrun")
     p.add_argument("--sync-batchnorm", action="store_true", help="with --distributed")
     p.add_argument("--download", action="store_true", help="download CIFAR data if missing")
+    p.add_argument(
+        "--tensorboard", action="store_true", help="also write RUN_DIR/tensorboard (needs tensorboard)"
+    )
+
+    p = sub.add_parser(
+        "export",
+        help="TorchScript, ONNX or standalone PyTorch source of a checkpoint; a run's metrics as CSV",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT|RUN_DIR")
+    p.add_argument("--format", required=True, choices=["torchscript", "onnx", "python", "csv"])
+    p.add_argument("--out", required=True, metavar="FILE")
 
     p = sub.add_parser("evaluate", help="accuracy, per-class table and confusion matrix")
     p.add_argument("checkpoint", metavar="CHECKPOINT")
@@ -125,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "train": cmd_train,
             "evaluate": cmd_evaluate,
             "classify": cmd_classify,
+            "export": cmd_export,
             "bench": cmd_bench,
         }
         return handler[args.command](args)
@@ -244,11 +256,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             download=args.download,
             distributed=args.distributed,
             sync_batchnorm=args.sync_batchnorm,
+            tensorboard=args.tensorboard,
         )
         out = args.out or str(Path("runs") / run_folder_name(spec.name))
         if Path(out, "metrics.jsonl").exists():
             raise UserError(f"--out {out}: already holds a run; use --resume {out} or another folder")
     config.distributed = args.distributed
+    config.tensorboard = args.tensorboard or config.tensorboard
     trainer = Trainer(spec, config, out, resume=args.resume)
     previous = signal.getsignal(signal.SIGINT)
 
@@ -346,6 +360,19 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 print(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top))
     # Every file unreadable is the user's problem to fix; some unreadable is still a success.
     return 2 if all(r.error for r in results) else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "csv":
+        from resnet_studio.training.rundir import metrics_to_csv
+
+        rows = metrics_to_csv(args.checkpoint, args.out)
+        print(f"wrote {args.out} ({rows} rows of metrics)")
+        return 0
+    from resnet_studio.export import export_checkpoint
+
+    print(export_checkpoint(args.checkpoint, args.format, args.out).describe())
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

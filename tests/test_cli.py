@@ -109,6 +109,33 @@ def test_resume_extends_a_run(run_dir, capsys, tmp_path):
     assert [v["epoch"] for v in vals if v["kind"] == "val"] == [1, 2, 3]
 
 
+def test_export_formats_and_metrics_csv(run_dir, capsys, tmp_path):
+    import csv
+
+    code, out, _ = run_cli(capsys, "export", run_dir, "--format", "python", "--out", tmp_path / "net.py")
+    assert code == 0 and "max abs difference on 4 random inputs" in out and (tmp_path / "net.py").is_file()
+    code, out, _ = run_cli(capsys, "export", run_dir, "--format", "csv", "--out", tmp_path / "m.csv")
+    rows = list(csv.DictReader((tmp_path / "m.csv").open()))
+    assert code == 0 and f"({len(rows)} rows" in out
+    assert list(rows[0]) == ["kind", "epoch", "step", "loss", "accuracy", "lr", "images_per_s", "time"]
+    assert [r["epoch"] for r in rows if r["kind"] == "val"] == ["1", "2"]
+    code, _, err = run_cli(capsys, "export", tmp_path, "--format", "csv", "--out", tmp_path / "n.csv")
+    assert code == 2 and "no metrics to export" in err
+
+
+def test_train_with_tensorboard_writes_an_event_log(tiny_arch, capsys, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "tb"
+    args = ["--arch", tiny_arch, "--epochs", "1", "--limit-train", "256", "--limit-val", "64"]
+    code, _, _ = run_cli(capsys, "train", *args, "--batch-size", "64", "--out", out, "--tensorboard")
+    assert code == 0
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    assert {"train/loss", "train/lr", "val/accuracy"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4]
+
+
 def _not_ours(tmp_path):
     evil = tmp_path / "evil.pt"
 

@@ -1,1 +1,38 @@
-"""TorchScript, ONNX and standalone PyTorch source (to come)."""
+"""Export a trained network: TorchScript, ONNX, or a standalone PyTorch source file.
+
+Every export is checked when it is written: the exported model runs on random inputs and its
+outputs are compared with the checkpoint's model (the report gives the max abs difference).
+Submodules load torch on use, so importing this package stays cheap for the studio's menus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMATS = ("torchscript", "onnx", "python")
+SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx", "python": ".py"}
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    path: Path
+    format: str
+    max_abs_diff: float  # exported vs original outputs on `inputs` random images
+    inputs: int
+
+    def describe(self) -> str:
+        return (
+            f"wrote {self.path} ({self.format}); its outputs match the checkpoint's model to "
+            f"{self.max_abs_diff:.1e} max abs difference on {self.inputs} random inputs"
+        )
+
+
+def export_checkpoint(checkpoint: str | Path, format: str, out: str | Path, inputs: int = 4) -> ExportReport:
+    """Export the network of a checkpoint (or a run folder's best one) to `out`, then check it."""
+    from resnet_studio.export.writers import export_model
+
+    return export_model(checkpoint, format, Path(out), inputs)
+
+
+__all__ = ["FORMATS", "SUFFIXES", "ExportReport", "export_checkpoint"]

@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 0
     download: bool = False
     distributed: bool = False
+    tensorboard: bool = False  # also write a TensorBoard event log (needs the tensorboard package)
     sync_batchnorm: bool = False
 
     def __post_init__(self) -> None:

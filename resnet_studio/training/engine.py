@@ -32,7 +32,7 @@ from resnet_studio.inspection.activations import feature_maps
 from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.nn.model import build_model
 from resnet_studio.training import distributed as dist_helpers
-from resnet_studio.training.checkpoint import load_checkpoint, save_checkpoint
+from resnet_studio.training.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from resnet_studio.training.config import TrainConfig, lr_factor
 from resnet_studio.training.device import DeviceSettings, choose_device, settings_for
 from resnet_studio.training.events import (
@@ -80,6 +80,8 @@ class Trainer:
         self._running.set()
         self._pinned: np.ndarray | None = None
         self._pinned_version = 0
+        self.model: torch.nn.Module | None = None  # set when training starts
+        self.data: DataSplits | None = None
 
     # -- control, from any thread ----------------------------------------------------------
 
@@ -106,6 +108,24 @@ class Trainer:
         self._pinned = image  # one reference swap: safe from any thread
         self._pinned_version += 1
 
+    def snapshot(self) -> LoadedModel | None:
+        """A CPU copy of the weights as they are now, ready for inference while training goes on
+        (a step may be half applied: fine for a look, not for a checkpoint). None before start."""
+        model, data = self.model, self.data
+        if model is None or data is None:
+            return None
+        copy = build_model(self.spec)
+        copy.load_state_dict({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
+        return LoadedModel(
+            copy.eval(),
+            self.spec,
+            list(data.classes),
+            list(data.mean),
+            list(data.std),
+            "the latest weights of the training run",
+            self.config.to_dict(),
+        )
+
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
@@ -129,10 +149,12 @@ class Trainer:
             seed=cfg.seed,
             download=cfg.download,
         )
+        self.data = data
         device = settings.device
         model = build_model(self.spec, cfg.zero_init_residual).to(device)
         if settings.channels_last:
             model = model.to(memory_format=torch.channels_last)
+        self.model = model  # the weights as they train (read-only for others: inspection, tests)
         net = dist_helpers.wrap(model, cfg, device) if world > 1 else model
         optimizer = _make_optimizer(cfg, model)
         scaler = torch.amp.GradScaler(device.type) if settings.needs_grad_scaler else None
@@ -159,6 +181,8 @@ class Trainer:
                 writer.create(self.spec.to_dict(), cfg.to_dict(), settings.describe())
             else:
                 writer.path.mkdir(parents=True, exist_ok=True)
+            if cfg.tensorboard:
+                writer.enable_tensorboard()
             writer.write_status("running", epoch, step)
         notes = (f"skipped {data.skipped} unreadable image files",) if data.skipped else ()
         yield Started(
@@ -326,6 +350,8 @@ class Trainer:
                     break
                 epoch += 1
                 batch_in_epoch = 0
+                if rank != 0:
+                    continue  # rank 0 evaluates the weights its checkpoint holds; the rest train on
                 result = evaluate(
                     model,
                     data.val,

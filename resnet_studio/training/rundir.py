@@ -6,6 +6,8 @@ a run while it is written; `MetricsReader` reads only complete lines and remembe
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import platform
@@ -16,7 +18,7 @@ from typing import IO, Any
 
 import resnet_studio
 from resnet_studio.errors import UserError
-from resnet_studio.fileio import atomic_write_json
+from resnet_studio.fileio import atomic_write_json, atomic_write_text
 
 STALE_AFTER_S = 600  # a "running" run whose metrics have not changed for this long was interrupted
 METRIC_KEYS = ("kind", "epoch", "step", "loss", "accuracy", "lr", "images_per_s", "time")
@@ -26,6 +28,7 @@ class RunDirectory:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._metrics: IO[str] | None = None
+        self._tensorboard: Any = None
 
     @property
     def architecture_file(self) -> Path:
@@ -86,16 +89,39 @@ class RunDirectory:
         except (OSError, json.JSONDecodeError) as exc:
             raise UserError(f"{self.config_file}: cannot read the run's config ({exc})") from None
 
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / "tensorboard"
+
+    def enable_tensorboard(self) -> None:
+        """Mirror the metrics into a TensorBoard event log (`tensorboard --logdir RUN`)."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise UserError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+        self._tensorboard = SummaryWriter(str(self.tensorboard_dir), flush_secs=5)
+
     def append_metrics(self, record: dict[str, Any]) -> None:
         if self._metrics is None:
             self._metrics = open(self.metrics_file, "a", encoding="utf-8")  # noqa: SIM115
         self._metrics.write(json.dumps(record) + "\n")
         self._metrics.flush()
+        if self._tensorboard is not None:
+            keys = (
+                ("loss", "accuracy")
+                if record["kind"] == "val"
+                else ("loss", "accuracy", "lr", "images_per_s")
+            )
+            for key in keys:
+                self._tensorboard.add_scalar(f"{record['kind']}/{key}", record[key], record["step"])
 
     def close(self) -> None:
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+            self._tensorboard = None
 
 
 class MetricsReader:
@@ -217,3 +243,19 @@ def list_runs(root: str | Path) -> list[RunSummary]:
             except UserError:
                 continue
     return sorted(found, key=lambda run: run.updated, reverse=True)
+
+
+def metrics_to_csv(run: str | Path, out: str | Path) -> int:
+    """Write a run's metrics as CSV (one row per record, DESIGN.md's keys as columns); the row count."""
+    records = read_metrics(run)
+    if not records:
+        raise UserError(f"{run}: no metrics to export (no metrics.jsonl, or it is empty)")
+    buffer = io.StringIO()
+    table = csv.DictWriter(buffer, fieldnames=METRIC_KEYS, extrasaction="ignore", lineterminator="\n")
+    table.writeheader()
+    table.writerows(records)
+    try:
+        atomic_write_text(out, buffer.getvalue())
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    return len(records)

@@ -24,6 +24,7 @@ from resnet_studio.errors import UserError
 from resnet_studio.project import ARCH_SUFFIX, PROJECT_SUFFIX, Project, open_file, save_project
 from resnet_studio.ui.canvas import Canvas
 from resnet_studio.ui.document import Document
+from resnet_studio.ui.export_menu import ExportMenu
 from resnet_studio.ui.inspector import Inspector
 from resnet_studio.ui.palette import Palette
 from resnet_studio.ui.summary import SummaryView
@@ -197,6 +198,8 @@ class MainWindow(QMainWindow):
             view.addAction(
                 self._action(name, lambda checked=False, n=name: self.show_workspace(n), f"Ctrl+{i + 1}")
             )
+        self.export_menu = ExportMenu(self)
+        bar.addMenu(self.export_menu)
         self.presets_menu = bar.addMenu("&Presets")
         self.presets_menu.addActions(self.preset_actions)
         self.addActions([self.undo_action, self.redo_action])

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -98,6 +99,7 @@ class TrainView(QWidget):
         layout.addWidget(self.left)
         right = QVBoxLayout()
         right.addLayout(self._controls())
+        right.addWidget(self.message)
         right.addWidget(splitter, 1)
         layout.addLayout(right, 1)
         self.runs_root = Path.home() / "ResNetStudio" / "runs"
@@ -150,13 +152,15 @@ class TrainView(QWidget):
         self.progress.setFormat("Ready")
         self.progress.setTextVisible(True)
         self.message = QLabel()
-        self.message.setWordWrap(True)
-        # A fixed size: new text then repaints the label alone, never re-lays out the plots.
-        self.message.setFixedSize(320, 2 * self.message.fontMetrics().lineSpacing() + 4)
+        self.message.setObjectName("trainMessage")
+        # A fixed height: new text then repaints the label alone, never re-lays out the plots.
+        self.message.setFixedHeight(self.message.fontMetrics().lineSpacing() + 4)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long error never widens the window; it is cut at the edge (and selectable).
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         for widget in (self.train_button, self.pause_button, self.stop_button, self.compare_button):
             row.addWidget(widget)
         row.addWidget(self.progress, 1)
-        row.addWidget(self.message)
         return row
 
     def showEvent(self, event) -> None:
@@ -418,6 +422,8 @@ class TrainView(QWidget):
         if path in self.followed or (self.training and Path(self.last_run_dir or "").resolve() == path):
             return
         reader = MetricsReader(RunDirectory(path).metrics_file)
+        if not self.training:
+            self.last_run_dir = str(path)  # what Export uses by default
         curves = self.plots.add_run(path.name)
         self.followed[path] = (reader, curves)
         run_in_background(reader.read_new, self, lambda records: self._add_records(path, records))

@@ -1,0 +1,126 @@
+"""A standalone PyTorch source file for a trained network: it needs only torch.
+
+The blocks are copied from `resnet_studio.nn.blocks` as they are (that module imports only torch);
+the network is assembled from the architecture, embedded as data, with the same module names,
+so the checkpoint's `state_dict` loads unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pprint
+
+import resnet_studio
+from resnet_studio.nn import blocks
+from resnet_studio.nn.model import Head
+from resnet_studio.training.checkpoint import LoadedModel
+
+HEADER = '''"""{name}: a standalone PyTorch network exported by ResNet Studio {version}.
+
+Needs only torch.
+    model = load("best.pt")      # the network with the checkpoint's weights, in eval mode
+    model = build_model()        # the same network, freshly initialised
+Inputs: float32 (N, {channels}, {size}, {size}), pixels scaled to [0, 1], then normalised per channel
+with MEAN and STD (`preprocess` does both for uint8 images). Outputs: logits over CLASSES.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+ARCHITECTURE = {architecture}
+CLASSES = {classes}
+MEAN = {mean}
+STD = {std}
+'''
+
+NETWORK = '''
+
+class ResNet(nn.Module):
+    """stem -> stage1 ... stageN (each a Sequential of block1 ... blockK) -> head."""
+
+    def __init__(self, spec: dict = ARCHITECTURE) -> None:
+        super().__init__()
+        stem = spec["stem"]
+        layers = [
+            ("conv", nn.Conv2d(spec["input"]["channels"], stem["channels"], stem["kernel"],
+                               stem["stride"], stem["kernel"] // 2, bias=False)),
+            ("bn", nn.BatchNorm2d(stem["channels"])),
+            ("relu", nn.ReLU(inplace=True)),
+        ]
+        if stem.get("maxpool"):
+            layers.append(("maxpool", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)))
+        self.stem = nn.Sequential(OrderedDict(layers))
+        channels = stem["channels"]
+        self.stage_names = []
+        for s, stage in enumerate(spec["stages"], start=1):
+            stage_blocks = OrderedDict()
+            for b in range(1, stage["count"] + 1):
+                stride = stage["stride"] if b == 1 else 1
+                block = BLOCKS[stage["block"]]
+                stage_blocks[f"block{b}"] = block(channels, stage["channels"], stride, spec["shortcut"])
+                channels = stage["channels"]
+            self.add_module(f"stage{s}", nn.Sequential(stage_blocks))
+            self.stage_names.append(f"stage{s}")
+        preact = spec["stages"][-1]["block"] == "preact"
+        self.head = Head(channels, spec["classes"], spec["head"].get("dropout", 0.0), preact)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        for name in self.stage_names:
+            x = getattr(self, name)(x)
+        return self.head(x)
+
+
+def build_model() -> ResNet:
+    """The network, freshly initialised."""
+    return ResNet()
+
+
+def load(checkpoint_path: str, map_location: str = "cpu") -> ResNet:
+    """The network with a ResNet Studio checkpoint's weights, in eval mode (weights_only: a
+    checkpoint cannot run code)."""
+    state = torch.load(checkpoint_path, map_location=map_location, weights_only=True)
+    model = build_model()
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def preprocess(images: Tensor) -> Tensor:
+    """uint8 (N, C, H, W) images of the network's input size -> normalised float32 inputs."""
+    x = images.float() / 255
+    mean = torch.tensor(MEAN).view(1, -1, 1, 1)
+    std = torch.tensor(STD).view(1, -1, 1, 1)
+    return (x - mean) / std
+'''
+
+
+def _blocks_source() -> str:
+    """nn/blocks.py from its first definition to its end, less `__all__`."""
+    source = inspect.getsource(blocks)
+    start = source.index("\ndef conv3x3")
+    end = source.index("\n__all__")
+    return source[start:end].rstrip() + "\n"
+
+
+def standalone_source(loaded: LoadedModel) -> str:
+    spec = loaded.spec
+    header = HEADER.format(
+        name=spec.name,
+        version=resnet_studio.__version__,
+        channels=spec.input.channels,
+        size=spec.input.size,
+        architecture=pprint.pformat(spec.to_dict(), sort_dicts=False),  # Python literals, not JSON
+        classes=repr(list(loaded.classes)),
+        mean=repr(list(loaded.mean)),
+        std=repr(list(loaded.std)),
+    )
+    head = "\n\n" + inspect.getsource(Head)
+    return header + "\n" + _blocks_source() + head + NETWORK

@@ -1,0 +1,120 @@
+"""The three writers and the check that every export gets."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from resnet_studio.errors import UserError
+from resnet_studio.export import FORMATS, ExportReport
+from resnet_studio.export.python_source import standalone_source
+from resnet_studio.fileio import atomic_write, atomic_write_text
+from resnet_studio.training.checkpoint import LoadedModel, model_from_checkpoint
+
+TOLERANCE = 1e-4  # float32; measured differences are ~1e-6
+
+
+def export_model(checkpoint: str | Path, format: str, out: Path, inputs: int) -> ExportReport:
+    if format not in FORMATS:
+        raise UserError(f"--format {format}: choose one of {', '.join(FORMATS)}")
+    loaded = model_from_checkpoint(checkpoint)
+    model = loaded.model.float().eval()
+    generator = torch.Generator().manual_seed(0)
+    size, channels = loaded.input_size, loaded.channels
+    x = torch.randn(inputs, channels, size, size, generator=generator)
+    with torch.no_grad():
+        expected = model(x)
+    writer = {"torchscript": _torchscript, "onnx": _onnx, "python": _python}[format]
+    with tempfile.TemporaryDirectory(prefix="resnet-studio-export-") as scratch:
+        staged = Path(scratch) / f"model{out.suffix or '.bin'}"
+        with warnings_silenced():  # torch.jit and the exporter warn of their own deprecations
+            run = writer(loaded, x, staged, Path(checkpoint))
+            got = run(x)
+        diff = float((got - expected).abs().max())
+        if not np.isfinite(diff) or diff > TOLERANCE:
+            raise UserError(
+                f"{format} export of {loaded.path} does not reproduce the model: max abs difference "
+                f"{diff:.2e} > {TOLERANCE:.0e}; nothing was written to {out}"
+            )
+        try:
+            atomic_write(out, lambda handle: handle.write(staged.read_bytes()))
+        except OSError as exc:
+            raise UserError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    return ExportReport(out, format, diff, inputs)
+
+
+Runner = Callable[[Tensor], Tensor]
+
+
+def _torchscript(loaded: LoadedModel, x: Tensor, path: Path, _checkpoint: Path) -> Runner:
+    with torch.no_grad():
+        traced = torch.jit.trace(loaded.model, x[:1])
+    torch.jit.save(traced, str(path))
+    reloaded = torch.jit.load(str(path))
+    return lambda batch: reloaded(batch).detach()
+
+
+def _onnx(loaded: LoadedModel, x: Tensor, path: Path, _checkpoint: Path) -> Runner:
+    missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(
+            f"ONNX export needs the {' and '.join(missing)} package: pip install 'resnet-studio[onnx]'"
+        )
+    batch = torch.export.Dim("batch", min=1)
+    # The exporter reports its progress on stdout; the command line prints its own summary.
+    with contextlib.redirect_stdout(io.StringIO()):
+        torch.onnx.export(
+            loaded.model,
+            (x,),
+            str(path),
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_shapes={"x": {0: batch}},
+            dynamo=True,
+            external_data=False,
+        )
+    import onnx
+
+    onnx.checker.check_model(str(path))
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return lambda batch: torch.from_numpy(session.run(None, {"image": batch.numpy()})[0])
+    from onnx.reference import ReferenceEvaluator  # slow, but needs nothing more
+
+    evaluator = ReferenceEvaluator(str(path))
+    return lambda batch: torch.from_numpy(evaluator.run(None, {"image": batch.numpy()})[0])
+
+
+def _python(loaded: LoadedModel, _x: Tensor, path: Path, _checkpoint: Path) -> Runner:
+    atomic_write_text(path, standalone_source(loaded))
+    name = f"_resnet_studio_export_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        network = module.load(loaded.path)  # the exported file's own loader, on the checkpoint
+    finally:
+        sys.modules.pop(name, None)
+    return lambda batch: network(batch).detach()
+
+
+@contextlib.contextmanager
+def warnings_silenced():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

@@ -1,0 +1,79 @@
+"""The Export menu: a trained network as TorchScript, ONNX or standalone PyTorch source, and a
+run's metrics as CSV. Exports run (and check themselves) off the UI thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from resnet_studio.export import SUFFIXES
+from resnet_studio.ui.background import run_in_background
+
+if TYPE_CHECKING:
+    from resnet_studio.ui.main_window import MainWindow
+
+LABELS = {
+    "torchscript": ("Model as &TorchScript…", "TorchScript (*.pt)"),
+    "onnx": ("Model as &ONNX…", "ONNX (*.onnx)"),
+    "python": ("Model as PyTorch &Source…", "Python (*.py)"),
+    "csv": ("Run Metrics as &CSV…", "CSV (*.csv)"),
+}
+
+
+class ExportMenu(QMenu):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__("E&xport", window)
+        self.window = window
+        self.last_report: str | None = None  # the last export's summary, or its error
+        for fmt, (label, _) in LABELS.items():
+            action = self.addAction(label)
+            action.setObjectName(f"export_{fmt}")
+            action.triggered.connect(lambda checked=False, f=fmt: self.export(f))
+            if fmt == "python":
+                self.addSeparator()
+
+    def _default_source(self, fmt: str) -> str | None:
+        """The run trained or followed last, if any: its folder (best checkpoint) is the source."""
+        run = self.window.train_view.last_run_dir
+        return run if run and Path(run).is_dir() else None
+
+    def export(self, fmt: str, source: str | None = None, out: str | None = None) -> None:
+        """Export `source` (a checkpoint or run folder) to `out`, asking for what is not given."""
+        source = source or self._default_source(fmt)
+        if source is None:
+            if fmt == "csv":
+                source = QFileDialog.getExistingDirectory(self.window, "Run folder to export")
+            else:
+                source, _ = QFileDialog.getOpenFileName(
+                    self.window, "Checkpoint to export", "", "Checkpoints (*.pt);;All files (*)"
+                )
+            if not source:
+                return
+        if out is None:
+            suffix = ".csv" if fmt == "csv" else SUFFIXES[fmt]
+            suggested = str(Path(source).with_suffix("").name + ("-metrics" if fmt == "csv" else "") + suffix)
+            out, _ = QFileDialog.getSaveFileName(self.window, "Export to", suggested, LABELS[fmt][1])
+            if not out:
+                return
+        self.window.statusBar().showMessage(f"Exporting {Path(source).name} as {fmt}…")
+        run_in_background(lambda: _run(fmt, source, out), self, self._done, self._failed)
+
+    def _done(self, summary: str) -> None:
+        self.last_report = summary
+        self.window.statusBar().showMessage(summary, 15000)
+
+    def _failed(self, exc: Exception) -> None:
+        self.last_report = f"error: {exc}"
+        self.window.show_error(f"Export failed: {exc}")
+
+
+def _run(fmt: str, source: str, out: str) -> str:
+    if fmt == "csv":
+        from resnet_studio.training.rundir import metrics_to_csv
+
+        return f"wrote {out} ({metrics_to_csv(source, out)} rows of metrics)"
+    from resnet_studio.export import export_checkpoint
+
+    return export_checkpoint(source, fmt, out).describe()
