@@ -315,6 +315,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         source,
         image_size=loaded.input_size,
         channels=loaded.channels,
+        limit_train=1,  # only the validation images are needed: a folder source decodes no more
         limit_val=args.limit_val,
         seed=int(loaded.config.get("seed", 0)),
     )

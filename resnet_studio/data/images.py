@@ -30,6 +30,22 @@ def is_image_name(path: str | os.PathLike[str]) -> bool:
 
 def load_image(path: str | os.PathLike[str], size: int, channels: int = 3) -> np.ndarray:
     """Decode `path` into uint8 (channels, size, size); raises `ImageError` with a reason."""
+    return _decode(path, size, channels, 0)[0]
+
+
+def load_image_with_preview(
+    path: str | os.PathLike[str], size: int, channels: int = 3, preview: int = 192
+) -> tuple[np.ndarray, np.ndarray]:
+    """The network's input as `load_image` gives it, and an RGB (h, w, 3) picture of the whole
+    image at most `preview` pixels on its longer side, from one decode."""
+    image, picture = _decode(path, size, channels, preview)
+    assert picture is not None
+    return image, picture
+
+
+def _decode(
+    path: str | os.PathLike[str], size: int, channels: int, preview: int
+) -> tuple[np.ndarray, np.ndarray | None]:
     path = Path(path)
     try:
         nbytes = path.stat().st_size
@@ -51,9 +67,15 @@ def load_image(path: str | os.PathLike[str], size: int, channels: int = 3) -> np
                         f"image too large ({width}x{height}, limit {MAX_PIXELS / 1e6:.0f} megapixels)"
                     )
                 # JPEG can decode at 1/2, 1/4 or 1/8 scale: a large photo then costs little.
-                image.draft("RGB", (size, size))
+                side = max(size, preview)
+                image.draft("RGB", (side, side))
                 image.load()
-                return prepare(image, size, channels)
+                picture = None
+                if preview:
+                    small = _to_rgb(ImageOps.exif_transpose(image))
+                    small.thumbnail((preview, preview), Image.Resampling.BILINEAR)
+                    picture = np.asarray(small, dtype=np.uint8)
+                return prepare(image, size, channels), picture
     except ImageError:
         raise
     except UnidentifiedImageError:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resnet_studio.data.images import ImageError, is_image_name, load_image
+from resnet_studio.data.images import ImageError, is_image_name, load_image, load_image_with_preview
 from resnet_studio.data.transforms import normalize
 from resnet_studio.training.checkpoint import LoadedModel
 
@@ -20,6 +20,8 @@ class Prediction:
     path: str
     top: list[tuple[str, float]] = field(default_factory=list)  # (class, probability), best first
     error: str | None = None
+    image: np.ndarray | None = field(default=None, repr=False)  # the network's uint8 (C, H, W) input
+    preview: np.ndarray | None = field(default=None, repr=False)  # RGB (h, w, 3), when asked for
 
     def to_dict(self) -> dict:
         if self.error is not None:
@@ -61,8 +63,10 @@ def classify_files(
     paths: Iterable[str | os.PathLike[str]],
     top_k: int = 5,
     batch_size: int = 64,
+    preview: int = 0,
 ) -> list[Prediction]:
-    """Classify every image; an unreadable one gets an `error` and the rest go on."""
+    """Classify every image; an unreadable one gets an `error` and the rest go on. With `preview`,
+    each prediction keeps its input image and a picture that size (the studio shows them)."""
     results: list[Prediction] = []
     pending: list[tuple[Prediction, np.ndarray]] = []
 
@@ -77,7 +81,13 @@ def classify_files(
         prediction = Prediction(str(path))
         results.append(prediction)
         try:
-            image = load_image(path, loaded.input_size, loaded.channels)
+            if preview:
+                image, prediction.preview = load_image_with_preview(
+                    path, loaded.input_size, loaded.channels, preview
+                )
+                prediction.image = image
+            else:
+                image = load_image(path, loaded.input_size, loaded.channels)
         except ImageError as exc:
             prediction.error = str(exc)
             continue
@@ -86,3 +96,15 @@ def classify_files(
             flush()
     flush()
     return results
+
+
+def classify_picture(loaded: LoadedModel, rgb: np.ndarray, name: str, top_k: int = 5) -> Prediction:
+    """Classify an RGB (h, w, 3) uint8 picture that is not a file (pasted from the clipboard)."""
+    from PIL import Image
+
+    from resnet_studio.data.images import prepare
+
+    image = prepare(Image.fromarray(np.ascontiguousarray(rgb[..., :3])), loaded.input_size, loaded.channels)
+    prediction = Prediction(name, image=image, preview=rgb[..., :3])
+    prediction.top = predict(loaded, image[None], top_k)[0]
+    return prediction

@@ -21,6 +21,23 @@ class Evaluation:
     loss: float
     accuracy: float
     confusion: np.ndarray  # int64 (K, K): rows are true classes, columns predictions
+    # With keep_predictions: per image, its true class, predicted class and that prediction's
+    # probability (the studio shows the images of a confusion cell and the confident mistakes).
+    labels: np.ndarray | None = None
+    predictions: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+
+    def images_of(self, true: int, predicted: int) -> np.ndarray:
+        """Indices of the images of class `true` predicted as `predicted`, most confident first."""
+        assert self.labels is not None and self.predictions is not None and self.confidence is not None
+        idx = np.nonzero((self.labels == true) & (self.predictions == predicted))[0]
+        return idx[np.argsort(-self.confidence[idx], kind="stable")]
+
+    def mistakes(self) -> np.ndarray:
+        """Indices of misclassified images, the most confidently wrong first."""
+        assert self.labels is not None and self.predictions is not None and self.confidence is not None
+        idx = np.nonzero(self.labels != self.predictions)[0]
+        return idx[np.argsort(-self.confidence[idx], kind="stable")]
 
     @property
     def per_class(self) -> list[dict]:
@@ -76,6 +93,7 @@ def evaluate(
     batch_size: int = 256,
     channels_last: bool = False,
     amp_dtype: torch.dtype | None = None,
+    keep_predictions: bool = False,
 ) -> Evaluation:
     """Evaluate `model` on `data` (uint8 images); the model is left in eval mode."""
     device = torch.device(device)
@@ -84,6 +102,7 @@ def evaluate(
     confusion = torch.zeros(k * k, dtype=torch.int64, device=device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     for images, labels in batches(data, batch_size):
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         x = normalize(images, mean, std, size=size, channels_last=channels_last)
@@ -92,6 +111,14 @@ def evaluate(
         logits = logits.float()
         loss_sum += F.cross_entropy(logits, labels, reduction="sum").double()
         confusion += torch.bincount(labels * k + logits.argmax(1), minlength=k * k)
+        if keep_predictions:
+            best = torch.softmax(logits, 1).max(1)
+            kept.append((labels.cpu(), best.indices.cpu(), best.values.cpu()))
     matrix = confusion.view(k, k).cpu().numpy()
     n = max(1, int(matrix.sum()))
-    return Evaluation(list(classes), float(loss_sum) / n, float(np.trace(matrix)) / n, matrix)
+    result = Evaluation(list(classes), float(loss_sum) / n, float(np.trace(matrix)) / n, matrix)
+    if keep_predictions and kept:
+        result.labels, result.predictions, result.confidence = (
+            torch.cat(part).numpy() for part in zip(*kept, strict=True)
+        )
+    return result

@@ -3,6 +3,7 @@
 - startup_s: from launching the interpreter to the main window shown (imports included).
 - edit_update_ms: a builder edit on ResNet-110 (the inspector's block count) to the canvas and
   summary redrawn, median of 30; edit_update_max_ms the worst of them.
+- drop_to_topk_ms, feature_maps_ms: see `_inspection_figures`.
 
 `python -m resnet_studio.ui.bench train` measures the Train workspace (ResNet-20, demo data,
 batch 128, a pinned image with live activations and gradient flow on):
@@ -50,12 +51,70 @@ def measure() -> dict[str, float]:
         window.inspector.count.setValue(19 if i % 2 == 0 else 18)  # one edit: canvas + summary rebuilt
         app.processEvents()
         times.append((time.perf_counter() - begin) * 1000)
-    window.document.undo_stack.setClean()
-    window.close()
-    return {
+    figures = {
         "startup_s": round(startup, 3),
         "edit_update_ms": round(statistics.median(times), 2),
         "edit_update_max_ms": round(max(times), 2),
+        **_inspection_figures(app, window),
+    }
+    window.document.undo_stack.setClean()
+    window.close()
+    return figures
+
+
+def _inspection_figures(app, window) -> dict[str, float]:
+    """drop_to_topk_ms: a PNG dropped on the window to its top-k shown, ResNet-20 on the CPU,
+    median of 10 after one warm-up; feature_maps_ms: another block chosen in Inspect to its
+    feature maps (and Grad-CAM) shown, median of 10."""
+    from PIL import Image
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+
+    from resnet_studio.architecture.presets import get_preset
+    from resnet_studio.data import demo
+    from resnet_studio.training import TrainConfig, Trainer, run_training
+
+    folder = Path(tempfile.mkdtemp(prefix="resnet-studio-bench-"))
+    config = TrainConfig(epochs=1, batch_size=128, limit_train=128, limit_val=128)
+    run_training(Trainer(get_preset("resnet20"), config, folder / "run"))
+    window.model_source.use_checkpoint(str(folder / "run" / "checkpoints" / "best.pt"))
+    pictures, _ = demo.generate(1, seed=4)
+    image = folder / "shape.png"
+    Image.fromarray(pictures[0].transpose(1, 2, 0)).resize((128, 128)).save(image)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(image))])
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    view = window.classify_view
+
+    def until(done) -> None:
+        while not done():
+            app.processEvents()
+            time.sleep(0.0005)
+        app.processEvents()  # the results painted
+
+    drops = []
+    for i in range(11):
+        begin = time.perf_counter()
+        app.sendEvent(window, QDragEnterEvent(QPoint(100, 100), *args))
+        app.sendEvent(window, QDragMoveEvent(QPoint(100, 100), *args))
+        app.sendEvent(window, QDropEvent(QPointF(100, 100), *args))
+        until(lambda: not view.busy)
+        if i:  # the first loads the checkpoint and warms up torch
+            drops.append((time.perf_counter() - begin) * 1000)
+
+    inspect = window.inspect_view
+    window.show_workspace("Inspect")
+    inspect.set_image(view.predictions[0].image, image.name)
+    until(lambda: inspect.busy == 0 and inspect.analysis is not None)
+    switches = []
+    for _ in range(10):
+        begin = time.perf_counter()
+        inspect.block.setCurrentIndex((inspect.block.currentIndex() + 1) % inspect.block.count())
+        until(lambda: inspect.busy == 0)
+        switches.append((time.perf_counter() - begin) * 1000)
+    return {
+        "drop_to_topk_ms": round(statistics.median(drops), 1),
+        "feature_maps_ms": round(statistics.median(switches), 1),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -23,9 +23,12 @@ from resnet_studio.architecture import PRESETS, get_preset, save_spec
 from resnet_studio.errors import UserError
 from resnet_studio.project import ARCH_SUFFIX, PROJECT_SUFFIX, Project, open_file, save_project
 from resnet_studio.ui.canvas import Canvas
+from resnet_studio.ui.classify_view import ClassifyView
 from resnet_studio.ui.document import Document
 from resnet_studio.ui.export_menu import ExportMenu
+from resnet_studio.ui.inspect_view import InspectView
 from resnet_studio.ui.inspector import Inspector
+from resnet_studio.ui.model_source import ModelSource
 from resnet_studio.ui.palette import Palette
 from resnet_studio.ui.summary import SummaryView
 from resnet_studio.ui.train_view import TrainView
@@ -57,9 +60,15 @@ class MainWindow(QMainWindow):
         self.train_view.runs_root = Path(str(self.settings.value("runsFolder", self.train_view.runs_root)))
         self.tabs.addTab(self._build_workspace(), "Build")
         self.tabs.addTab(self.train_view, "Train")
-        for name in WORKSPACES[2:]:
-            self.tabs.addTab(self._coming(name), name)
+        self.model_source = ModelSource(self.train_view)
+        self.inspect_view = InspectView(self.model_source)
+        self.classify_view = ClassifyView(self.model_source)
+        self.classify_view.inspect_requested.connect(self._inspect_prediction)
+        self.train_view.run_finished.connect(lambda _: self.model_source.changed.emit())
+        self.tabs.addTab(self.inspect_view, "Inspect")
+        self.tabs.addTab(self.classify_view, "Classify")
         self.setCentralWidget(self.tabs)
+        self.setAcceptDrops(True)  # image files dropped anywhere are classified
         self.status_figures = QLabel()
         self.statusBar().addPermanentWidget(self.status_figures)
 
@@ -131,10 +140,38 @@ class MainWindow(QMainWindow):
         layout.addWidget(widget)
         return box
 
-    def _coming(self, name: str) -> QWidget:
-        label = QLabel(f"<h3>{name}</h3>This workspace is coming in a later version.")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        return label
+    # -- images dropped on the window ------------------------------------------------------------
+
+    @staticmethod
+    def _local_paths(event: QDropEvent | QDragEnterEvent) -> list[str]:
+        mime = event.mimeData()
+        return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._local_paths(event):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        if self._local_paths(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Files and folders dropped anywhere (but on a view that takes them itself) are classified;
+        a project or architecture file is opened instead."""
+        paths = self._local_paths(event)
+        if not paths:
+            return
+        event.acceptProposedAction()
+        first = Path(paths[0])
+        if len(paths) == 1 and (first.suffix == PROJECT_SUFFIX or first.name.endswith(ARCH_SUFFIX)):
+            self.open_file(first)
+            return
+        self.show_workspace("Classify")
+        self.classify_view.classify_paths(paths)
+
+    def _inspect_prediction(self, prediction) -> None:
+        self.show_workspace("Inspect")
+        self.inspect_view.set_image(prediction.image, Path(prediction.path).name)
 
     def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -335,6 +372,7 @@ class MainWindow(QMainWindow):
         self.canvas.fit()
         self.show_workspace("Train")
         self.train_view.show_run(path)
+        self.model_source.changed.emit()  # Inspect and Classify now default to this run
         self.statusBar().showMessage(f"Following run {path}", 5000)
         return True
 

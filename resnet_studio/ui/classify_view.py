@@ -1,0 +1,315 @@
+"""The Classify workspace: images dropped anywhere on the window, pasted or opened are classified
+off the UI thread; `classifyResults` lists them (sortable, exportable as CSV) and the panel beside
+it shows the selected image with its top classes as bars."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QIcon, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from resnet_studio.errors import UserError
+from resnet_studio.fileio import atomic_write_text
+from resnet_studio.inspection.classify import Prediction
+from resnet_studio.ui.background import run_in_background
+from resnet_studio.ui.feature_tiles import to_pixmap
+from resnet_studio.ui.model_source import ModelSource
+
+TOP_K = 5
+PREVIEW = 192
+COLUMNS = ("Image", "File", "Class", "Probability", "Top classes", "Problem")
+
+
+class _Number(QTableWidgetItem):
+    """Sorts by its number, not its text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        mine, theirs = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
+        return (mine if mine is not None else -1) < (theirs if theirs is not None else -1)
+
+
+class ClassifyView(QWidget):
+    inspect_requested = Signal(object)  # a Prediction with its image
+
+    def __init__(self, source: ModelSource) -> None:
+        super().__init__()
+        self.source = source
+        self.predictions: list[Prediction] = []
+        self.last_elapsed_ms = 0.0
+        self.busy = False
+        source.changed.connect(self._show_source)
+
+        top = QHBoxLayout()
+        self.model_label = QLabel()
+        self.model_label.setWordWrap(True)
+        open_checkpoint = QPushButton("Open Checkpoint…")
+        open_checkpoint.clicked.connect(self._choose_checkpoint)
+        use_training = QPushButton("Use Training Run")
+        use_training.setToolTip("Classify with the weights of the run training now (or trained last)")
+        use_training.clicked.connect(source.use_training)
+        open_images = QPushButton("Open Images…")
+        open_images.clicked.connect(self._choose_images)
+        paste = QPushButton("Paste")
+        paste.setToolTip("Classify an image (or image files) from the clipboard (Ctrl+V)")
+        paste.clicked.connect(self.paste)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.clicked.connect(lambda: self.export_csv())
+        for widget in (open_checkpoint, use_training):
+            top.addWidget(widget)
+        top.addWidget(self.model_label, 1)
+        for widget in (open_images, paste, self.export_button):
+            top.addWidget(widget)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Paste), self, self.paste)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("classifyResults")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setIconSize(QSize(40, 40))
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(44)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._show_selected)
+        self.table.itemDoubleClicked.connect(lambda _: self._inspect_selected())
+
+        self.detail = self._detail_panel()
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.status = QLabel(
+            "Drop image files or folders anywhere on the window, paste an image, or open files."
+        )
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.status)
+        self._show_source()
+
+    def _detail_panel(self) -> QWidget:
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        self.picture = QLabel("No image yet")
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setMinimumSize(PREVIEW + 8, PREVIEW + 8)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        bars = QGridLayout()
+        self.bar_labels: list[QLabel] = []
+        self.bars: list[QProgressBar] = []
+        for i in range(TOP_K):
+            label, bar = QLabel(), QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setTextVisible(True)
+            bars.addWidget(label, i, 0)
+            bars.addWidget(bar, i, 1)
+            self.bar_labels.append(label)
+            self.bars.append(bar)
+        self.inspect_button = QPushButton("Inspect This Image")
+        self.inspect_button.setToolTip("Feature maps and Grad-CAM of this image in Inspect")
+        self.inspect_button.clicked.connect(self._inspect_selected)
+        layout.addWidget(self.picture)
+        layout.addWidget(self.caption)
+        layout.addLayout(bars)
+        layout.addWidget(self.inspect_button)
+        layout.addStretch(1)
+        self._show_prediction(None)
+        return panel
+
+    def _show_source(self) -> None:
+        self.model_label.setText(f"Model: {self.source.describe()}")
+
+    # -- intents ------------------------------------------------------------------------------------
+
+    def _choose_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", "", "Checkpoints (*.pt);;All files (*)")
+        if path:
+            self.source.use_checkpoint(path)
+
+    def _choose_images(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Images", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
+        )
+        if paths:
+            self.classify_paths(paths)
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime.hasUrls():
+            paths = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+            if paths:
+                self.classify_paths(paths)
+                return
+        if mime.hasImage():
+            image = QImage(mime.imageData()).convertToFormat(QImage.Format.Format_RGB888)
+            if not image.isNull():
+                self.classify_picture(_rgb_array(image), "pasted image")
+                return
+        self.status.setText("The clipboard holds no image and no image files.")
+
+    def classify_paths(self, paths: list[str]) -> None:
+        """Decode and classify off the UI thread; each unreadable file gets its own message."""
+        from resnet_studio.inspection.classify import classify_files
+
+        self._run(
+            lambda loaded: classify_files(loaded, paths, TOP_K, preview=PREVIEW), f"{len(paths)} item(s)"
+        )
+
+    def classify_picture(self, rgb: np.ndarray, name: str) -> None:
+        from resnet_studio.inspection.classify import classify_picture
+
+        self._run(lambda loaded: [classify_picture(loaded, rgb, name, TOP_K)], name)
+
+    def _run(self, work, what: str) -> None:
+        source = self.source
+        started = time.perf_counter()
+        self.busy = True
+        self.status.setText(f"Classifying {what}…")
+
+        def job() -> list[Prediction]:
+            return work(source.load())
+
+        run_in_background(job, self, lambda result: self._show(result, started), self._failed)
+
+    def _failed(self, exc: Exception) -> None:
+        self.busy = False
+        message = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        self.status.setText(f"Cannot classify: {message}")
+
+    # -- results ------------------------------------------------------------------------------------
+
+    def _show(self, predictions: list[Prediction], started: float) -> None:
+        self.predictions = predictions
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(predictions))
+        for row, prediction in enumerate(predictions):
+            self._fill_row(row, prediction)
+        self.table.setSortingEnabled(True)
+        if predictions:
+            self.table.selectRow(0)
+        self.last_elapsed_ms = (time.perf_counter() - started) * 1000
+        self.busy = False
+        bad = sum(p.error is not None for p in predictions)
+        problems = f"; {bad} could not be read (see Problem)" if bad else ""
+        self.status.setText(
+            f"Classified {len(predictions) - bad} of {len(predictions)} images in "
+            f"{self.last_elapsed_ms:.0f} ms with {self.source.describe()}{problems}"
+        )
+
+    def _fill_row(self, row: int, prediction: Prediction) -> None:
+        icon = QTableWidgetItem()
+        if prediction.preview is not None:
+            icon.setIcon(QIcon(to_pixmap(prediction.preview)))
+        icon.setData(Qt.ItemDataRole.UserRole + 1, id(prediction))
+        name = QTableWidgetItem(Path(prediction.path).name)
+        name.setToolTip(prediction.path)
+        best = prediction.top[0] if prediction.top else None
+        label = QTableWidgetItem(best[0] if best else "")
+        probability = _Number(f"{best[1]:.1%}" if best else "")
+        probability.setData(Qt.ItemDataRole.UserRole, best[1] if best else None)
+        probability.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        others = QTableWidgetItem("  ".join(f"{c} {p:.0%}" for c, p in prediction.top[1:]))
+        problem = QTableWidgetItem(prediction.error or "")
+        for column, item in enumerate((icon, name, label, probability, others, problem)):
+            self.table.setItem(row, column, item)
+
+    def selected(self) -> Prediction | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        key = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole + 1)
+        return next((p for p in self.predictions if id(p) == key), None)
+
+    def _show_selected(self) -> None:
+        self._show_prediction(self.selected())
+
+    def _show_prediction(self, prediction: Prediction | None) -> None:
+        if prediction is None or prediction.preview is None:
+            self.picture.clear()
+            self.picture.setText("No image yet" if prediction is None else "Cannot show this file")
+        else:
+            pixmap = to_pixmap(prediction.preview)
+            if max(pixmap.width(), pixmap.height()) < PREVIEW:  # small images are shown enlarged
+                pixmap = pixmap.scaled(
+                    PREVIEW,
+                    PREVIEW,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            self.picture.setPixmap(pixmap)
+        caption = "" if prediction is None else f"<b>{Path(prediction.path).name}</b>"
+        if prediction is not None and prediction.error:
+            caption += f"<br>{prediction.error}"
+        self.caption.setText(caption)
+        top = prediction.top if prediction is not None else []
+        for i, (label, bar) in enumerate(zip(self.bar_labels, self.bars, strict=True)):
+            visible = i < len(top)
+            label.setVisible(visible)
+            bar.setVisible(visible)
+            if visible:
+                label.setText(top[i][0])
+                bar.setValue(round(top[i][1] * 1000))
+                bar.setFormat(f"{top[i][1]:.1%}")
+        self.inspect_button.setEnabled(prediction is not None and prediction.image is not None)
+
+    def _inspect_selected(self) -> None:
+        prediction = self.selected()
+        if prediction is not None and prediction.image is not None:
+            self.inspect_requested.emit(prediction)
+
+    def export_csv(self, path: str | None = None) -> bool:
+        if not self.predictions:
+            self.status.setText("Nothing to export yet.")
+            return False
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export results", "classified.csv", "CSV (*.csv)")
+            if not path:
+                return False
+        buffer = io.StringIO()
+        table = csv.writer(buffer, lineterminator="\n")
+        table.writerow(["path", "rank", "class", "probability", "error"])
+        for p in self.predictions:
+            if p.error:
+                table.writerow([p.path, "", "", "", p.error])
+            for rank, (name, probability) in enumerate(p.top, start=1):
+                table.writerow([p.path, rank, name, f"{probability:.6f}", ""])
+        try:
+            atomic_write_text(path, buffer.getvalue())
+        except OSError as exc:
+            self.status.setText(f"{path}: cannot write ({exc.strerror or exc})")
+            return False
+        self.status.setText(f"Wrote {path}")
+        return True
+
+
+def _rgb_array(image: QImage) -> np.ndarray:
+    """A QImage in Format_RGB888 -> a (h, w, 3) uint8 copy (rows are padded to 4 bytes)."""
+    width, height = image.width(), image.height()
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+    return data.reshape(height, image.bytesPerLine())[:, : width * 3].reshape(height, width, 3).copy()

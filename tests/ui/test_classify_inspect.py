@@ -1,0 +1,178 @@
+"""Classify and Inspect with a real checkpoint: real image files dropped on the window as URLs,
+pasted images, feature maps, Grad-CAM and the validation-set evaluation."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication
+
+from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
+from resnet_studio.cli import main
+from resnet_studio.data import demo
+from resnet_studio.training import TrainConfig, Trainer, run_training
+from resnet_studio.ui import MainWindow
+
+TINY = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    run = tmp_path_factory.mktemp("classify") / "run"
+    config = TrainConfig(epochs=2, batch_size=64, threads=2, limit_train=1024, limit_val=200)
+    run_training(Trainer(TINY, config, run))
+    return run / "checkpoints" / "best.pt"
+
+
+@pytest.fixture
+def window(qtbot, checkpoint):
+    w = MainWindow()
+    w.model_source.use_checkpoint(str(checkpoint))
+    w.show()
+    yield w
+    w.document.undo_stack.setClean()
+    w.close()
+    w.deleteLater()
+
+
+@pytest.fixture
+def images(tmp_path):
+    """PNG, JPEG, grayscale, RGBA, a large photo-sized JPEG, and three files that are not images."""
+    pictures, labels = demo.generate(4, seed=5)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rgb = [Image.fromarray(p.transpose(1, 2, 0)).resize((64, 64)) for p in pictures]
+    rgb[0].save(folder / "a.png")
+    rgb[1].save(folder / "b.jpg", quality=95)
+    rgb[2].convert("L").save(folder / "c-gray.png")
+    rgb[3].convert("RGBA").save(folder / "d-rgba.png")
+    Image.new("RGB", (8660, 5774), (200, 30, 30)).save(folder / "e-50mp.jpg", quality=60)
+    (folder / "f-corrupt.jpg").write_bytes((folder / "b.jpg").read_bytes()[:200])
+    (folder / "g-notes.png").write_text("this is text")
+    (folder / "h-empty.jpg").write_bytes(b"")
+    return folder
+
+
+def drop_urls(window, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(QPoint(200, 200), *args)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(window, QDragMoveEvent(QPoint(200, 200), *args))
+    drop = QDropEvent(QPointF(200, 200), *args)
+    QApplication.sendEvent(window, drop)
+    return drop.isAccepted()
+
+
+def test_dropped_files_are_classified_and_bad_ones_explained(window, qtbot, images, tmp_path):
+    view = window.classify_view
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    assert drop_urls(window, sorted(images.iterdir()))
+    assert window.tabs.currentWidget() is view and view.busy
+    qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
+    timer.stop()
+    assert ticks  # the event loop kept running while files were decoded and classified
+    table = window.findChild(object, "classifyResults")
+    rows = {table.item(r, 1).text(): r for r in range(table.rowCount())}
+    assert len(rows) == 8
+    for good in ("a.png", "b.jpg", "c-gray.png", "d-rgba.png", "e-50mp.jpg"):
+        row = rows[good]
+        assert table.item(row, 2).text() in demo.CLASSES and table.item(row, 5).text() == ""
+        assert table.item(row, 3).text().endswith("%")
+    problems = {
+        name: table.item(rows[name], 5).text() for name in ("f-corrupt.jpg", "g-notes.png", "h-empty.jpg")
+    }
+    assert "corrupt" in problems["f-corrupt.jpg"]
+    assert "not an image" in problems["g-notes.png"]
+    assert problems["h-empty.jpg"] == "empty file"
+    assert "5 of 8 images" in view.status.text() and "3 could not be read" in view.status.text()
+    # The selected image beside its top classes as bars that sum to at most 100%.
+    table.selectRow(rows["a.png"])
+    shown = [bar.value() for bar in view.bars if bar.isVisible()]
+    assert len(shown) == 5 and shown == sorted(shown, reverse=True) and sum(shown) <= 1001
+    assert not view.picture.pixmap().isNull()
+    # Sorting by probability; CSV export of every image.
+    table.sortItems(3, Qt.SortOrder.DescendingOrder)
+    values = [table.item(r, 3).data(Qt.ItemDataRole.UserRole) for r in range(table.rowCount())]
+    numbers = [v for v in values if v is not None]
+    assert numbers == sorted(numbers, reverse=True)
+    assert view.export_csv(str(tmp_path / "out.csv"))
+    written = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert len([r for r in written if r["rank"] == "1"]) == 5 and len([r for r in written if r["error"]]) == 3
+
+
+def test_a_dropped_folder_is_walked(window, qtbot, images):
+    assert drop_urls(window, [images])
+    qtbot.waitUntil(lambda: not window.classify_view.busy, timeout=60_000)
+    assert window.classify_view.table.rowCount() == 8
+
+
+def test_pasted_image_is_classified(window, qtbot):
+    picture = np.ascontiguousarray(demo.generate(1, seed=9)[0][0].transpose(1, 2, 0))
+    image = QImage(picture.data, 32, 32, 96, QImage.Format.Format_RGB888).copy()
+    QGuiApplication.clipboard().setImage(image)
+    window.show_workspace("Classify")
+    window.classify_view.paste()
+    qtbot.waitUntil(lambda: not window.classify_view.busy, timeout=30_000)
+    table = window.classify_view.table
+    assert table.rowCount() == 1 and table.item(0, 1).text() == "pasted image"
+    assert table.item(0, 2).text() in demo.CLASSES
+
+
+def test_feature_maps_and_grad_cam_of_an_image(window, qtbot, images):
+    view = window.inspect_view
+    view.open_image(str(images / "a.png"))
+    maps = window.findChild(object, "featureMaps")
+    qtbot.waitUntil(lambda: maps.count() == 16 and view.busy == 0, timeout=30_000)  # last block: 16 ch
+    assert [view.block.itemText(i) for i in range(view.block.count())] == ["stem", "stage1.block1"]
+    view.block.setCurrentText("stem")
+    qtbot.waitUntil(lambda: maps.count() == 8 and view.busy == 0, timeout=30_000)
+    maps.setCurrentRow(3)
+    assert "stem, channel 3: 32x32" in view.channel_caption.text()
+    assert view.last_cam.block == "stem" and view.last_cam.heatmap.shape == (32, 32)
+    view.target.setCurrentIndex(view.target.findData(7))
+    view.target.activated.emit(view.target.currentIndex())
+    qtbot.waitUntil(lambda: view.last_cam.class_index == 7 and view.busy == 0, timeout=30_000)
+    assert demo.CLASSES[7] in view.caption.text()
+    view.sort.setChecked(True)
+    means = [float(maps.item(i).toolTip().split("mean ")[1].split(",")[0]) for i in range(maps.count())]
+    assert means == sorted(means, reverse=True)
+
+
+def test_evaluation_table_matches_the_command_line(window, qtbot, checkpoint, capsys):
+    assert main(["evaluate", str(checkpoint), "--json"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    view = window.inspect_view
+    view.evaluate()
+    qtbot.waitUntil(lambda: view.evaluation is not None, timeout=60_000)
+    table = view.per_class
+    shown = [
+        {
+            "class": table.item(r, 0).text(),
+            "correct": int(table.item(r, 1).text()),
+            "incorrect": int(table.item(r, 2).text()),
+        }
+        for r in range(table.rowCount())
+    ]
+    assert shown == [{k: row[k] for k in ("class", "correct", "incorrect")} for row in expected["per_class"]]
+    matrix = window.findChild(object, "confusionMatrix")
+    assert int(matrix.item(2, 2).text()) == expected["confusion"][2][2]
+    mistakes = sum(row["incorrect"] for row in expected["per_class"])
+    assert view.gallery.count() == min(200, mistakes)
+    # A cell shows its images; one of them opens in the Image tab.
+    row, column = next(
+        (i, j) for i, r in enumerate(expected["confusion"]) for j, n in enumerate(r) if i != j and n
+    )
+    view._cell_clicked(row, column)
+    assert view.gallery.count() == expected["confusion"][row][column]
+    view._gallery_open(view.gallery.item(0))
+    assert view.tabs.currentIndex() == 0 and "validation image" in view.image_name
