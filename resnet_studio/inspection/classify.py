@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +64,7 @@ def classify_files(
     top_k: int = 5,
     batch_size: int = 64,
     preview: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Prediction]:
     """Classify every image; an unreadable one gets an `error` and the rest go on. With `preview`,
     each prediction keeps its input image and a picture that size (the studio shows them)."""
@@ -77,7 +78,10 @@ def classify_files(
                 prediction.top = top
             pending.clear()
 
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for done, path in enumerate(files):
+        if progress is not None:
+            progress(done, len(files))
         prediction = Prediction(str(path))
         results.append(prediction)
         try:

@@ -8,9 +8,10 @@ import csv
 import io
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -30,12 +31,15 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import atomic_write_text
-from resnet_studio.inspection.classify import Prediction
 from resnet_studio.ui.background import run_in_background
 from resnet_studio.ui.feature_tiles import to_pixmap
 from resnet_studio.ui.model_source import ModelSource
 
+if TYPE_CHECKING:
+    from resnet_studio.inspection.classify import Prediction  # imports torch: only when classifying
+
 TOP_K = 5
+CHUNK = 100  # table rows filled per pass of the event loop
 PREVIEW = 192
 COLUMNS = ("Image", "File", "Class", "Probability", "Top classes", "Problem")
 
@@ -58,6 +62,10 @@ class ClassifyView(QWidget):
         self.last_elapsed_ms = 0.0
         self.busy = False
         source.changed.connect(self._show_source)
+        self._counter = [0, 0]
+        self.progress_timer = QTimer(self)
+        self.progress_timer.setInterval(100)
+        self.progress_timer.timeout.connect(self._report_progress)
 
         top = QHBoxLayout()
         self.model_label = QLabel()
@@ -91,9 +99,11 @@ class ClassifyView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        # Columns are sized once, after filling: sizing to contents on every new item costs
+        # O(rows) each, minutes for a folder of thousands.
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setResizeContentsPrecision(100)  # rows measured when sizing
         self.table.itemSelectionChanged.connect(self._show_selected)
         self.table.itemDoubleClicked.connect(lambda _: self._inspect_selected())
 
@@ -177,8 +187,14 @@ class ClassifyView(QWidget):
         """Decode and classify off the UI thread; each unreadable file gets its own message."""
         from resnet_studio.inspection.classify import classify_files
 
+        counter = self._counter = [0, 0]  # written by the worker, read by the status timer
+
+        def report(done: int, total: int) -> None:
+            counter[0], counter[1] = done, total
+
         self._run(
-            lambda loaded: classify_files(loaded, paths, TOP_K, preview=PREVIEW), f"{len(paths)} item(s)"
+            lambda loaded: classify_files(loaded, paths, TOP_K, preview=PREVIEW, progress=report),
+            f"{len(paths)} item(s)",
         )
 
     def classify_picture(self, rgb: np.ndarray, name: str) -> None:
@@ -191,25 +207,43 @@ class ClassifyView(QWidget):
         started = time.perf_counter()
         self.busy = True
         self.status.setText(f"Classifying {what}…")
+        self.progress_timer.start()
 
         def job() -> list[Prediction]:
             return work(source.load())
 
         run_in_background(job, self, lambda result: self._show(result, started), self._failed)
 
+    def _report_progress(self) -> None:
+        done, total = self._counter
+        if total > 1:
+            self.status.setText(f"Classifying… {done} of {total} images")
+
     def _failed(self, exc: Exception) -> None:
+        self.progress_timer.stop()
         self.busy = False
         message = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
         self.status.setText(f"Cannot classify: {message}")
 
     # -- results ------------------------------------------------------------------------------------
 
-    def _show(self, predictions: list[Prediction], started: float) -> None:
-        self.predictions = predictions
-        self.table.setSortingEnabled(False)
-        self.table.setRowCount(len(predictions))
-        for row, prediction in enumerate(predictions):
-            self._fill_row(row, prediction)
+    def _show(self, predictions: list[Prediction], started: float, first: int = 0) -> None:
+        """Fill the table CHUNK rows per pass of the event loop: thousands of rows never freeze it."""
+        if first == 0:
+            self.progress_timer.stop()
+            self.predictions = predictions
+            self.table.setSortingEnabled(False)
+            self.table.setRowCount(len(predictions))
+        elif predictions is not self.predictions:
+            return  # a newer result replaced these meanwhile
+        last = min(len(predictions), first + CHUNK)
+        for row in range(first, last):
+            self._fill_row(row, predictions[row])
+        if last < len(predictions):
+            self.status.setText(f"Showing… {last} of {len(predictions)} images")
+            QTimer.singleShot(0, lambda: self._show(predictions, started, last))
+            return
+        self.table.resizeColumnsToContents()
         self.table.setSortingEnabled(True)
         if predictions:
             self.table.selectRow(0)
@@ -225,7 +259,8 @@ class ClassifyView(QWidget):
     def _fill_row(self, row: int, prediction: Prediction) -> None:
         icon = QTableWidgetItem()
         if prediction.preview is not None:
-            icon.setIcon(QIcon(to_pixmap(prediction.preview)))
+            step = max(1, max(prediction.preview.shape[:2]) // 40)  # an icon-sized copy is cheap to make
+            icon.setIcon(QIcon(to_pixmap(prediction.preview[::step, ::step])))
         icon.setData(Qt.ItemDataRole.UserRole + 1, id(prediction))
         name = QTableWidgetItem(Path(prediction.path).name)
         name.setToolTip(prediction.path)

@@ -176,3 +176,25 @@ def test_evaluation_table_matches_the_command_line(window, qtbot, checkpoint, ca
     assert view.gallery.count() == expected["confusion"][row][column]
     view._gallery_open(view.gallery.item(0))
     assert view.tabs.currentIndex() == 0 and "validation image" in view.image_name
+
+
+def test_a_folder_of_thousands_keeps_the_window_responsive(window, qtbot, tmp_path):
+    pictures, _ = demo.generate(50, seed=3)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(1500):
+        if i % 150 == 7:
+            (folder / f"{i:04d}.png").write_text("not a picture")
+        else:
+            Image.fromarray(pictures[i % 50].transpose(1, 2, 0)).save(folder / f"{i:04d}.png")
+    view = window.classify_view
+    seen, ticks = set(), []
+    timer = QTimer()
+    timer.timeout.connect(lambda: (ticks.append(1), seen.add(view.status.text().split("…")[0])))
+    timer.start(20)
+    assert drop_urls(window, [folder])
+    qtbot.waitUntil(lambda: not view.busy, timeout=120_000)
+    timer.stop()
+    assert {"Classifying", "Showing"} <= seen and len(ticks) > 10
+    assert view.table.rowCount() == 1500
+    assert "1490 of 1500 images" in view.status.text() and "10 could not be read" in view.status.text()
