@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QListView, QListWidget
 
 _LUT = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
 
@@ -51,3 +53,17 @@ def image_pixmap(image: np.ndarray, side: int) -> QPixmap:
     array = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
     factor = max(1, round(side / image.shape[-1]))
     return to_pixmap(array.repeat(factor, axis=0).repeat(factor, axis=1))
+
+
+def tile_list(name: str, icon: int, cell: tuple[int, int]) -> QListWidget:
+    """A list shown as a wrapping grid of `icon`-pixel pictures in `cell`-sized cells, with a name
+    for automation (sample previews, feature-map channels, galleries)."""
+    tiles = QListWidget()
+    tiles.setObjectName(name)
+    tiles.setViewMode(QListView.ViewMode.IconMode)
+    tiles.setIconSize(QSize(icon, icon))
+    tiles.setGridSize(QSize(*cell))
+    tiles.setResizeMode(QListView.ResizeMode.Adjust)
+    tiles.setMovement(QListView.Movement.Static)
+    tiles.setWrapping(True)
+    return tiles

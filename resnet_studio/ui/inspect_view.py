@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PIL import Image
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -19,8 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListView,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QSplitter,
@@ -33,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.errors import UserError
 from resnet_studio.ui.background import run_in_background
-from resnet_studio.ui.feature_tiles import image_pixmap, mosaic, to_pixmap
+from resnet_studio.ui.feature_tiles import image_pixmap, mosaic, tile_list, to_pixmap
 from resnet_studio.ui.model_source import ModelSource
 
 VIEW = 224  # on-screen side of the image and its Grad-CAM
@@ -149,13 +147,7 @@ class InspectView(QWidget):
         left.addWidget(self.filters)
         left.addStretch(1)
 
-        self.maps = QListWidget()
-        self.maps.setObjectName("featureMaps")
-        self.maps.setViewMode(QListView.ViewMode.IconMode)
-        self.maps.setIconSize(QSize(56, 56))
-        self.maps.setGridSize(QSize(64, 76))
-        self.maps.setResizeMode(QListView.ResizeMode.Adjust)
-        self.maps.setMovement(QListView.Movement.Static)
+        self.maps = tile_list("featureMaps", 56, (64, 76))
         self.maps.currentRowChanged.connect(self._show_channel)
         self.channel_plot = pg.PlotWidget()
         self.channel_plot.setObjectName("channelView")
@@ -208,13 +200,7 @@ class InspectView(QWidget):
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.gallery_title = QLabel("<b>Misclassified</b>, most confident first")
-        self.gallery = QListWidget()
-        self.gallery.setObjectName("misclassified")
-        self.gallery.setViewMode(QListView.ViewMode.IconMode)
-        self.gallery.setIconSize(QSize(48, 48))
-        self.gallery.setGridSize(QSize(120, 96))
-        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
-        self.gallery.setMovement(QListView.Movement.Static)
+        self.gallery = tile_list("misclassified", 48, (120, 96))
         self.gallery.itemActivated.connect(self._gallery_open)
         self.gallery.itemClicked.connect(self._gallery_open)
         tables = QHBoxLayout()

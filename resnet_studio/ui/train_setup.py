@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -16,8 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QScrollArea,
@@ -28,7 +26,7 @@ from PySide6.QtWidgets import (
 from resnet_studio.errors import UserError
 from resnet_studio.training.config import TrainConfig, lr_factor
 from resnet_studio.ui.background import run_in_background
-from resnet_studio.ui.feature_tiles import image_pixmap
+from resnet_studio.ui.feature_tiles import image_pixmap, tile_list
 from resnet_studio.ui.train_worker import studio_threads
 
 RECIPES = {
@@ -95,18 +93,19 @@ class SetupPanel(QScrollArea):
         path_row = QHBoxLayout()
         path_row.addWidget(self.data_path)
         path_row.addWidget(browse)
-        self.download = QCheckBox("Download CIFAR if missing")
+        self.download = QCheckBox("Download if missing")
+        self.download.setToolTip("When training starts, fetch CIFAR if it is not in Location")
+        self.download_button = QPushButton("Download Now")
+        self.download_button.setObjectName("downloadButton")
+        self.download_button.setToolTip("Fetch CIFAR into Location now (needs the internet, ~170 MB)")
+        self.download_button.clicked.connect(self.download_now)
+        download_row = QHBoxLayout()
+        download_row.addWidget(self.download)
+        download_row.addWidget(self.download_button)
         form.addRow("Data", self.data_kind)
         form.addRow("Location", path_row)
-        form.addRow("", self.download)
-        self.sample_list = QListWidget()
-        self.sample_list.setObjectName("samplePreview")
-        self.sample_list.setViewMode(QListView.ViewMode.IconMode)
-        self.sample_list.setIconSize(QSize(40, 40))
-        self.sample_list.setGridSize(QSize(62, 62))
-        self.sample_list.setMovement(QListView.Movement.Static)
-        self.sample_list.setResizeMode(QListView.ResizeMode.Adjust)
-        self.sample_list.setWrapping(True)
+        form.addRow("", download_row)
+        self.sample_list = tile_list("samplePreview", 40, (62, 62))
         self.sample_list.setFixedHeight(3 * 62 + 8)
         self.sample_list.setToolTip("Samples of the training data; click one to pin it in Activations")
         self.sample_list.itemClicked.connect(self._sample_clicked)
@@ -115,6 +114,8 @@ class SetupPanel(QScrollArea):
         form.addRow(self.sample_list)
         form.addRow(self.sample_note)
         self.data_kind.currentTextChanged.connect(lambda _: self.load_samples())
+        self.data_kind.currentTextChanged.connect(self._kind_changed)
+        self._kind_changed(self.data_kind.currentText())
         self.data_path.editingFinished.connect(self.load_samples)
 
         self.limit_train = _spin(0, 10_000_000, 0)
@@ -239,6 +240,35 @@ class SetupPanel(QScrollArea):
                 self.sample_note.setText(f"No preview: {self.sample_error}")
 
         run_in_background(fetch, self, show, failed)
+
+    def _kind_changed(self, kind: str) -> None:
+        cifar = kind.startswith("cifar")
+        self.download.setEnabled(cifar)
+        self.download_button.setEnabled(cifar)
+
+    def download_now(self) -> None:
+        """Fetch the chosen CIFAR set off the UI thread; only ever on this explicit request."""
+        spec = self.data_spec()
+        self.download_button.setEnabled(False)
+        self.sample_note.setText(f"Downloading {spec}…")
+
+        def fetch() -> str:
+            from resnet_studio.data.sources import load_data  # imports torch
+
+            data = load_data(spec, limit_train=1, limit_val=1, download=True)
+            return f"{spec} is ready ({len(data.classes)} classes)"
+
+        def done(message: str) -> None:
+            self._kind_changed(self.data_kind.currentText())
+            self.sample_note.setText(message)
+            self._samples_for = ""
+            self.load_samples()
+
+        def failed(exc: Exception) -> None:
+            self._kind_changed(self.data_kind.currentText())
+            self.sample_note.setText(f"Download failed: {exc}")
+
+        run_in_background(fetch, self, done, failed)
 
     def _sample_clicked(self, item: QListWidgetItem) -> None:
         index = self.sample_list.row(item)

@@ -223,3 +223,14 @@ def test_open_run_folder_follows_metrics_written_by_another_process(window, qtbo
     assert "epoch 1/3" in view.progress.format() and "best 42.0%" in view.progress.format()
     assert not window.open_file(tmp_path)  # not a run folder: a message, nothing else
     assert "not a run folder" in window.last_error
+
+
+def test_cifar_without_its_files_says_where_to_put_them(window, qtbot, tmp_path):
+    setup = window.train_view.setup
+    assert not setup.download_button.isEnabled()  # demo needs no download
+    setup.data_path.setText(str(tmp_path / "empty"))
+    setup.data_kind.setCurrentText("cifar10")
+    assert setup.download_button.isEnabled() and setup.download.isEnabled()
+    qtbot.waitUntil(lambda: setup.sample_error != "", timeout=30_000)
+    assert "CIFAR-10 not found" in setup.sample_error and "--download" in setup.sample_error
+    assert "No preview" in setup.sample_note.text()
