@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import threading
 
 from resnet_studio.errors import UserError
+from resnet_studio.ui.torch_loader import load_torch
 
 
 def run_studio(
@@ -43,7 +43,7 @@ def run_studio(
     window.show()
     if not screenshot:
         # torch takes ~2 s to import: load it behind the shown window, ready for the first run.
-        threading.Thread(target=importlib.import_module, args=("torch",), daemon=True).start()
+        threading.Thread(target=load_torch, daemon=True).start()
     if screenshot:
         app.processEvents()
         window.canvas.fit()

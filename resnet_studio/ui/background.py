@@ -12,6 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from resnet_studio.ui.torch_loader import load_torch
+
 
 class _Relay(QObject):
     """Lives on the UI thread: the task's signals reach its slots there, queued."""
@@ -50,6 +52,7 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         try:
+            load_torch()  # jobs use torch; its first import must not race another thread's
             result = self.function()
         except Exception as exc:  # noqa: BLE001 - handed to the caller's error slot
             signal, value = self.relay.failed, exc

@@ -185,22 +185,25 @@ class ClassifyView(QWidget):
 
     def classify_paths(self, paths: list[str]) -> None:
         """Decode and classify off the UI thread; each unreadable file gets its own message."""
-        from resnet_studio.inspection.classify import classify_files
-
         counter = self._counter = [0, 0]  # written by the worker, read by the status timer
 
         def report(done: int, total: int) -> None:
             counter[0], counter[1] = done, total
 
-        self._run(
-            lambda loaded: classify_files(loaded, paths, TOP_K, preview=PREVIEW, progress=report),
-            f"{len(paths)} item(s)",
-        )
+        def work(loaded):
+            from resnet_studio.inspection.classify import classify_files  # on the worker: torch
+
+            return classify_files(loaded, paths, TOP_K, preview=PREVIEW, progress=report)
+
+        self._run(work, f"{len(paths)} item(s)")
 
     def classify_picture(self, rgb: np.ndarray, name: str) -> None:
-        from resnet_studio.inspection.classify import classify_picture
+        def work(loaded):
+            from resnet_studio.inspection.classify import classify_picture
 
-        self._run(lambda loaded: [classify_picture(loaded, rgb, name, TOP_K)], name)
+            return [classify_picture(loaded, rgb, name, TOP_K)]
+
+        self._run(work, name)
 
     def _run(self, work, what: str) -> None:
         source = self.source

@@ -249,9 +249,6 @@ class InspectView(QWidget):
         self._show_model()
         if self.image is None:
             return
-        from resnet_studio.inspection.activations import feature_maps
-        from resnet_studio.inspection.gradcam import first_layer_filters
-
         image, source = self.image, self.source
         self.busy += 1
 
@@ -259,6 +256,8 @@ class InspectView(QWidget):
             import torch
 
             from resnet_studio.data.transforms import normalize
+            from resnet_studio.inspection.activations import feature_maps
+            from resnet_studio.inspection.gradcam import first_layer_filters
 
             loaded = source.load()
             x = normalize(torch.from_numpy(image)[None], loaded.mean, loaded.std, size=loaded.input_size)
@@ -336,8 +335,6 @@ class InspectView(QWidget):
         if self.cam_key == (block, target):
             return
         self.cam_key = (block, target)
-        from resnet_studio.inspection.gradcam import grad_cam
-
         image, source = self.analysis.image, self.source
         self.busy += 1
 
@@ -345,6 +342,7 @@ class InspectView(QWidget):
             import torch
 
             from resnet_studio.data.transforms import normalize
+            from resnet_studio.inspection.gradcam import grad_cam
 
             loaded = source.load()
             x = normalize(torch.from_numpy(image)[None], loaded.mean, loaded.std, size=loaded.input_size)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -38,9 +39,24 @@ FILE_FILTERS = f"ResNet Studio project (*{PROJECT_SUFFIX});;Architecture (*{ARCH
 MAX_RECENT = 8
 
 
+_garbage_collector: GarbageCollector | None = None
+
+
+def collect_garbage_on_the_ui_thread() -> None:
+    """Python's cyclic garbage collector runs in whichever thread happens to allocate. Were that a
+    worker (decoding images, importing torch) while the cycle holds Qt objects, their C++
+    destructors would run on the wrong thread and can deadlock it against the UI thread (seen in
+    tests: a worker stuck for good in the middle of an import). So collection is switched off
+    and done by a timer on the UI thread instead."""
+    global _garbage_collector
+    if _garbage_collector is None:
+        _garbage_collector = GarbageCollector(interval=0.5)
+
+
 class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
+        collect_garbage_on_the_ui_thread()
         self.setObjectName("ResNetStudio")
         self.settings = QSettings("ResNet Studio", "ResNet Studio")
         self.document = Document(get_preset("resnet20"), self)

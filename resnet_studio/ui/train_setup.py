@@ -278,14 +278,22 @@ class SetupPanel(QScrollArea):
     # -- settings -------------------------------------------------------------------------------
 
     def list_devices(self) -> None:
-        from resnet_studio.training.device import describe_devices  # imports torch
+        """Fill the device list off the UI thread (asking CUDA loads torch and its driver)."""
 
-        for name, label in describe_devices():
-            index = self.device.findData(name)
-            if index < 0:
-                self.device.addItem(label, name)
-            else:
-                self.device.setItemText(index, label)
+        def describe() -> list[tuple[str, str]]:
+            from resnet_studio.training.device import describe_devices
+
+            return describe_devices()
+
+        def fill(devices: list[tuple[str, str]]) -> None:
+            for name, label in devices:
+                index = self.device.findData(name)
+                if index < 0:
+                    self.device.addItem(label, name)
+                else:
+                    self.device.setItemText(index, label)
+
+        run_in_background(describe, self, fill)
 
     def apply_recipe(self, name: str) -> None:
         recipe = RECIPES[name]

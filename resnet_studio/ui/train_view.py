@@ -37,6 +37,7 @@ from resnet_studio.ui.activation_view import ActivationView
 from resnet_studio.ui.background import run_in_background
 from resnet_studio.ui.document import Document
 from resnet_studio.ui.runs_panel import RunsPanel
+from resnet_studio.ui.torch_loader import load_torch
 from resnet_studio.ui.train_plots import RunCurves, TrainPlots
 from resnet_studio.ui.train_setup import SetupPanel
 from resnet_studio.ui.train_worker import TrainingSession, studio_threads
@@ -64,6 +65,7 @@ class TrainView(QWidget):
         super().__init__()
         self.document = document
         self.session: TrainingSession | None = None
+        self._session_done = True
         self.current: RunCurves | None = None
         self.last_run_dir: str | None = None
         self.last_finished: Finished | None = None
@@ -204,7 +206,8 @@ class TrainView(QWidget):
 
     @property
     def training(self) -> bool:
-        return self.session is not None and self.session.running
+        """From Train until the run's end has been handled here (not merely its thread ended)."""
+        return self.session is not None and not self._session_done
 
     def _update_buttons(self) -> None:
         running = self.training
@@ -234,7 +237,8 @@ class TrainView(QWidget):
         spec = spec or self.document.spec
         try:
             config = config or self.setup.config()
-            from resnet_studio.training.engine import Trainer  # torch loads with the first run
+            load_torch()  # usually loaded already, in the background, since start-up
+            from resnet_studio.training.engine import Trainer
 
             if resume is not None:
                 trainer = Trainer(None, config, resume=resume)
@@ -254,6 +258,7 @@ class TrainView(QWidget):
         self.plots.gradient_runs = [compare_with, self.current] if compare_with else [self.current]
         self.activation_view.clear_maps()
         self.session = TrainingSession(trainer, self)
+        self._session_done = False
         self.session.event.connect(self._on_event)
         self.session.failed.connect(self._on_failed)
         self.session.finished.connect(self._on_finished)
@@ -385,6 +390,7 @@ class TrainView(QWidget):
         self.progress.setFormat("Failed")
 
     def _on_finished(self) -> None:
+        self._session_done = True
         self.redraw_all()
         self._update_buttons()
         if self.last_run_dir:

@@ -75,7 +75,8 @@ def test_pause_resume_and_stop_leave_a_resumable_checkpoint(window, qtbot):
     qtbot.waitUntil(lambda: not view.training, timeout=60_000)
     assert view.last_finished.status == "stopped"
     state = load_checkpoint(f"{view.last_run_dir}/checkpoints/last.pt")
-    assert state["step"] == view.last_finished.step and state["batch_in_epoch"] > 0
+    assert state["step"] == view.last_finished.step  # 10 steps an epoch: where it resumes
+    assert state["epoch"] * 10 + state["batch_in_epoch"] == state["step"]
 
 
 def test_invalid_network_disables_training_with_the_reason(window):
