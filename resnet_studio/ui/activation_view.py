@@ -67,13 +67,17 @@ class ActivationView(QFrame):
         scroll.setWidget(self.rows)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         layout.addWidget(scroll, 1)
         self.placeholder = QLabel("Feature maps of the stem and every block appear here while training.")
         self.placeholder.setWordWrap(True)
         self.placeholder.setStyleSheet("color: palette(mid);")
         self.grid.addWidget(self.placeholder, 0, 0, 1, 2)
         self._labels: list[tuple[QLabel, QLabel]] = []
-        self.setMinimumWidth(MAPS_PER_BLOCK * (TILE + 2) + 90)
+        # Room for all 8 maps at full size where the window allows; in a small window the strips
+        # scroll sideways rather than squeeze the plots.
+        self.setMinimumWidth(240)
+        self.full_width = MAPS_PER_BLOCK * (TILE + 2) + 90
 
     # -- intents in ---------------------------------------------------------------------------------
 

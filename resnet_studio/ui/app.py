@@ -7,6 +7,7 @@ import sys
 import threading
 
 from resnet_studio.errors import UserError
+from resnet_studio.ui.background import wait_for_background
 from resnet_studio.ui.torch_loader import load_torch
 
 
@@ -45,6 +46,8 @@ def run_studio(
         # torch takes ~2 s to import: load it behind the shown window, ready for the first run.
         threading.Thread(target=load_torch, daemon=True).start()
     if screenshot:
+        app.processEvents()
+        wait_for_background(20_000)  # sample previews, device names: in the picture, not pending
         app.processEvents()
         window.canvas.fit()
         app.processEvents()

@@ -96,6 +96,7 @@ class TrainView(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
+        self.splitter = splitter
 
         layout = QHBoxLayout(self)
         layout.addWidget(self.left)
@@ -164,6 +165,13 @@ class TrainView(QWidget):
             row.addWidget(widget)
         row.addWidget(self.progress, 1)
         return row
+
+    def resizeEvent(self, event) -> None:
+        """Activations at full width where there is room for them and for the plots."""
+        super().resizeEvent(event)
+        total = sum(self.splitter.sizes())
+        wanted = self.activation_view.full_width if total >= 900 else max(240, total // 3)
+        self.splitter.setSizes([total - wanted, wanted])
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -472,8 +480,8 @@ class TrainView(QWidget):
 
     def confirm_close(self) -> bool:
         """While training: ask, then stop cleanly. True when the window may close."""
-        if not self.training:
-            return True
+        if self.session is None or not self.session.running:
+            return True  # no thread left, even if its last events are still queued
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Training in progress",

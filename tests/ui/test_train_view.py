@@ -235,3 +235,12 @@ def test_cifar_without_its_files_says_where_to_put_them(window, qtbot, tmp_path)
     qtbot.waitUntil(lambda: setup.sample_error != "", timeout=30_000)
     assert "CIFAR-10 not found" in setup.sample_error and "--download" in setup.sample_error
     assert "No preview" in setup.sample_note.text()
+
+
+def test_closing_right_after_a_stop_asks_nothing(window, qtbot):
+    view = window.train_view
+    view.setup.epochs.setValue(200)
+    view.train_button.click()
+    qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 1, timeout=120_000)
+    assert view.stop_and_wait()  # the thread has ended; its last events are still queued
+    assert window.train_view.confirm_close()  # no prompt: nothing is training any more
