@@ -34,6 +34,7 @@ def window(qtbot, checkpoint):
     w.model_source.use_checkpoint(str(checkpoint))
     w.show()
     yield w
+    w.train_view.stop_and_wait()
     w.document.undo_stack.setClean()
     w.close()
     w.deleteLater()
@@ -198,3 +199,22 @@ def test_a_folder_of_thousands_keeps_the_window_responsive(window, qtbot, tmp_pa
     assert {"Classifying", "Showing"} <= seen and len(ticks) > 10
     assert view.table.rowCount() == 1500
     assert "1490 of 1500 images" in view.status.text() and "10 could not be read" in view.status.text()
+
+
+def test_classify_with_the_latest_weights_of_a_run_in_progress(window, qtbot, images, tmp_path):
+    train = window.train_view
+    train.runs_root = tmp_path / "runs"
+    window.document.replace(TINY, None)
+    train.setup.limit_train.setValue(640)
+    train.setup.limit_val.setValue(128)
+    train.setup.batch_size.setValue(64)
+    train.setup.epochs.setValue(200)
+    window.model_source.use_training()
+    train.train_button.click()
+    qtbot.waitUntil(lambda: len(train.runs[0].steps) >= 2, timeout=120_000)
+    view = window.classify_view
+    view.classify_paths([str(images / "a.png")])
+    qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
+    assert "the training run's latest weights" in view.status.text()
+    assert view.table.item(0, 2).text() in demo.CLASSES
+    train.stop_and_wait()
