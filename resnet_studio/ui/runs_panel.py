@@ -104,13 +104,6 @@ class RunsPanel(QWidget):
         rows = self.table.selectionModel().selectedRows()
         return self.summaries[rows[0].row()] if rows and rows[0].row() < len(self.summaries) else None
 
-    def select_path(self, path: str | Path) -> bool:
-        for row, run in enumerate(self.summaries):
-            if run.path == Path(path):
-                self.table.selectRow(row)
-                return True
-        return False
-
     def _update_buttons(self) -> None:
         run = self.selected()
         self.show_button.setEnabled(run is not None)

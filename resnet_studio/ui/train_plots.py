@@ -70,10 +70,6 @@ class RunCurves:
         elif kind == "val":
             self.add_epoch(int(record.get("epoch", len(self.epochs) + 1)), step, loss, accuracy, None)
 
-    @property
-    def best_accuracy(self) -> float | None:
-        return max(self.val_acc) / 100 if self.val_acc else None
-
 
 class HoverReadout:
     """Shows, at the top left of a plot, each curve's value at the x under the mouse."""
