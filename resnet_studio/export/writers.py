@@ -37,7 +37,7 @@ def export_model(checkpoint: str | Path, format: str, out: Path, inputs: int) ->
     with tempfile.TemporaryDirectory(prefix="resnet-studio-export-") as scratch:
         staged = Path(scratch) / f"model{out.suffix or '.bin'}"
         with warnings_silenced():  # torch.jit and the exporter warn of their own deprecations
-            run = writer(loaded, x, staged, Path(checkpoint))
+            run = writer(loaded, x, staged)
             got = run(x)
         diff = float((got - expected).abs().max())
         if not np.isfinite(diff) or diff > TOLERANCE:
@@ -55,7 +55,7 @@ def export_model(checkpoint: str | Path, format: str, out: Path, inputs: int) ->
 Runner = Callable[[Tensor], Tensor]
 
 
-def _torchscript(loaded: LoadedModel, x: Tensor, path: Path, _checkpoint: Path) -> Runner:
+def _torchscript(loaded: LoadedModel, x: Tensor, path: Path) -> Runner:
     with torch.no_grad():
         traced = torch.jit.trace(loaded.model, x[:1])
     torch.jit.save(traced, str(path))
@@ -63,7 +63,7 @@ def _torchscript(loaded: LoadedModel, x: Tensor, path: Path, _checkpoint: Path) 
     return lambda batch: reloaded(batch).detach()
 
 
-def _onnx(loaded: LoadedModel, x: Tensor, path: Path, _checkpoint: Path) -> Runner:
+def _onnx(loaded: LoadedModel, x: Tensor, path: Path) -> Runner:
     missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
     if missing:
         raise UserError(
@@ -96,7 +96,7 @@ def _onnx(loaded: LoadedModel, x: Tensor, path: Path, _checkpoint: Path) -> Runn
     return lambda batch: torch.from_numpy(evaluator.run(None, {"image": batch.numpy()})[0])
 
 
-def _python(loaded: LoadedModel, _x: Tensor, path: Path, _checkpoint: Path) -> Runner:
+def _python(loaded: LoadedModel, _x: Tensor, path: Path) -> Runner:
     atomic_write_text(path, standalone_source(loaded))
     name = f"_resnet_studio_export_{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(name, path)

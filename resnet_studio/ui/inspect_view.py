@@ -49,6 +49,15 @@ class Analysis:
     filters: np.ndarray  # float32 (out, in, k, k)
 
 
+def _network_input(loaded, image: np.ndarray):
+    """The uint8 (C, H, W) image as the model's normalised (1, C, H, W) input (on a worker: torch)."""
+    import torch
+
+    from resnet_studio.data.transforms import normalize
+
+    return normalize(torch.from_numpy(image)[None], loaded.mean, loaded.std, size=loaded.input_size)
+
+
 def _error_text(exc: Exception) -> str:
     return str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
 
@@ -255,12 +264,11 @@ class InspectView(QWidget):
         def job() -> Analysis:
             import torch
 
-            from resnet_studio.data.transforms import normalize
             from resnet_studio.inspection.activations import feature_maps
             from resnet_studio.inspection.gradcam import first_layer_filters
 
             loaded = source.load()
-            x = normalize(torch.from_numpy(image)[None], loaded.mean, loaded.std, size=loaded.input_size)
+            x = _network_input(loaded, image)
             maps, logits = feature_maps(loaded.model, x)
             probabilities = torch.softmax(logits[0], 0).numpy()
             return Analysis(
@@ -339,13 +347,10 @@ class InspectView(QWidget):
         self.busy += 1
 
         def job():
-            import torch
-
-            from resnet_studio.data.transforms import normalize
             from resnet_studio.inspection.gradcam import grad_cam
 
             loaded = source.load()
-            x = normalize(torch.from_numpy(image)[None], loaded.mean, loaded.std, size=loaded.input_size)
+            x = _network_input(loaded, image)
             return grad_cam(loaded.model, x, block, target), loaded.classes
 
         run_in_background(job, self, self._show_cam, self._failed)
