@@ -20,7 +20,9 @@ class LayerInfo:
     output_shape: tuple[int, ...]  # (C, H, W), or (classes,) for the head
     params: int
     macs: int
-    shortcut: str = ""  # "identity", "projection", "zero-pad" or "" (none, or not a block)
+    # "identity", "projection", "projection-bare" (1x1 conv without BN), "zero-pad" or ""
+    # (no shortcut, or not a block)
+    shortcut: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def _conv(cin: int, cout: int, k: int, out_size: int) -> tuple[int, int]:
 
 
 def block_figures(
-    kind: str, cin: int, cout: int, stride: int, shortcut: str, size: int
+    kind: str, cin: int, cout: int, stride: int, shortcut: str, size: int, projection_bn: bool = True
 ) -> tuple[int, int, int, str]:
     """(params, macs, output side, shortcut used) of one residual block fed `size` x `size`."""
     out = _out(size, stride)
@@ -97,9 +99,11 @@ def block_figures(
     elif not changes_shape:
         used = "identity"
     elif shortcut == "projection":
-        used = "projection"
+        # The pre-activation paper's projection is always a bare 1x1 convolution.
+        normalised = projection_bn and kind != "preact"
+        used = "projection" if normalised else "projection-bare"
         add(_conv(cin, cout, 1, out))
-        if kind != "preact":  # the pre-activation paper's projection is a bare 1x1 convolution
+        if normalised:
             params += 2 * cout
     else:
         used = "zero-pad"
@@ -124,7 +128,7 @@ def analyze(spec: ArchitectureSpec) -> Analysis:
         for b in range(1, stage.count + 1):
             stride = stage.stride if b == 1 else 1
             params, macs, size, used = block_figures(
-                stage.block, channels, stage.channels, stride, spec.shortcut, size
+                stage.block, channels, stage.channels, stride, spec.shortcut, size, spec.projection_bn
             )
             channels = stage.channels
             layers.append(

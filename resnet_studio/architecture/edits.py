@@ -84,11 +84,14 @@ def set_head(spec: ArchitectureSpec, dropout: float) -> Edit:
 
 
 def set_network(spec: ArchitectureSpec, field: str, value: Any) -> Edit:
-    """Network-wide settings: name, classes, shortcut, input_size, input_channels."""
+    """Network-wide settings: name, classes, shortcut, projection_bn, input_size, input_channels."""
     if field == "input_size":
         return replace(spec, input=InputSpec(spec.input.channels, value)), f"Set input size to {value}"
     if field == "input_channels":
         return replace(spec, input=InputSpec(value, spec.input.size)), f"Set input channels to {value}"
+    if field == "projection_bn":
+        state = "on" if value else "off"
+        return replace(spec, projection_bn=bool(value)), f"Turn BatchNorm on projections {state}"
     return replace(spec, **{field: value}), f"Set {_words(field)} to {value}"
 
 

@@ -62,13 +62,27 @@ _ARTICLE = ArchitectureSpec(
     stages=tuple(StageSpec("basic", 1, 64, 2) for _ in range(3)),
     shortcut="projection",
     head=HeadSpec(0.0),
+    projection_bn=False,  # the article's Keras code: Conv2D 1x1 on the shortcut, no BatchNorm
+)
+
+# Chosen for accuracy per CPU operation in a few epochs: downsample in the stem, then one wide
+# basic block per stage. Wide convolutions keep a CPU's matrix units busier than ResNet-20's 16-channel
+# ones: measured 1.75x ResNet-20's images/s on 2 cores for 26M MACs against 41M.
+_CIFAR_FAST = ArchitectureSpec(
+    name="CIFAR-fast",
+    input=InputSpec(3, 32),
+    classes=10,
+    stem=StemSpec(channels=32, kernel=3, stride=2, maxpool=False),
+    stages=(StageSpec("basic", 1, 48, 1), StageSpec("basic", 1, 96, 2), StageSpec("basic", 1, 192, 2)),
+    shortcut="projection",
+    head=HeadSpec(0.0),
 )
 
 PRESETS: dict[str, Preset] = {
     "article": Preset(
         "article",
         "The reference article's network: 7x7/2 stem, three 64-channel "
-        "basic blocks with stride 2, projection shortcuts",
+        "basic blocks with stride 2, 1x1 projection shortcuts without BatchNorm",
         _ARTICLE,
     ),
     **{
@@ -87,6 +101,12 @@ PRESETS: dict[str, Preset] = {
         )
         for d in (20, 56)
     },
+    "cifar-fast": Preset(
+        "cifar-fast",
+        "A wide, shallow ResNet for CIFAR in minutes on a CPU: 3x3/2 stem, one basic block of "
+        "48, 96 and 192 channels (the cifar-10min recipe's network)",
+        _CIFAR_FAST,
+    ),
     "resnet18": Preset(
         "resnet18",
         "ResNet-18, ImageNet layout (224 px, 1000 classes)",

@@ -64,10 +64,17 @@ class ArchitectureSpec:
     stages: tuple[StageSpec, ...] = (StageSpec(),)
     shortcut: ShortcutKind = "projection"
     head: HeadSpec = field(default_factory=HeadSpec)
+    # BatchNorm after each 1x1 projection (the paper's option B). False: a bare 1x1 convolution, as
+    # in the reference article's Keras code. Pre-activation blocks never normalise the projection.
+    projection_bn: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["stages"] = [asdict(stage) for stage in self.stages]
+        if self.projection_bn:
+            # Written only when it differs from the default, so that files of networks without the
+            # option stay byte-identical and load in versions that predate it.
+            del data["projection_bn"]
         return {"format": FORMAT, "version": VERSION, **data}
 
     def with_stages(self, stages: list[StageSpec] | tuple[StageSpec, ...]) -> ArchitectureSpec:
@@ -131,6 +138,7 @@ def spec_from_dict(data: Any) -> ArchitectureSpec:
     if not isinstance(data, dict):
         raise SpecError("", f"an architecture must be a JSON object, got {_describe(data)}")
     top = {"format", "version", "name", "input", "classes", "stem", "stages", "shortcut", "head"}
+    top.add("projection_bn")
     _no_unknown(data, "", top)
     if data.get("format", FORMAT) != FORMAT:
         raise SpecError("format", f"must be {FORMAT!r}, got {_describe(data.get('format'))}")
@@ -184,6 +192,10 @@ def spec_from_dict(data: Any) -> ArchitectureSpec:
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise SpecError("head.dropout", f"must be a number in [0, 1), got {_describe(dropout)}")
 
+    projection_bn = data.get("projection_bn", True)
+    if not isinstance(projection_bn, bool):
+        raise SpecError("projection_bn", f"must be true or false, got {_describe(projection_bn)}")
+
     spec = ArchitectureSpec(
         name=name,
         input=input_spec,
@@ -192,6 +204,7 @@ def spec_from_dict(data: Any) -> ArchitectureSpec:
         stages=tuple(stages),
         shortcut=_choice(data, "shortcut", "", "projection", SHORTCUT_KINDS),  # type: ignore[arg-type]
         head=HeadSpec(dropout=float(dropout)),
+        projection_bn=projection_bn,
     )
     validate(spec)
     return spec

@@ -62,7 +62,8 @@ class ResNet(nn.Module):
             for b in range(1, stage["count"] + 1):
                 stride = stage["stride"] if b == 1 else 1
                 block = BLOCKS[stage["block"]]
-                stage_blocks[f"block{b}"] = block(channels, stage["channels"], stride, spec["shortcut"])
+                stage_blocks[f"block{b}"] = block(channels, stage["channels"], stride, spec["shortcut"],
+                                                  spec.get("projection_bn", True))
                 channels = stage["channels"]
             self.add_module(f"stage{s}", nn.Sequential(stage_blocks))
             self.stage_names.append(f"stage{s}")

@@ -1,7 +1,8 @@
 """Residual blocks in torchvision's vocabulary: `BasicBlock`, `Bottleneck`, `PreActBlock`.
 
 `shortcut` is the network-wide kind ("projection", "zero-pad" or "none"); a block uses a
-`downsample` module only where its output shape differs from its input's.
+`downsample` module only where its output shape differs from its input's. `projection_bn=False`
+makes a projection a bare 1x1 convolution (the reference article's Keras code).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection") -> None:
+    def __init__(
+        self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection", projection_bn: bool = True
+    ) -> None:
         super().__init__()
         self.conv1 = conv3x3(cin, cout, stride)
         self.bn1 = nn.BatchNorm2d(cout)
@@ -55,7 +58,7 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
         self.residual = shortcut != "none"
-        self.downsample = make_downsample(cin, cout, stride, shortcut)
+        self.downsample = make_downsample(cin, cout, stride, shortcut, projection_bn)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -73,7 +76,9 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection") -> None:
+    def __init__(
+        self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection", projection_bn: bool = True
+    ) -> None:
         super().__init__()
         inner = cout // self.expansion
         self.conv1 = conv1x1(cin, inner)
@@ -84,7 +89,7 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
         self.residual = shortcut != "none"
-        self.downsample = make_downsample(cin, cout, stride, shortcut)
+        self.downsample = make_downsample(cin, cout, stride, shortcut, projection_bn)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -103,7 +108,9 @@ class PreActBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection") -> None:
+    def __init__(
+        self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection", projection_bn: bool = True
+    ) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(cin)
         self.conv1 = conv3x3(cin, cout, stride)
@@ -111,6 +118,7 @@ class PreActBlock(nn.Module):
         self.conv2 = conv3x3(cout, cout)
         self.relu = nn.ReLU(inplace=False)  # `x` is still needed by the shortcut
         self.residual = shortcut != "none"
+        # The 2016 paper's projection is a bare 1x1 convolution: `projection_bn` does not apply.
         self.downsample = make_downsample(cin, cout, stride, shortcut, norm=False)
 
     def forward(self, x: Tensor) -> Tensor:

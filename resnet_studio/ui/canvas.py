@@ -140,21 +140,25 @@ class Canvas(QGraphicsView):
             f"{head_layer.params:,} params · {_si(head_layer.macs)} MACs" if head_layer else "",
         )
         y = self._pill(y, f"{spec.classes} classes", link=True)
-        self._legend(y + 18)
+        self._legend(y + 18, {layer.shortcut for layer in layers.values()})
         scene.setSceneRect(scene.itemsBoundingRect().adjusted(-40, -30, 40, 30))
         self._paint_selection()
         if not self._fitted:
             self._fitted = True
             self.fit()
 
-    def _legend(self, y: float) -> None:
-        """What the arcs mean: identity, projection (dashed) and zero-pad (dotted) shortcuts."""
+    def _legend(self, y: float, used: set[str]) -> None:
+        """What the arcs mean: identity, projection (dashed; dash-dot without BatchNorm) and
+        zero-pad (dotted) shortcuts. Only the kinds this network uses beyond identity are listed."""
         x = 40.0
         for label, style in (
             ("identity shortcut", Qt.PenStyle.SolidLine),
-            ("projection (1×1 conv)", Qt.PenStyle.DashLine),
+            ("projection (1×1 conv + BN)", Qt.PenStyle.DashLine),
+            ("projection (1×1 conv, no BN)", Qt.PenStyle.DashDotLine),
             ("zero-pad (option A)", Qt.PenStyle.DotLine),
         ):
+            if style == Qt.PenStyle.DashDotLine and "projection-bare" not in used:
+                continue
             arc = QPainterPath(QPointF(x, y + 14))
             arc.cubicTo(QPointF(x + 3, y), QPointF(x + 25, y), QPointF(x + 28, y + 14))
             pen = QPen(self.text_colour, 1.6)
@@ -260,6 +264,8 @@ class Canvas(QGraphicsView):
                 pen = QPen(self.text_colour, 1.6)
                 if shortcut == "projection":
                     pen.setStyle(Qt.PenStyle.DashLine)
+                elif shortcut == "projection-bare":
+                    pen.setStyle(Qt.PenStyle.DashDotLine)
                 elif shortcut == "zero-pad":
                     pen.setStyle(Qt.PenStyle.DotLine)
                 self.scene().addPath(arc, pen).setParentItem(card)

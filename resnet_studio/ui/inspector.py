@@ -69,6 +69,11 @@ class Inspector(QWidget):
         self.input_channels = _spin(1, 64)
         self.classes = _spin(2, 100_000)
         self.shortcut = _combo(SHORTCUT_KINDS, SHORTCUT_TITLES)
+        self.projection_bn = QCheckBox("BatchNorm after 1×1 projections")
+        self.projection_bn.setToolTip(
+            "On: the paper's option B. Off: a bare 1×1 convolution, as in the reference article's "
+            "Keras code (pre-activation blocks never normalise the projection)"
+        )
         self._page(
             "network",
             [
@@ -77,6 +82,7 @@ class Inspector(QWidget):
                 ("Input channels", self.input_channels),
                 ("Classes", self.classes),
                 ("Shortcuts", self.shortcut),
+                ("", self.projection_bn),
             ],
         )
         # Stem
@@ -156,6 +162,10 @@ class Inspector(QWidget):
             self.shortcut.currentIndexChanged,
             lambda _: edits.set_network(d.spec, "shortcut", self.shortcut.currentData()),
         )
+        on(
+            self.projection_bn.toggled,
+            lambda checked: edits.set_network(d.spec, "projection_bn", bool(checked)),
+        )
         on(self.stem_channels.valueChanged, lambda v: edits.set_stem(d.spec, "channels", v))
         on(self.stem_kernel.valueChanged, lambda v: edits.set_stem(d.spec, "kernel", v))
         on(self.stem_stride.valueChanged, lambda v: edits.set_stem(d.spec, "stride", v))
@@ -206,6 +216,8 @@ class Inspector(QWidget):
                 self.input_channels.setValue(spec.input.channels)
                 self.classes.setValue(spec.classes)
                 self.shortcut.setCurrentIndex(SHORTCUT_KINDS.index(spec.shortcut))
+                self.projection_bn.setChecked(spec.projection_bn)
+                self.projection_bn.setEnabled(spec.shortcut == "projection")
             problem = self.document.problem_for(key)
             self.problem.setText(f"⚠ {problem}" if problem else "")
         finally:

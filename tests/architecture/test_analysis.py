@@ -1,5 +1,6 @@
 """The analysis must agree with the built nn.Module, layer by layer, for presets and random specs."""
 
+import dataclasses
 import random
 
 import pytest
@@ -33,6 +34,26 @@ def test_cifar_presets_match_the_paper():
     assert 40e6 < analyze(get_preset("resnet20")).macs < 42e6
     # Option A adds no parameters: the plain twin has exactly as many.
     assert analyze(get_preset("plain20")).params == analyze(get_preset("resnet20")).params
+
+
+def test_article_preset_is_the_reference_articles_network_exactly():
+    """The article's Keras code: 1x1 projections without BatchNorm, 244,426 trainable parameters
+    (Keras shows 245,322 because it also counts BatchNorm's moving statistics)."""
+    spec = get_preset("article")
+    assert not spec.projection_bn
+    analysis = analyze(spec)
+    model = build_model(spec)
+    assert analysis.params == 244_426
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 244_426
+    buffers = sum(b.numel() for name, b in model.named_buffers() if "running" in name)
+    assert analysis.params + buffers == 245_322
+    shortcuts = [layer.shortcut for layer in analysis.layers if layer.shortcut]
+    assert shortcuts == ["projection-bare"] * 3
+    assert all(isinstance(block.downsample, nn.Conv2d) for _, block in model.named_blocks())
+    # With BatchNorm on the projections (the paper's option B): 2 x 64 more per block.
+    with_bn = analyze(dataclasses.replace(spec, projection_bn=True))
+    assert with_bn.params == 244_426 + 3 * 128
+    assert [layer.shortcut for layer in with_bn.layers if layer.shortcut] == ["projection"] * 3
 
 
 def _measured(model: nn.Module, spec: ArchitectureSpec) -> tuple[dict[str, tuple], int]:
@@ -102,6 +123,7 @@ def _random_spec(rng: random.Random) -> ArchitectureSpec:
         ),
         stages=tuple(stages),
         shortcut=rng.choice(["projection", "zero-pad", "none"]),
+        projection_bn=rng.random() < 0.5,
     )
 
 

@@ -57,6 +57,18 @@ def test_preset_depths_match_their_names():
     assert [(s.block, s.channels, s.stride) for s in article.stages] == [("basic", 64, 2)] * 3
 
 
+def test_projection_without_batchnorm_is_optional_and_old_files_load_unchanged():
+    """The field is optional: a file without it means BatchNorm on projections (as before) and is
+    written back byte for byte without it; false is kept through a round trip."""
+    old = spec_from_dict(DESIGN_EXAMPLE)
+    assert old.projection_bn is True and "projection_bn" not in old.to_dict()
+    bare = spec_from_dict({**DESIGN_EXAMPLE, "projection_bn": False})
+    assert bare.projection_bn is False
+    assert bare.to_dict()["projection_bn"] is False
+    assert spec_from_dict(bare.to_dict()) == bare
+    assert get_preset("article").to_dict()["projection_bn"] is False
+
+
 def _with(path: str, value):
     data = json.loads(json.dumps(DESIGN_EXAMPLE))
     target = data
@@ -94,6 +106,7 @@ _DELETE = object()
         ("stages[0].chanels", 16, "stages[0].chanels: unknown field"),
         ("version", 2, "version: unsupported version 2"),
         ("input.size", True, "input.size: must be a positive integer, got true"),
+        ("projection_bn", "no", 'projection_bn: must be true or false, got "no"'),
     ],
 )
 def test_invalid_fields_are_named(path, value, message):
