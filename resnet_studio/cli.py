@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("presets", help="list the built-in networks")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("recipes", help="list the training recipes")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("summary", help="per-layer shapes, parameters and multiply-accumulates")
     _arch_options(p, required=True)
     p.add_argument("--json", action="store_true")
@@ -58,7 +62,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="demo, cifar10[:ROOT], cifar100[:ROOT] or folder:PATH (default demo)",
     )
+    p.add_argument(
+        "--recipe",
+        metavar="NAME",
+        help="a named set of hyper-parameters: quick, article, he2015, cifar-10min (see `recipes`); "
+        "options given explicitly override its values",
+    )
+    p.add_argument(
+        "--budget",
+        metavar="DURATION",
+        help="train for this long, e.g. 10m, 90s, 1h30m: the number of steps is set from the measured "
+        "speed so that the run, evaluation included, ends on time with its schedule completed",
+    )
     p.add_argument("--epochs", type=int)
+    p.add_argument("--steps", type=int, metavar="N", help="optimizer steps in all (instead of --epochs)")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        metavar="X",
+        help="validate on this fraction of the training set, held out (e.g. 0.1), not on the test set",
+    )
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
@@ -66,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="flip test-time augmentation: evaluation and classification average each image with "
+        "its mirror image (the checkpoint remembers it)",
+    )
     p.add_argument("--limit-train", type=int, metavar="N")
     p.add_argument("--limit-val", type=int, metavar="N")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
@@ -89,14 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE")
 
     p = sub.add_parser("evaluate", help="accuracy, per-class table and confusion matrix")
-    p.add_argument("checkpoint", metavar="CHECKPOINT")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help=_checkpoint_help())
     p.add_argument("--data", metavar="SPEC", help="default: the data the checkpoint was trained on")
     p.add_argument("--limit-val", type=int, metavar="N")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("classify", help="top-k classes of image files (folders are walked)")
-    p.add_argument("checkpoint", metavar="CHECKPOINT")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help=_checkpoint_help())
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--top", type=int, default=5, metavar="K")
     p.add_argument("--json", action="store_true")
@@ -106,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=30, help="timed steps per loop (default 30)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     return parser
+
+
+def _checkpoint_help() -> str:
+    from resnet_studio.training.shipped import shipped_weights
+
+    names = ", ".join(f"{w.name} ({w.title}, {w.accuracy:.1%})" for w in shipped_weights().values())
+    shipped = f", or the name of shipped weights: {names}" if names else ""
+    return f"a checkpoint file or a run folder{shipped}"
 
 
 def _arch_options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -132,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         handler = {
             "presets": cmd_presets,
+            "recipes": cmd_recipes,
             "summary": cmd_summary,
             "train": cmd_train,
             "evaluate": cmd_evaluate,
@@ -198,6 +236,22 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from resnet_studio.training.recipes import RECIPES
+
+    rows = [
+        {"name": r.name, "title": r.title, "description": r.description, "preset": r.preset, **r.settings}
+        for r in RECIPES.values()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in RECIPES.values():
+        network = f" Network: {r.preset}." if r.preset else ""
+        print(f"{r.name:<12} {r.description}{network}")
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from resnet_studio.architecture import analyze
 
@@ -219,13 +273,23 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from resnet_studio.training import TrainConfig, Trainer
+    from resnet_studio.training.config import parse_duration
     from resnet_studio.training.distributed import finish
+    from resnet_studio.training.recipes import get_recipe
     from resnet_studio.training.rundir import RunDirectory
 
+    recipe = get_recipe(args.recipe) if args.recipe else None
     spec = _spec(args)
+    if spec is None and recipe is not None and recipe.preset and not args.resume:
+        from resnet_studio.architecture import get_preset
+
+        spec = get_preset(recipe.preset)
     overrides = {
         "data": args.data,
         "epochs": args.epochs,
+        "steps": args.steps,
+        "budget": parse_duration(args.budget) if args.budget is not None else None,
+        "val_fraction": args.val_fraction,
         "batch_size": args.batch_size,
         "lr": args.lr,
         "optimizer": args.optimizer,
@@ -241,6 +305,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if spec is not None:
             raise UserError("--resume continues the run's own architecture; drop --preset/--arch")
+        if recipe is not None:
+            raise UserError("--recipe starts a new run; --resume continues a run with its own settings")
         saved = RunDirectory(args.resume).read_config()
         base = {k: v for k, v in saved.items() if k not in ("device_used", "versions")}
         base.update({k: v for k, v in overrides.items() if v is not None and k != "data"})
@@ -250,9 +316,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         if spec is None:
             raise UserError("give --preset NAME or --arch FILE (or --resume RUN_DIR)")
         chosen = {k: v for k, v in overrides.items() if v is not None}
-        config = TrainConfig(
-            **chosen,
-            augment=not args.no_augment,
+        if args.epochs is not None and args.steps is None:
+            chosen["steps"] = None  # epochs asked for explicitly win over a recipe's step count
+        if args.no_augment:
+            chosen["augment"] = False
+        if args.tta:
+            chosen["tta"] = True
+        if (args.epochs is not None or args.steps is not None) and args.budget is None:
+            chosen["budget"] = None  # so do epochs or steps over a recipe's budget
+        config = recipe.config(**chosen) if recipe else TrainConfig(**chosen)
+        config = dataclasses.replace(
+            config,
             download=args.download,
             distributed=args.distributed,
             sync_batchnorm=args.sync_batchnorm,
@@ -281,7 +355,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _render_training(trainer):
-    from resnet_studio.training import CheckpointSaved, Evaluated, Finished, Started, Step
+    from resnet_studio.training import CheckpointSaved, Evaluated, Finished, Planned, Started, Step
     from resnet_studio.training.progress import ProgressView
 
     # Under torchrun every rank runs this loop; only rank 0 speaks.
@@ -293,6 +367,8 @@ def _render_training(trainer):
             view.started(event)
         elif isinstance(event, Step):
             view.step(event)
+        elif isinstance(event, Planned):
+            view.planned(event)
         elif isinstance(event, Evaluated):
             view.evaluated(event)
         elif isinstance(event, CheckpointSaved):
@@ -332,6 +408,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         loaded.std,
         size=loaded.input_size,
         device=device,
+        tta=loaded.tta,
     )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))

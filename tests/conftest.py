@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tarfile
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # QSettings (recent files, geometry) go to a throwaway folder, never the user's own config.
@@ -43,3 +45,34 @@ def small_demo(demo_splits: DataSplits) -> DataSplits:
     val = DataSet(demo_splits.val.images[:256], demo_splits.val.labels[:256])
     mean, std = channel_stats(train.images)
     return DataSplits("demo", list(demo_splits.classes), train, val, mean, std)
+
+
+CIFAR_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+
+@pytest.fixture(scope="session")
+def cifar_archive() -> Path:
+    """The shared CIFAR-10 JPEG archive. In CI (CI=true) it must be there: a missing archive fails
+    the test instead of skipping it; elsewhere the real-data tests skip."""
+    if not CIFAR_ARCHIVE.is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CIFAR_ARCHIVE} is missing: CI runs the real-data tests")
+        pytest.skip(f"{CIFAR_ARCHIVE} absent")
+    return CIFAR_ARCHIVE
+
+
+@pytest.fixture(scope="session")
+def cifar_test_folder(cifar_archive: Path, tmp_path_factory) -> Path:
+    """The whole CIFAR-10 test set (10,000 JPEG files) extracted to a temporary folder, as
+    `test/<class>/*.jpg`, with a one-image-per-class `train/` so the folder source accepts it."""
+    root = tmp_path_factory.mktemp("cifar-test")
+    with tarfile.open(cifar_archive) as tar:
+        members = []
+        for member in tar:
+            parts = Path(member.name).parts
+            if not member.isfile() or len(parts) < 3:
+                continue
+            if parts[-3] == "test" or (parts[-3] == "train" and parts[-1] == "0000.jpg"):
+                members.append(member)
+        tar.extractall(root, members=members, filter="data")
+    return next(p for p in root.rglob("test") if p.is_dir()).parent

@@ -43,6 +43,17 @@ class DataSet:
         keep = torch.from_numpy(balanced_pick(self.labels.numpy(), limit, seed))
         return DataSet(self.images[keep], self.labels[keep])
 
+    def hold_out(self, fraction: float, seed: int) -> tuple[DataSet, DataSet]:
+        """(rest, held out): `fraction` of every class held out at random with a fixed seed, as
+        He et al.'s 45k/5k split of CIFAR-10's training set."""
+        held = balanced_pick(self.labels.numpy(), round(len(self) * fraction), seed)
+        mask = torch.ones(len(self), dtype=torch.bool)
+        mask[torch.from_numpy(held)] = False
+        rest = torch.nonzero(mask).flatten()
+        return DataSet(self.images[rest], self.labels[rest]), DataSet(
+            self.images[~mask], self.labels[~mask]
+        )
+
 
 @dataclass
 class DataSplits:
@@ -102,17 +113,26 @@ def load_data(
     limit_val: int | None = None,
     seed: int = 0,
     download: bool = False,
+    val_fraction: float = 0.0,
 ) -> DataSplits:
-    """Load a data source into memory; a problem of the user's making raises `UserError`."""
+    """Load a data source into memory; a problem of the user's making raises `UserError`.
+
+    `val_fraction` > 0 validates on that part of the training set, held out, instead of the
+    source's own validation or test images (which are then not read at all where it can be
+    helped): tuning on it keeps the test set for the one figure reported at the end."""
     kind, arg = parse_source(spec)
     if kind == "demo":
         splits = _demo()
     elif kind in ("cifar10", "cifar100"):
         splits = _cifar(kind, Path(arg) if arg else default_root(), download)
     else:
-        splits = _folder(Path(arg or ""), image_size, channels, limit_train, limit_val, seed)
+        splits = _folder(
+            Path(arg or ""), image_size, channels, limit_train, limit_val, seed, skip_val=val_fraction > 0
+        )
     splits.source = spec
     splits.train = splits.train.subset(limit_train, seed)
+    if val_fraction > 0:
+        splits.train, splits.val = splits.train.hold_out(val_fraction, seed + 2)
     splits.val = splits.val.subset(limit_val, seed + 1)
     if len(splits.train) == 0:
         raise UserError(f"--data {spec}: no training images")
@@ -196,7 +216,13 @@ def _cifar(kind: str, root: Path, download: bool) -> DataSplits:
 
 
 def _folder(
-    root: Path, size: int, channels: int, limit_train: int | None, limit_val: int | None, seed: int
+    root: Path,
+    size: int,
+    channels: int,
+    limit_train: int | None,
+    limit_val: int | None,
+    seed: int,
+    skip_val: bool = False,
 ) -> DataSplits:
     if not root.is_dir():
         raise UserError(f"--data folder:{root}: no such folder")
@@ -216,7 +242,7 @@ def _folder(
         )
     # Decode only what the limits keep: a 5,000-image slice of a large folder loads in seconds.
     train_files = _take(train_files, limit_train, seed)
-    val_files = _take(val_files, limit_val, seed + 1)
+    val_files = [] if skip_val else _take(val_files, limit_val, seed + 1)
     train, bad_train = _decode(train_files, size, channels)
     val, bad_val = _decode(val_files, size, channels)
     skipped = bad_train + bad_val

@@ -49,7 +49,11 @@ def predict(
     x = torch.as_tensor(images)
     x = normalize(x, loaded.mean, loaded.std, size=loaded.input_size)
     device = next(loaded.model.parameters()).device
-    probs = torch.softmax(loaded.model(x.to(device)).float(), dim=1).cpu()
+    x = x.to(device)
+    logits = loaded.model(x).float()
+    if loaded.tta:  # as the network was evaluated: the mean with its mirror image
+        logits = (logits + loaded.model(x.flip(3)).float()) / 2
+    probs = torch.softmax(logits, dim=1).cpu()
     k = min(top_k, probs.shape[1])
     values, indices = probs.topk(k, dim=1)
     return [

@@ -94,8 +94,10 @@ def evaluate(
     channels_last: bool = False,
     amp_dtype: torch.dtype | None = None,
     keep_predictions: bool = False,
+    tta: bool = False,
 ) -> Evaluation:
-    """Evaluate `model` on `data` (uint8 images); the model is left in eval mode."""
+    """Evaluate `model` on `data` (uint8 images); the model is left in eval mode. With `tta`, each
+    image's logits are averaged with its mirror image's (flip test-time augmentation)."""
     device = torch.device(device)
     model.eval()
     k = len(classes)
@@ -108,6 +110,8 @@ def evaluate(
         x = normalize(images, mean, std, size=size, channels_last=channels_last)
         with autocast:
             logits = model(x)
+            if tta:
+                logits = (logits.float() + model(x.flip(3)).float()) / 2
         logits = logits.float()
         loss_sum += F.cross_entropy(logits, labels, reduction="sum").double()
         confusion += torch.bincount(labels * k + logits.argmax(1), minlength=k * k)

@@ -19,6 +19,7 @@ from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.errors import SpecError, UserError
 from resnet_studio.fileio import atomic_write
 from resnet_studio.nn.model import ResNet, build_model
+from resnet_studio.training.shipped import resolve
 
 FORMAT = "resnet-studio.checkpoint"
 VERSION = 1
@@ -30,8 +31,9 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint safely; anything that is not one of ours raises `UserError`."""
-    path = Path(path)
+    """Read a checkpoint safely; anything that is not one of ours raises `UserError`. `path` may
+    also be a run folder or the name of shipped weights (`resnet20-cifar10`)."""
+    path = resolve(path)
     if path.is_dir():
         for candidate in (path / "checkpoints" / "best.pt", path / "checkpoints" / "last.pt"):
             if candidate.is_file():
@@ -76,6 +78,11 @@ class LoadedModel:
     std: list[float]
     path: str = ""
     config: dict = field(default_factory=dict)  # the TrainConfig it was trained with (data, seed)
+
+    @property
+    def tta(self) -> bool:
+        """Whether predictions average each image with its mirror, as it was evaluated."""
+        return bool(self.config.get("tta", False))
 
     @property
     def input_size(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -17,6 +18,9 @@ Device = str  # "auto", "cpu", "cuda", "cuda:N" or "mps"
 class TrainConfig:
     data: str = "demo"  # --data SPEC
     epochs: int = 3
+    steps: int | None = None  # optimizer steps in all; when set it decides the number of epochs
+    budget: float | None = None  # seconds of wall time, data loading and evaluation included
+    val_fraction: float = 0.0  # hold out this fraction of the training set for validation
     batch_size: int = 128  # images per step (per process when distributed)
     optimizer: Optimizer = "sgd"
     lr: float = 0.1  # peak learning rate
@@ -26,6 +30,7 @@ class TrainConfig:
     schedule: Schedule = "onecycle"
     warmup_fraction: float = 0.15  # onecycle: fraction of all steps spent rising to `lr`
     label_smoothing: float = 0.0
+    tta: bool = False  # flip test-time augmentation: predictions average an image and its mirror
     augment: bool = True  # 4-pixel pad + random crop + horizontal flip
     zero_init_residual: bool = False
     limit_train: int | None = None  # use at most this many training images
@@ -78,7 +83,13 @@ class TrainConfig:
         kind, _, index = str(self.device).partition(":")
         if kind not in ("auto", "cpu", "cuda", "mps") or index and (kind != "cuda" or not index.isdigit()):
             raise bad("device", "must be auto, cpu, cuda, cuda:N or mps")
-        for name in ("limit_train", "limit_val", "threads", "log_every"):
+        if not isinstance(self.val_fraction, (int, float)) or not 0 <= self.val_fraction <= 0.5:
+            raise bad("val_fraction", "must be a number from 0 to 0.5")
+        if self.budget is not None and (
+            not isinstance(self.budget, (int, float)) or not math.isfinite(self.budget) or self.budget < 1
+        ):
+            raise bad("budget", "must be at least 1 second")
+        for name in ("limit_train", "limit_val", "threads", "log_every", "steps"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise bad(name, "must be a positive integer")
@@ -106,3 +117,16 @@ def lr_factor(schedule: str, step: int, total: int, warmup_fraction: float = 0.1
     if progress < warmup_fraction:
         return 0.1 + 0.9 * progress / warmup_fraction
     return max(0.0, (1 - progress) / (1 - warmup_fraction))
+
+
+def parse_duration(text: str) -> float:
+    """'10m' -> 600.0; also '90s', '1h', '1h30m', '2m30s' or plain seconds ('45')."""
+    value = text.strip().lower()
+    match = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", value)
+    if not value or match is None or not any(match.groups()):
+        raise UserError(f"budget {text!r}: expected a duration such as 10m, 90s or 1h30m")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total < 1:
+        raise UserError(f"budget {text!r}: must be at least 1 second")
+    return total

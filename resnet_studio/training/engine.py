@@ -32,6 +32,7 @@ from resnet_studio.inspection.activations import feature_maps
 from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.nn.model import build_model
 from resnet_studio.training import distributed as dist_helpers
+from resnet_studio.training.budget import BudgetPlanner
 from resnet_studio.training.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from resnet_studio.training.config import TrainConfig, lr_factor
 from resnet_studio.training.device import DeviceSettings, choose_device, settings_for
@@ -41,6 +42,7 @@ from resnet_studio.training.events import (
     Evaluated,
     Event,
     Finished,
+    Planned,
     Started,
     Step,
 )
@@ -134,6 +136,7 @@ class Trainer:
 
     def events(self) -> Iterator[Event]:
         cfg = self.config
+        budget_start = time.perf_counter()  # a budget counts the data loading too
         rank, world = dist_helpers.rank_and_world(cfg.distributed)
         writer = self.run if rank == 0 else None
         settings = self._settings(rank)
@@ -148,6 +151,7 @@ class Trainer:
             limit_val=cfg.limit_val,
             seed=cfg.seed,
             download=cfg.download,
+            val_fraction=cfg.val_fraction,
         )
         self.data = data
         device = settings.device
@@ -163,7 +167,7 @@ class Trainer:
         parts = [model.stem, *(block for _, block in model.named_blocks()), model.head]
         grad_groups = [list(part.parameters()) for part in parts] if cfg.grad_norms else []
         steps_per_epoch = _steps_per_epoch(len(data.train), cfg.batch_size, world)
-        total_steps = steps_per_epoch * cfg.epochs
+        total_steps = cfg.steps or steps_per_epoch * cfg.epochs
         epoch, step, batch_in_epoch, best, elapsed = 0, 0, 0, None, 0.0
         augment_state = None
         if self._resume_state is not None:
@@ -175,6 +179,16 @@ class Trainer:
             best, elapsed = state.get("best_accuracy"), float(state.get("time", 0.0))
             _restore_rng(state["rng"], device)
             augment_state = state["rng"].get("augment") if batch_in_epoch else None
+            if cfg.budget is not None:
+                total_steps = int(state.get("schedule", {}).get("total", total_steps))
+        planner = (
+            BudgetPlanner(
+                cfg.budget, budget_start - elapsed, steps_per_epoch, cfg.batch_size * world, len(data.val)
+            )
+            if cfg.budget is not None
+            else None
+        )
+        epochs = -(-total_steps // steps_per_epoch)  # ceil: a last epoch may be partial
 
         if writer is not None:
             if self._resume_state is None:
@@ -188,7 +202,7 @@ class Trainer:
         yield Started(
             str(writer.path) if writer else None,
             settings.describe(),
-            cfg.epochs,
+            epochs,
             steps_per_epoch,
             total_steps,
             step,
@@ -228,7 +242,7 @@ class Trainer:
             yield Activations(step, maps, tuple(torch.softmax(logits[0], 0).tolist()))
 
         run_start = time.perf_counter() - elapsed
-        status, message = "completed", f"finished {cfg.epochs} epochs"
+        status, message = "completed", f"finished {epochs} epochs"
 
         def checkpoint_state(aug: torch.Generator | None) -> dict[str, Any]:
             return {
@@ -258,7 +272,8 @@ class Trainer:
 
         try:
             yield from probe()  # the untrained network's view of the pinned image
-            while epoch < cfg.epochs and status == "completed":
+            gap_from: float | None = None  # when the last epoch's last step ended
+            while epoch < epochs and step < total_steps and status == "completed":
                 order = dist_helpers.shard(
                     epoch_order(len(train_set), cfg.seed, epoch),
                     rank,
@@ -280,10 +295,15 @@ class Trainer:
                     train_set, cfg.batch_size, order.to(device), True, start=batch_in_epoch
                 ):
                     if not self._running.is_set():
+                        paused_at = time.perf_counter()
                         while not self._running.wait(0.2):
                             if self._pinned_version != probed_version:
                                 yield from probe()  # a newly pinned image, shown while paused
                         tick = time.perf_counter()  # a pause is not training time
+                        if planner is not None:
+                            planner.paused(tick - paused_at)
+                    if step >= total_steps:
+                        break  # a budget or a step count ends the run inside this epoch
                     if self._stop.is_set():
                         status, message = "stopped", f"stopped at epoch {epoch + 1}, step {step}"
                         yield from save([self.run.last_checkpoint] if self.run else [], aug)
@@ -308,6 +328,18 @@ class Trainer:
                         optimizer.step()
                     step += 1
                     batch_in_epoch += 1
+                    if planner is not None:
+                        now = time.perf_counter()
+                        if gap_from is not None:
+                            planner.observe_epoch_gap(now - gap_from, step, now)
+                            gap_from = None
+                        if planner.observe_step(step, now):
+                            planned = planner.plan(step, now)
+                            if planned != total_steps:
+                                total_steps = planned
+                                epochs = -(-total_steps // steps_per_epoch)
+                                message = f"finished {total_steps} steps within the budget"
+                                yield Planned(epochs, total_steps, cfg.budget, planner.elapsed(now))
                     n = len(labels)
                     batch_correct = (logits.argmax(1) == labels).sum()
                     loss_sum += loss.detach() * n
@@ -316,7 +348,8 @@ class Trainer:
                     epoch_correct += batch_correct
                     seen += n
                     epoch_seen += n
-                    if step % log_every == 0 or batch_in_epoch == steps_per_epoch:
+                    last_of_epoch = batch_in_epoch == steps_per_epoch or step == total_steps
+                    if step % log_every == 0 or last_of_epoch:
                         mean_loss = float(loss_sum) / seen  # the only host sync of the loop
                         now = time.perf_counter()
                         if not math.isfinite(mean_loss):
@@ -348,6 +381,7 @@ class Trainer:
                         yield from probe()
                 if status != "completed":
                     break
+                gap_from = time.perf_counter()
                 epoch += 1
                 batch_in_epoch = 0
                 if rank != 0:
@@ -362,6 +396,7 @@ class Trainer:
                     device=device,
                     channels_last=settings.channels_last,
                     amp_dtype=settings.amp_dtype,
+                    tta=cfg.tta,
                 )
                 improved = best is None or result.accuracy > best
                 best = result.accuracy if improved else best

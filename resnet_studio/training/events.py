@@ -23,6 +23,16 @@ class Started:
 
 
 @dataclass(frozen=True)
+class Planned:
+    """A time budget has set (or revised) the length of the run."""
+
+    epochs: int
+    total_steps: int
+    budget: float  # seconds
+    elapsed: float  # seconds of the budget spent so far
+
+
+@dataclass(frozen=True)
 class Step:
     epoch: int  # 1-based epoch in progress
     step: int  # optimizer steps done, over the whole run
@@ -73,4 +83,4 @@ class Finished:
     time: float
 
 
-Event = Started | Step | Evaluated | Activations | CheckpointSaved | Finished
+Event = Started | Planned | Step | Evaluated | Activations | CheckpointSaved | Finished

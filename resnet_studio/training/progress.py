@@ -10,7 +10,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from resnet_studio.training.events import Evaluated, Finished, Started, Step
+from resnet_studio.training.events import Evaluated, Finished, Planned, Started, Step
 
 
 class ProgressView:
@@ -19,6 +19,7 @@ class ProgressView:
         self.interactive = self.stream.isatty()
         self.bar: tqdm | None = None
         self.epochs = 0
+        self.planned_once = False
 
     def _print(self, text: str) -> None:
         if self.bar is not None:
@@ -45,6 +46,21 @@ class ProgressView:
                 file=self.stream,
                 dynamic_ncols=True,
                 smoothing=0.1,
+            )
+
+    def planned(self, event: Planned) -> None:
+        """A time budget set the run's length: the bar's total and ETA follow it."""
+        first = not self.planned_once
+        self.planned_once = True
+        self.epochs = event.epochs
+        if self.bar is not None:
+            self.bar.total = event.total_steps
+            self.bar.refresh()
+        if first:
+            left = max(0.0, event.budget - event.elapsed)
+            self._print(
+                f"budget {event.budget:.0f} s: {event.total_steps} steps in {event.epochs} epochs, "
+                f"{left:.0f} s left"
             )
 
     def step(self, event: Step) -> None:

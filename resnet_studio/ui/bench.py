@@ -9,6 +9,8 @@
 batch 128, a pinned image with live activations and gradient flow on):
 - studio_vs_engine: training images/s in the studio / the headless engine with the same settings
   and threads, both over whole epochs after the first (evaluation excluded).
+- studio_vs_headless: the studio's defaults / `resnet-studio train`'s defaults (no pinned image, no
+  gradient norms, its own threads) on the same network and data, measured the same way.
 - ui_lateness_p99_ms, ui_lateness_max_ms: how late a 10 ms timer on the UI thread fires while
   training runs (input, painting and redraws wait as long).
 - memory_growth_mb: resident memory after epoch 10 minus after epoch 1.
@@ -157,6 +159,7 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
     from PySide6.QtWidgets import QApplication
 
     from resnet_studio.data.sources import load_data
+    from resnet_studio.training.config import TrainConfig
     from resnet_studio.training.engine import Trainer
     from resnet_studio.training.events import Evaluated, Step
     from resnet_studio.ui.main_window import MainWindow
@@ -181,6 +184,15 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
     trainer.pin_image(view.pinned[0])
     reference = [(e.epoch, e.step, e.time) for e in trainer.events() if isinstance(e, Step)]
     engine_rate = _epoch_rate(reference, config.batch_size)
+    # `resnet-studio train`'s defaults on the same network and data: no pinned image, no gradient
+    # norms, its own thread count. The studio's defaults are measured against this.
+    headless = Trainer(
+        window.document.spec,
+        TrainConfig(data="demo", epochs=3, limit_train=TRAIN_IMAGES, limit_val=512),
+        data=data,
+    )
+    headless_steps = [(e.epoch, e.step, e.time) for e in headless.events() if isinstance(e, Step)]
+    headless_rate = _epoch_rate(headless_steps, config.batch_size)
 
     steps: list[tuple[int, int, float]] = []
     memory: dict[int, float] = {}
@@ -220,6 +232,8 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
         "studio_images_per_s": round(studio_rate, 1),
         "studio_engine_images_per_s": round(engine_rate, 1),
         "studio_vs_engine": round(studio_rate / engine_rate, 3) if engine_rate else 0.0,
+        "headless_images_per_s": round(headless_rate, 1),
+        "studio_vs_headless": round(studio_rate / headless_rate, 3) if headless_rate else 0.0,
         "studio_threads": config.threads or 0,
         "ui_lateness_p99_ms": round(lateness[int(0.99 * (len(lateness) - 1))], 1) if lateness else 0.0,
         "ui_lateness_max_ms": round(lateness[-1], 1) if lateness else 0.0,

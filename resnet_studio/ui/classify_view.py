@@ -69,6 +69,7 @@ class ClassifyView(QWidget):
 
         top = QHBoxLayout()
         self.model_label = QLabel()
+        self.model_label.setObjectName("modelSource")
         self.model_label.setWordWrap(True)
         open_checkpoint = QPushButton("Open Checkpoint…")
         open_checkpoint.clicked.connect(self._choose_checkpoint)

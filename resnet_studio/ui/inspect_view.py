@@ -105,6 +105,7 @@ class InspectView(QWidget):
 
         top = QHBoxLayout()
         self.model_label = QLabel()
+        self.model_label.setObjectName("modelSource")
         open_image = QPushButton("Open Image…")
         open_image.clicked.connect(self._choose_image)
         top.addWidget(self.model_label, 1)
@@ -270,6 +271,9 @@ class InspectView(QWidget):
             loaded = source.load()
             x = _network_input(loaded, image)
             maps, logits = feature_maps(loaded.model, x)
+            if loaded.tta:  # the same answer as Classify: averaged with the mirror image
+                with torch.inference_mode():
+                    logits = (logits + loaded.model(x.flip(3))) / 2
             probabilities = torch.softmax(logits[0], 0).numpy()
             return Analysis(
                 image, dict(maps), probabilities, loaded.classes, first_layer_filters(loaded.model)
@@ -395,6 +399,7 @@ class InspectView(QWidget):
                 loaded.std,
                 size=loaded.input_size,
                 keep_predictions=True,
+                tta=loaded.tta,
             )
             return result, data.val.images.numpy(), config.get("data", "demo")
 

@@ -1,5 +1,7 @@
 """Which trained network Inspect and Classify use: a chosen checkpoint, or the training run's
-latest weights (a snapshot taken when needed), or else the last run's best checkpoint."""
+latest weights (a snapshot taken when needed), or else the last run's best checkpoint, or else the
+weights that ship with the package (a ResNet-20 trained on CIFAR-10), so that a new user gets
+answers before training anything."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from resnet_studio.errors import UserError
+from resnet_studio.training.shipped import default_weights
 
 if TYPE_CHECKING:
     from resnet_studio.training.checkpoint import LoadedModel
@@ -32,6 +35,9 @@ class ModelSource(QObject):
             return "the training run's latest weights"
         if self.train_view.last_run_dir:
             return f"the best checkpoint of {Path(self.train_view.last_run_dir).name}"
+        shipped = default_weights()
+        if shipped is not None:
+            return shipped.describe()
         return "none yet: train a network, or open a checkpoint"
 
     def use_checkpoint(self, path: str) -> None:
@@ -51,7 +57,8 @@ class ModelSource(QObject):
             snapshot = session.trainer.snapshot() if session is not None else None
             if snapshot is not None:
                 return snapshot
-        path = self.checkpoint or self.train_view.last_run_dir
+        shipped = default_weights()
+        path = self.checkpoint or self.train_view.last_run_dir or (shipped.path if shipped else None)
         if not path:
             raise UserError("no model yet: train a network in Train, or open a checkpoint")
         try:

@@ -3,6 +3,8 @@ with a plot of the learning-rate schedule, and the devices this machine has."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -25,32 +27,11 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.errors import UserError
 from resnet_studio.training.config import TrainConfig, lr_factor
+from resnet_studio.training.recipes import RECIPES, Recipe
 from resnet_studio.ui.background import run_in_background
 from resnet_studio.ui.feature_tiles import image_pixmap, tile_list
 from resnet_studio.ui.train_worker import studio_threads
 
-RECIPES = {
-    "Quick demo (3 epochs, one-cycle)": dict(
-        epochs=3,
-        batch_size=128,
-        optimizer="sgd",
-        lr=0.1,
-        momentum=0.9,
-        weight_decay=5e-4,
-        schedule="onecycle",
-        label_smoothing=0.0,
-    ),
-    "He et al. 2015 CIFAR (182 epochs, step)": dict(
-        epochs=182,
-        batch_size=128,
-        optimizer="sgd",
-        lr=0.1,
-        momentum=0.9,
-        weight_decay=1e-4,
-        schedule="step",
-        label_smoothing=0.0,
-    ),
-}
 SAMPLE_COUNT = 12
 
 
@@ -75,12 +56,19 @@ class SetupPanel(QScrollArea):
         self.samples: list[tuple[np.ndarray, str]] = []
         self.sample_error = ""
         self._samples_for = ""
+        self._recipe_extras: dict[str, object] = {}  # recipe values without a field of their own
         body = QWidget()
         form = QFormLayout(body)
         self.form = form
         self.recipe = QComboBox()
-        self.recipe.addItems(list(RECIPES))
-        self.recipe.activated.connect(lambda _: self.apply_recipe(self.recipe.currentText()))
+        self.recipe.setObjectName("recipe")
+        for recipe in RECIPES.values():
+            self.recipe.addItem(recipe.title, recipe.name)
+            made_for = f" Made for the {recipe.preset} network." if recipe.preset else ""
+            self.recipe.setItemData(
+                self.recipe.count() - 1, recipe.description + made_for, Qt.ItemDataRole.ToolTipRole
+            )
+        self.recipe.activated.connect(lambda _: self.apply_recipe(RECIPES[self.recipe.currentData()]))
         form.addRow("Recipe", self.recipe)
         self.data_kind = QComboBox()
         self.data_kind.addItems(["demo", "cifar10", "cifar100", "folder"])
@@ -125,7 +113,32 @@ class SetupPanel(QScrollArea):
         self.augment = QCheckBox("Pad, crop and flip")
         self.augment.setChecked(True)
         form.addRow("Augment", self.augment)
+        self.tta = QCheckBox("Average with the mirror image")
+        self.tta.setToolTip(
+            "Flip test-time augmentation: evaluation, Classify and Inspect average each image's "
+            "answer with its mirror image's (twice the inference work, usually a little more accurate)"
+        )
+        form.addRow("Predict", self.tta)
         self.epochs = _spin(1, 10_000, 3)
+        self.steps = _spin(0, 100_000_000, 0)
+        self.steps.setSpecialValueText("from epochs")
+        self.steps.setToolTip("Optimizer steps in all; when set, it decides the number of epochs")
+        self.budget = _spin(0, 10_000, 0, 1, 1)
+        self.budget.setObjectName("budget")
+        self.budget.setSpecialValueText("none")
+        self.budget.setSuffix(" min")
+        self.budget.setToolTip(
+            "Train for this long, data loading and evaluation included: the number of steps is set "
+            "from the measured speed so that the run ends on time with its schedule completed"
+        )
+        self.val_fraction = _spin(0, 0.5, 0.0, 2, 0.05)
+        self.val_fraction.setSpecialValueText("the data's own")
+        self.val_fraction.setToolTip(
+            "Validate on this fraction of the training images, held out (tune on it, keep the test "
+            "set for the final figure); 0 uses the data's validation or test images"
+        )
+        self.threads = _spin(1, max(1, os.cpu_count() or 1), studio_threads())
+        self.threads.setToolTip("CPU threads for training; fewer leave cores free for other programs")
         self.batch_size = _spin(1, 8192, 128)
         self.optimizer = QComboBox()
         self.optimizer.addItems(["sgd", "adam", "adamw"])
@@ -140,7 +153,10 @@ class SetupPanel(QScrollArea):
         self.device.addItem("auto", "auto")
         self.device.addItem("cpu", "cpu")  # GPUs are listed once torch has loaded (first show)
         for label, widget in (
+            ("Budget", self.budget),
             ("Epochs", self.epochs),
+            ("Steps", self.steps),
+            ("Val split", self.val_fraction),
             ("Batch size", self.batch_size),
             ("Optimizer", self.optimizer),
             ("LR schedule", self.schedule),
@@ -155,6 +171,7 @@ class SetupPanel(QScrollArea):
             ("Label smoothing", self.label_smoothing),
             ("Seed", self.seed),
             ("Device", self.device),
+            ("CPU threads", self.threads),
         ):
             form.addRow(label, widget)
         for combo in body.findChildren(QComboBox):
@@ -293,16 +310,24 @@ class SetupPanel(QScrollArea):
 
         run_in_background(describe, self, fill)
 
-    def apply_recipe(self, name: str) -> None:
-        recipe = RECIPES[name]
-        self.epochs.setValue(recipe["epochs"])
-        self.batch_size.setValue(recipe["batch_size"])
-        self.optimizer.setCurrentText(recipe["optimizer"])
-        self.lr.setValue(recipe["lr"])
-        self.momentum.setValue(recipe["momentum"])
-        self.weight_decay.setValue(recipe["weight_decay"])
-        self.schedule.setCurrentText(recipe["schedule"])
-        self.label_smoothing.setValue(recipe["label_smoothing"])
+    def apply_recipe(self, recipe: Recipe) -> None:
+        """Fill the fields from a recipe (one of `training.recipes.RECIPES`)."""
+        values = recipe.config(TrainConfig(data=self.data_spec()))
+        self.recipe.setCurrentIndex(max(0, self.recipe.findData(recipe.name)))
+        self.epochs.setValue(values.epochs)
+        self.steps.setValue(values.steps or 0)
+        self.budget.setValue((values.budget or 0) / 60)
+        self.val_fraction.setValue(values.val_fraction)
+        self.batch_size.setValue(values.batch_size)
+        self.optimizer.setCurrentText(values.optimizer)
+        self.lr.setValue(values.lr)
+        self.momentum.setValue(values.momentum)
+        self.weight_decay.setValue(values.weight_decay)
+        self.schedule.setCurrentText(values.schedule)
+        self.label_smoothing.setValue(values.label_smoothing)
+        self.augment.setChecked(values.augment)
+        self.tta.setChecked(values.tta)
+        self._recipe_extras = {"nesterov": values.nesterov, "warmup_fraction": values.warmup_fraction}
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Data folder")
@@ -315,6 +340,9 @@ class SetupPanel(QScrollArea):
         return TrainConfig(
             data=self.data_spec(),
             epochs=self.epochs.value(),
+            steps=self.steps.value() or None,
+            budget=self.budget.value() * 60 or None,
+            val_fraction=self.val_fraction.value(),
             batch_size=self.batch_size.value(),
             optimizer=self.optimizer.currentText(),  # type: ignore[arg-type]
             lr=self.lr.value(),
@@ -323,11 +351,13 @@ class SetupPanel(QScrollArea):
             schedule=self.schedule.currentText(),  # type: ignore[arg-type]
             label_smoothing=self.label_smoothing.value(),
             augment=self.augment.isChecked(),
+            tta=self.tta.isChecked(),
             limit_train=self.limit_train.value() or None,
             limit_val=self.limit_val.value() or None,
             device=device,
             seed=self.seed.value(),
             download=self.download.isChecked(),
-            threads=studio_threads(),
+            threads=self.threads.value(),
             grad_norms=True,
+            **self._recipe_extras,
         )

@@ -32,7 +32,7 @@ from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import run_folder_name
 from resnet_studio.training.config import TrainConfig
-from resnet_studio.training.events import Activations, Evaluated, Finished, Started, Step
+from resnet_studio.training.events import Activations, Evaluated, Finished, Planned, Started, Step
 from resnet_studio.ui.activation_view import ActivationView
 from resnet_studio.ui.background import run_in_background
 from resnet_studio.ui.document import Document
@@ -40,7 +40,7 @@ from resnet_studio.ui.runs_panel import RunsPanel
 from resnet_studio.ui.torch_loader import load_torch
 from resnet_studio.ui.train_plots import RunCurves, TrainPlots
 from resnet_studio.ui.train_setup import SetupPanel
-from resnet_studio.ui.train_worker import TrainingSession, studio_threads
+from resnet_studio.ui.train_worker import TrainingSession
 
 FOLLOW_EVERY_MS = 500
 COMPARE_TIP = (
@@ -70,6 +70,7 @@ class TrainView(QWidget):
         self.last_run_dir: str | None = None
         self.last_finished: Finished | None = None
         self.total_steps = 0
+        self.budget_end: float | None = None  # perf_counter() when a budgeted run ends
         self.started_at = 0.0
         self.start_step = 0
         self.pinned: tuple[np.ndarray, str] | None = None
@@ -309,7 +310,7 @@ class TrainView(QWidget):
             config = dataclasses.replace(
                 base,
                 epochs=epochs,
-                threads=studio_threads(),
+                threads=self.setup.threads.value(),
                 grad_norms=True,
                 device=self.setup.device.currentData() or "auto",
                 distributed=False,
@@ -363,6 +364,12 @@ class TrainView(QWidget):
             self.progress.setValue(event.start_step)
             self.progress.setFormat(f"Training on {event.device}")
             self.activation_view.set_classes(event.classes)
+            self.budget_end = None
+        elif isinstance(event, Planned):
+            # A time budget set the run's length: the bar and the ETA follow the budget.
+            self.total_steps = event.total_steps
+            self.progress.setMaximum(max(1, event.total_steps))
+            self.budget_end = time.perf_counter() + max(0.0, event.budget - event.elapsed)
         elif isinstance(event, Step):
             curves.add_step(event.step, event.loss, event.lr, event.images_per_s)
             if event.grad_norms:
@@ -383,6 +390,8 @@ class TrainView(QWidget):
         done = event.step - self.start_step
         elapsed = time.perf_counter() - self.started_at
         remaining = (self.total_steps - event.step) * elapsed / done if done else 0
+        if self.budget_end is not None:
+            remaining = max(0.0, self.budget_end - time.perf_counter())
         eta = f"{int(remaining // 60)}:{int(remaining % 60):02d}"
         paused = " · paused" if self.pause_button.isChecked() else ""
         name = f"{self.current.name} · " if len(self.plots.gradient_runs) > 1 or self.queue else ""

@@ -100,3 +100,28 @@ def test_expand_paths_walks_folders_for_images_only(tmp_path):
     (tmp_path / "a" / "readme.md").write_text("#")
     assert [p.name for p in expand_paths([tmp_path])] == ["x.png"]
     assert np.array_equal([p.name for p in expand_paths([tmp_path / "a" / "readme.md"])], ["readme.md"])
+
+
+def test_flip_tta_averages_each_image_with_its_mirror(trained, demo_splits):
+    """With TTA an image and its mirror get the same answer, and accuracy matches a hand-written
+    average of the two views' logits; a checkpoint trained with --tta classifies that way too."""
+    from resnet_studio.data.sources import DataSet
+    from resnet_studio.inspection.classify import predict
+
+    loaded = model_from_checkpoint(trained)
+    val = demo_splits.val.subset(300, 1)
+    mirrored = DataSet(val.images.flip(3), val.labels)
+    args = (loaded.classes, loaded.mean, loaded.std)
+    plain = evaluate(loaded.model, val, *args)
+    tta = evaluate(loaded.model, val, *args, tta=True)
+    assert evaluate(loaded.model, mirrored, *args, tta=True).accuracy == tta.accuracy
+    x = (val.images.float() / 255 - torch.tensor(loaded.mean).view(1, 3, 1, 1)) / torch.tensor(
+        loaded.std
+    ).view(1, 3, 1, 1)
+    with torch.no_grad():
+        predicted = ((loaded.model(x) + loaded.model(x.flip(3))) / 2).argmax(1)
+    assert tta.accuracy == pytest.approx((predicted == val.labels).float().mean().item())
+    assert tta.confusion.sum() == plain.confusion.sum() == 300
+    image = val.images[:1].numpy()
+    loaded.config["tta"] = True
+    assert predict(loaded, image) == predict(loaded, image[..., ::-1].copy())

@@ -244,3 +244,44 @@ def test_closing_right_after_a_stop_asks_nothing(window, qtbot):
     qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 1, timeout=120_000)
     assert view.stop_and_wait()  # the thread has ended; its last events are still queued
     assert window.train_view.confirm_close()  # no prompt: nothing is training any more
+
+
+def test_recipes_come_from_the_engine_and_fill_the_setup(window, qtbot):
+    from resnet_studio.training.recipes import RECIPES
+
+    setup = window.train_view.setup
+    recipe = window.findChild(object, "recipe")
+    assert recipe is setup.recipe
+    assert [recipe.itemData(i) for i in range(recipe.count())] == list(RECIPES)
+    recipe.setFocus()
+    while recipe.currentData() != "article":
+        qtbot.keyClick(recipe, Qt.Key.Key_Down)  # as a user steps through the box
+    config = setup.config()
+    assert (config.optimizer, config.lr, config.batch_size, config.epochs) == ("adam", 1e-3, 64, 100)
+    assert config.augment is False and config.val_fraction == 0.2 and config.budget is None
+    while recipe.currentData() != "cifar-10min":
+        qtbot.keyClick(recipe, Qt.Key.Key_Down)
+    assert setup.config().budget == pytest.approx(RECIPES["cifar-10min"].settings["budget"], abs=3)
+    assert setup.budget.text().endswith("min")
+
+
+def test_the_studio_trains_with_every_core_by_default(window):
+    import os
+
+    assert window.train_view.setup.config().threads == os.cpu_count()
+    window.train_view.setup.threads.setValue(1)
+    assert window.train_view.setup.config().threads == 1
+
+
+def test_a_budget_in_setup_sets_the_run_length_and_the_progress_follows(window, qtbot):
+    view = window.train_view
+    view.setup.limit_train.setValue(3000)
+    view.setup.epochs.setValue(1)
+    budget = window.findChild(object, "budget")
+    assert budget is view.setup.budget
+    budget.setValue(0.1)  # 6 seconds
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.training, timeout=120_000)
+    finished = view.last_finished
+    assert finished.status == "completed" and "within the budget" in finished.message
+    assert view.progress.maximum() == finished.step  # the bar followed the planned total

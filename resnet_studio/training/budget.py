@@ -1,0 +1,89 @@
+"""A time budget turned into a number of steps: `train --budget 10m`.
+
+The engine reports each step and each pause between epochs (evaluation, checkpoints); the planner
+measures the step time after a short warm-up and answers how many steps in all fit the budget,
+evaluations included. It plans again at every epoch end and every tenth of the budget, so that the
+learning-rate schedule, which follows the planned total, still completes when the time is up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WARMUP_STEPS = 3  # the first steps allocate and warm caches: slower than the rest
+CALIBRATION_STEPS = 8  # steps timed after the warm-up before the first plan
+FORWARD_SPEEDUP = 2.5  # an evaluation image costs about this much less than a training image
+RESERVE_S = 1.0  # the final snapshot and the closing of the run folder
+
+
+@dataclass
+class BudgetPlanner:
+    budget: float  # seconds, from `start`
+    start: float  # time.perf_counter() when the budget began (before loading the data)
+    steps_per_epoch: int
+    batch_size: int
+    val_images: int
+    step_seconds: float | None = None  # measured seconds per training step
+    epoch_overhead: float | None = None  # measured seconds between epochs (evaluation, saving)
+    planned_at: float = 0.0
+    _mark: tuple[int, float] | None = None  # (step, time) where the current timing began
+    _warm: int = 0
+
+    def elapsed(self, now: float) -> float:
+        return now - self.start
+
+    def observe_step(self, step: int, now: float) -> bool:
+        """Record that `step` steps are done at `now`; True when it is time to plan (again)."""
+        if self._warm < WARMUP_STEPS:
+            self._warm += 1
+            self._mark = (step, now)
+            return False
+        assert self._mark is not None
+        steps, seconds = step - self._mark[0], now - self._mark[1]
+        if self.step_seconds is None:
+            if steps < CALIBRATION_STEPS:
+                return False
+            self.step_seconds = seconds / steps
+            self._mark = (step, now)
+            return True
+        if steps >= CALIBRATION_STEPS:
+            # Follow drifts (another program starts, the machine warms up), smoothed.
+            self.step_seconds = 0.7 * self.step_seconds + 0.3 * seconds / steps
+            self._mark = (step, now)
+        return now - self.planned_at >= self.budget / 10
+
+    def paused(self, seconds: float) -> None:
+        """A pause is not spent budget: the budget's start and the timing move on by its length."""
+        self.start += seconds
+        if self._mark is not None:
+            self._mark = (self._mark[0], self._mark[1] + seconds)
+
+    def observe_epoch_gap(self, seconds: float, step: int, now: float) -> None:
+        """The time from the last step of an epoch to the first of the next one could start."""
+        previous = self.epoch_overhead
+        self.epoch_overhead = seconds if previous is None else 0.5 * (previous + seconds)
+        self._mark = (step, now)  # the gap is not step time
+        self.planned_at = float("-inf")  # plan again with the measured gap
+
+    def plan(self, step: int, now: float) -> int:
+        """The total number of steps (done and to do) that ends the run within the budget."""
+        self.planned_at = now
+        step_s = self.step_seconds or 1.0
+        overhead = self.epoch_overhead
+        if overhead is None:
+            overhead = self.val_images / self.batch_size * step_s / FORWARD_SPEEDUP + 0.5
+        left = self.budget - self.elapsed(now) - RESERVE_S
+
+        def cost(n: int) -> float:
+            end = step + n
+            evaluations = end // self.steps_per_epoch - step // self.steps_per_epoch
+            evaluations += 1 if end % self.steps_per_epoch else 0  # a last, partial epoch
+            return n * step_s + evaluations * overhead
+
+        low, high = 0, 1
+        while cost(high) <= left and high < 1 << 40:
+            low, high = high, high * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if cost(middle) <= left else (low, middle)
+        return step + max(1, low)

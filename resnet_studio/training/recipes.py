@@ -1,0 +1,135 @@
+"""Training recipes: named sets of hyper-parameters, one typed table for the command line and the studio.
+
+A recipe fills a `TrainConfig`; options the user gives explicitly override it
+(`resnet-studio train --recipe he2015 --lr 0.05`). A recipe may also name the network it was made
+for, used when the user names none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from resnet_studio.errors import UserError
+from resnet_studio.training.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str  # the --recipe value
+    title: str  # what the studio's Recipe box shows
+    description: str  # where the values come from, in a sentence or two
+    settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
+    preset: str | None = None  # the network it was made for, when the user names none
+
+    def config(self, base: TrainConfig | None = None, **overrides: Any) -> TrainConfig:
+        """`base` (default: TrainConfig()) with this recipe's values, then `overrides`."""
+        return dataclasses.replace(base or TrainConfig(), **{**self.settings, **overrides})
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            "quick",
+            "Quick demo (3 epochs, one-cycle)",
+            "A few epochs of SGD with a one-cycle schedule: the demo data trains in about two minutes.",
+            dict(
+                epochs=3,
+                steps=None,
+                budget=None,
+                batch_size=128,
+                optimizer="sgd",
+                lr=0.1,
+                momentum=0.9,
+                nesterov=True,
+                weight_decay=5e-4,
+                schedule="onecycle",
+                label_smoothing=0.0,
+                augment=True,
+                val_fraction=0.0,
+            ),
+            preset="resnet20",
+        ),
+        Recipe(
+            "article",
+            "Reference article (Adam 1e-3, 100 epochs)",
+            "The reference article as written: Adam at 1e-3, batch 64, no augmentation, 100 epochs, "
+            "20% of the training set held out for validation.",
+            dict(
+                epochs=100,
+                steps=None,
+                budget=None,
+                batch_size=64,
+                optimizer="adam",
+                lr=1e-3,
+                momentum=0.9,  # Adam's beta1 (Keras's default)
+                weight_decay=0.0,
+                schedule="constant",
+                label_smoothing=0.0,
+                augment=False,
+                val_fraction=0.2,
+            ),
+            preset="article",
+        ),
+        Recipe(
+            "he2015",
+            "He et al. 2015 CIFAR (64k steps, /10 at 32k, 48k)",
+            "The paper's CIFAR recipe: SGD 0.1, momentum 0.9, weight decay 1e-4, batch 128, learning "
+            "rate divided by 10 at 32k and 48k iterations, 64k in all, on a 45k/5k train/val split.",
+            dict(
+                epochs=164,  # shown before the data is known; `steps` decides
+                steps=64_000,
+                budget=None,
+                batch_size=128,
+                optimizer="sgd",
+                lr=0.1,
+                momentum=0.9,
+                nesterov=False,
+                weight_decay=1e-4,
+                schedule="step",  # /10 at 50% and 75% of the steps: 32k and 48k of 64k
+                label_smoothing=0.0,
+                augment=True,
+                val_fraction=0.1,
+            ),
+            preset="resnet20",
+        ),
+        Recipe(
+            "cifar-10min",
+            "CIFAR-10 in 10 minutes on a CPU",
+            "The best CIFAR-10 accuracy measured for 10 minutes of wall time on a 2-core CPU, data "
+            "loading and evaluation included: a 10-minute budget, one-cycle SGD with a short warm-up, "
+            "label smoothing 0.1, on a network chosen for accuracy per CPU operation.",
+            dict(
+                epochs=10,  # shown before the budget plans the run
+                steps=None,
+                budget=585.0,  # seconds; the process start and the final report fit in the rest
+                batch_size=128,
+                optimizer="sgd",
+                lr=0.2,
+                momentum=0.9,
+                nesterov=True,
+                weight_decay=5e-4,
+                schedule="onecycle",
+                warmup_fraction=0.1,
+                label_smoothing=0.1,
+                augment=True,
+                val_fraction=0.1,
+                tta=True,
+            ),
+            preset="cifar-fast",
+        ),
+    )
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name.lower()]
+    except KeyError:
+        raise UserError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}") from None
+
+
+def recipe_by_title(title: str) -> Recipe | None:
+    return next((r for r in RECIPES.values() if r.title == title), None)

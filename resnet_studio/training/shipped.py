@@ -1,0 +1,93 @@
+"""Trained weights that ship with the package, named so that every command takes them where it takes
+a checkpoint path (`resnet-studio classify resnet20-cifar10 cat.jpg`).
+
+`resources/weights/weights.json` lists them: file, data, the accuracy measured on the data's test
+set, and the recipe, seed and command that reproduce them. The files are slim checkpoints: weights,
+architecture, classes and normalisation, without optimizer state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+INDEX = "weights.json"
+DEFAULT = "resnet20-cifar10"  # what Classify and Inspect answer with before the user trains
+
+
+@dataclass(frozen=True)
+class ShippedWeights:
+    name: str  # what commands accept in place of a checkpoint path
+    title: str  # e.g. "ResNet-20 trained on CIFAR-10"
+    path: Path
+    data: str  # the data it was trained on, in words
+    accuracy: float  # on `evaluated_on`, a fraction
+    evaluated_on: str  # e.g. "the CIFAR-10 test set (10,000 images)"
+    recipe: str  # the hyper-parameters, in words
+    seed: int
+    command: str  # the command line that trains it again
+
+    def describe(self) -> str:
+        return f"{self.title} (shipped, {self.accuracy:.1%} on {self.evaluated_on})"
+
+
+def weights_folder() -> Path:
+    return Path(str(resources.files("resnet_studio.resources"))) / "weights"
+
+
+@lru_cache(maxsize=1)
+def shipped_weights() -> dict[str, ShippedWeights]:
+    """The shipped weights by name; empty if the index is missing or unreadable (never an error:
+    the studio then simply has no model before the user trains one)."""
+    folder = weights_folder()
+    try:
+        entries = json.loads((folder / INDEX).read_text(encoding="utf-8"))
+        found = {
+            e["name"]: ShippedWeights(
+                name=str(e["name"]),
+                title=str(e["title"]),
+                path=folder / str(e["file"]),
+                data=str(e["data"]),
+                accuracy=float(e["accuracy"]),
+                evaluated_on=str(e["evaluated_on"]),
+                recipe=str(e["recipe"]),
+                seed=int(e["seed"]),
+                command=str(e["command"]),
+            )
+            for e in entries
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {name: w for name, w in found.items() if w.path.is_file()}
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A checkpoint path for a shipped name; any other value as a path. An existing file or folder
+    of that name wins over a shipped name."""
+    path = Path(name_or_path)
+    if not path.exists():
+        shipped = shipped_weights().get(str(name_or_path))
+        if shipped is not None:
+            return shipped.path
+    return path
+
+
+def default_weights() -> ShippedWeights | None:
+    weights = shipped_weights()
+    return weights.get(DEFAULT) or next(iter(weights.values()), None)
+
+
+def write_slim_checkpoint(source: str | Path, out: str | Path, data: str) -> None:
+    """Keep what inference needs from a run's checkpoint (how the shipped files are made):
+    architecture, weights, classes, normalisation, the config (with `data` naming the source in
+    words a user can use, not a path on the machine that trained it) and the step reached."""
+    from resnet_studio.training.checkpoint import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(source)
+    keep = ("architecture", "model", "classes", "normalization", "input_size", "epoch", "step")
+    slim = {key: state[key] for key in keep if key in state}
+    slim["config"] = {**state.get("config", {}), "data": data}
+    save_checkpoint(out, slim)

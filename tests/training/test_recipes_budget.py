@@ -1,0 +1,113 @@
+"""Recipes (one table for the command line and the studio), a step count, a held-out validation split
+and a time budget that ends the run on time with its schedule completed."""
+
+import json
+import time
+
+import pytest
+import torch
+
+from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec, save_spec
+from resnet_studio.cli import main
+from resnet_studio.data.sources import load_data
+from resnet_studio.errors import UserError
+from resnet_studio.training import Evaluated, Finished, Planned, Started, Step, TrainConfig, Trainer
+from resnet_studio.training.budget import BudgetPlanner
+from resnet_studio.training.config import parse_duration
+from resnet_studio.training.recipes import RECIPES, get_recipe
+
+
+def test_the_recipes_the_issue_names_with_their_sources_values():
+    assert {"quick", "article", "he2015", "cifar-10min"} <= set(RECIPES)
+    article = get_recipe("article").config()
+    assert (article.optimizer, article.lr, article.batch_size, article.augment) == ("adam", 1e-3, 64, False)
+    assert (article.epochs, article.val_fraction, article.schedule) == (100, 0.2, "constant")
+    he = get_recipe("he2015").config()
+    assert (he.optimizer, he.lr, he.momentum, he.weight_decay, he.batch_size) == ("sgd", 0.1, 0.9, 1e-4, 128)
+    assert he.steps == 64_000 and he.schedule == "step" and he.val_fraction == 0.1
+    # /10 at 32k and 48k iterations of 64k.
+    from resnet_studio.training.config import lr_factor
+
+    factors = [lr_factor("step", s, 64_000) for s in (31_999, 32_000, 47_999, 48_000)]
+    assert factors == [1.0, 0.1, 0.1, 0.01]
+    assert get_recipe("cifar-10min").config().budget is not None
+    assert get_recipe("article").preset == "article"
+    with pytest.raises(UserError, match="unknown recipe 'nope'"):
+        get_recipe("nope")
+
+
+def test_explicit_options_override_a_recipe(tmp_path, capsys):
+    arch = tmp_path / "tiny.resnet.json"
+    save_spec(ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 8, 2),)), arch)
+    out = tmp_path / "run"
+    code = main(
+        ["train", "--recipe", "article", "--arch", str(arch), "--epochs", "1", "--lr", "0.002"]
+        + ["--limit-train", "160", "--out", str(out)]
+    )
+    assert code == 0, capsys.readouterr().err
+    config = json.loads((out / "config.json").read_text())
+    assert config["lr"] == 0.002 and config["epochs"] == 1  # given explicitly
+    assert config["optimizer"] == "adam" and config["batch_size"] == 64  # from the recipe
+    assert config["augment"] is False and config["val_fraction"] == 0.2
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "train"] == [1, 2]  # 128 of 160 train: 2 steps
+
+
+def test_recipes_command_lists_the_same_table(capsys):
+    assert main(["recipes", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == list(RECIPES)
+
+
+def test_held_out_validation_split_is_balanced_disjoint_and_seeded():
+    data = load_data("demo", limit_train=2000, val_fraction=0.1)
+    assert len(data.val) == 200 and len(data.train) == 1800
+    assert data.val.labels.bincount().tolist() == [20] * 10
+    again = load_data("demo", limit_train=2000, val_fraction=0.1)
+    assert torch.equal(again.val.images, data.val.images)
+    train_rows = {bytes(x.numpy()) for x in data.train.images}
+    assert not any(bytes(x.numpy()) in train_rows for x in data.val.images)
+
+
+def test_steps_decide_the_run_length(tiny_spec, small_demo):
+    config = TrainConfig(epochs=50, steps=11, batch_size=64, threads=2)  # 8 steps an epoch
+    events = list(Trainer(tiny_spec, config, data=small_demo).events())
+    started = events[0]
+    assert isinstance(started, Started) and started.total_steps == 11 and started.epochs == 2
+    assert [e.step for e in events if isinstance(e, Step)][-1] == 11
+    assert [e.epoch for e in events if isinstance(e, Evaluated)] == [1, 2]  # the partial epoch too
+
+
+def test_parse_duration():
+    assert [parse_duration(t) for t in ("10m", "90s", "1h30m", "45", "2m30s")] == [600, 90, 5400, 45, 150]
+    for bad in ("", "ten", "10q", "0s"):
+        with pytest.raises(UserError):
+            parse_duration(bad)
+
+
+def test_planner_fits_steps_and_evaluations_into_the_budget():
+    planner = BudgetPlanner(budget=100.0, start=0.0, steps_per_epoch=10, batch_size=100, val_images=1000)
+    planner.step_seconds, planner.epoch_overhead = 1.0, 5.0
+    # At t=10 s with no step done, 89 s are left (1 s reserve); n steps cost n s and 5 s for each
+    # evaluation, one per epoch begun: 59 steps and 6 evaluations take 89 s, 60 and 6 take 90 s.
+    assert planner.plan(0, 10.0) == 59
+    # With 30 steps done at t=45 s, 54 s are left: 34 more steps and 4 evaluations (after steps 40,
+    # 50, 60 and the partial epoch ending at 64) take exactly 54 s.
+    assert planner.plan(30, 45.0) == 64
+
+
+def test_a_budget_ends_the_run_on_time_with_the_schedule_completed(tiny_spec):
+    """Loosely timed here (a shared CI machine); `resnet-studio bench` measures it exactly."""
+    budget = 8.0
+    config = TrainConfig(budget=budget, epochs=1, batch_size=32, threads=2, limit_train=4000, limit_val=300)
+    data = load_data("demo", limit_train=4000, limit_val=300)
+    begin = time.perf_counter()
+    events = list(Trainer(tiny_spec, config, data=data).events())
+    wall = time.perf_counter() - begin
+    planned = [e for e in events if isinstance(e, Planned)]
+    steps = [e for e in events if isinstance(e, Step)]
+    assert planned and planned[-1].total_steps == steps[-1].step
+    assert steps[-1].progress == 1.0
+    assert steps[-1].lr < 0.05 * config.lr  # one-cycle ran down to (almost) zero: schedule complete
+    assert isinstance(events[-1], Finished) and events[-1].status == "completed"
+    assert 0.6 * budget < wall < 1.4 * budget
