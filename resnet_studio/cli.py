@@ -140,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _checkpoint_help() -> str:
     from resnet_studio.training.shipped import shipped_weights
 
-    names = ", ".join(f"{w.name} ({w.title}, {w.accuracy:.1%})" for w in shipped_weights().values())
+    # argparse formats help with %: a percentage is written %%.
+    names = ", ".join(f"{w.name} ({w.title}, {w.accuracy:.1%}%)" for w in shipped_weights().values())
     shipped = f", or the name of shipped weights: {names}" if names else ""
     return f"a checkpoint file or a run folder{shipped}"
 

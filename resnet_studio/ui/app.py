@@ -1,11 +1,14 @@
-"""Start the studio: `resnet-studio`, `resnet-studio open PATH`, `resnet-studio --screenshot FILE`."""
+"""Start the studio: `resnet-studio`, `resnet-studio open PATH` (a project, a run folder or a photo
+to classify), `resnet-studio --screenshot FILE`."""
 
 from __future__ import annotations
 
 import os
 import sys
 import threading
+from pathlib import Path
 
+from resnet_studio.data.images import is_image_name
 from resnet_studio.errors import UserError
 from resnet_studio.ui.background import wait_for_background
 from resnet_studio.ui.torch_loader import load_torch
@@ -20,6 +23,7 @@ def run_studio(
 ) -> int:
     if screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QThreadPool
     from PySide6.QtWidgets import QApplication
 
     from resnet_studio.ui.main_window import WORKSPACES, MainWindow
@@ -39,7 +43,10 @@ def run_studio(
         window.resize(*size)
     elif not screenshot:
         window.restore_geometry()
-    if path is not None and not window.open_file(path) and screenshot:
+    if path is not None and is_image_name(Path(path)) and Path(path).is_file():
+        # A photo: classified, or looked into when Inspect is the workspace asked for.
+        window.open_image(path, inspect=workspace.lower() == "inspect")
+    elif path is not None and not window.open_file(path) and screenshot:
         raise UserError(window.last_error or f"{path}: cannot open")
     window.show()
     if not screenshot:
@@ -47,8 +54,13 @@ def run_studio(
         threading.Thread(target=load_torch, daemon=True).start()
     if screenshot:
         app.processEvents()
-        wait_for_background(20_000)  # sample previews, device names: in the picture, not pending
-        app.processEvents()
+        # Sample previews, device names, a photo's answer: in the picture, not pending. A finished
+        # job may start the next (load the model, then compute the feature maps): settle them all.
+        for _ in range(10):
+            wait_for_background(20_000)
+            app.processEvents()
+            if QThreadPool.globalInstance().activeThreadCount() == 0:
+                break
         window.canvas.fit()
         app.processEvents()
         if not window.grab().save(screenshot):

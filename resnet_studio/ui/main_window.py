@@ -376,6 +376,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
 
+    def open_image(self, path: str | Path, inspect: bool = False) -> None:
+        """A photo: classified in Classify, or its feature maps and Grad-CAM in Inspect."""
+        if inspect:
+            self.show_workspace("Inspect")
+            self.inspect_view.open_image(str(path))
+        else:
+            self.show_workspace("Classify")
+            self.classify_view.classify_paths([str(path)])
+
     def open_run(self, path: Path) -> bool:
         """A run folder: its network in Build, its curves in Train, followed while it is written."""
         if not (path / "metrics.jsonl").is_file() and not (path / "config.json").is_file():
