@@ -18,7 +18,7 @@ from resnet_studio.training.config import TrainConfig
 @dataclass(frozen=True)
 class Recipe:
     name: str  # the --recipe value
-    title: str  # what the studio's Recipe box shows
+    title: str  # what the studio's Recipe box shows (short: the description is its tooltip)
     description: str  # where the values come from, in a sentence or two
     settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
     preset: str | None = None  # the network it was made for, when the user names none
@@ -33,7 +33,7 @@ RECIPES: dict[str, Recipe] = {
     for recipe in (
         Recipe(
             "quick",
-            "Quick demo (3 epochs, one-cycle)",
+            "Quick (3 epochs)",
             "A few epochs of SGD with a one-cycle schedule: the demo data trains in about two minutes.",
             dict(
                 epochs=3,
@@ -54,7 +54,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "article",
-            "Reference article (Adam 1e-3, 100 epochs)",
+            "Article (Adam, 100 ep.)",
             "The reference article as written: Adam at 1e-3, batch 64, no augmentation, 100 epochs, "
             "20% of the training set held out for validation.",
             dict(
@@ -75,7 +75,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "he2015",
-            "He et al. 2015 CIFAR (64k steps, /10 at 32k, 48k)",
+            "He et al. 2015 (64k)",
             "The paper's CIFAR recipe: SGD 0.1, momentum 0.9, weight decay 1e-4, batch 128, learning "
             "rate divided by 10 at 32k and 48k iterations, 64k in all, on a 45k/5k train/val split.",
             dict(
@@ -97,7 +97,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "cifar-10min",
-            "CIFAR-10 in 10 minutes on a CPU",
+            "CIFAR-10 in 10 min",
             "The best CIFAR-10 accuracy measured for 10 minutes of wall time on a 2-core CPU, data "
             "loading and evaluation included: a 10-minute budget, one-cycle SGD with a short warm-up, "
             "label smoothing 0.1, on a network chosen for accuracy per CPU operation.",

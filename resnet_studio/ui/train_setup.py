@@ -69,6 +69,10 @@ class SetupPanel(QScrollArea):
                 self.recipe.count() - 1, recipe.description + made_for, Qt.ItemDataRole.ToolTipRole
             )
         self.recipe.activated.connect(lambda _: self.apply_recipe(RECIPES[self.recipe.currentData()]))
+        self.recipe.currentIndexChanged.connect(
+            lambda _: self.recipe.setToolTip(RECIPES[self.recipe.currentData()].description)
+        )
+        self.recipe.setToolTip(next(iter(RECIPES.values())).description)
         form.addRow("Recipe", self.recipe)
         self.data_kind = QComboBox()
         self.data_kind.addItems(["demo", "cifar10", "cifar100", "folder"])

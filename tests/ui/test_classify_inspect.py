@@ -218,3 +218,41 @@ def test_classify_with_the_latest_weights_of_a_run_in_progress(window, qtbot, im
     assert "the training run's latest weights" in view.status.text()
     assert view.table.item(0, 2).text() in demo.CLASSES
     train.stop_and_wait()
+
+
+def test_first_launch_answers_a_dropped_photo_with_the_shipped_cifar10_weights(
+    qtbot, cifar_test_folder, tmp_path
+):
+    """No run, no checkpoint chosen: Classify and Inspect use the ResNet-20 trained on CIFAR-10 that
+    ships with the package, and say so."""
+    w = MainWindow()
+    w.show()
+    try:
+        label = w.classify_view.findChild(object, "modelSource")
+        assert "ResNet-20 trained on CIFAR-10" in label.text() and "shipped" in label.text()
+        photos = []
+        for name in ("ship", "cat", "horse"):
+            for source in sorted((cifar_test_folder / "test" / name).glob("*.jpg"))[:4]:
+                photo = tmp_path / f"{name}-{source.name}"
+                photo.write_bytes(source.read_bytes())
+                photos.append(photo)
+        assert drop_urls(w, photos)
+        view = w.classify_view
+        qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
+        table = view.table
+        answers = {table.item(r, 1).text(): table.item(r, 2).text() for r in range(table.rowCount())}
+        assert len(answers) == 12
+        right = [name for name, answer in answers.items() if name.split("-")[0] == answer]
+        assert len(right) >= 10, answers
+        assert "shipped" in view.status.text()
+        # Inspect: the same photo's feature maps and Grad-CAM with the same weights.
+        inspect = w.inspect_view
+        inspect.open_image(str(photos[0]))
+        maps = inspect.findChild(object, "featureMaps")
+        qtbot.waitUntil(lambda: maps.count() > 0 and inspect.busy == 0, timeout=60_000)
+        assert "shipped" in inspect.findChild(object, "modelSource").text()
+    finally:
+        w.train_view.stop_and_wait()
+        w.document.undo_stack.setClean()
+        w.close()
+        w.deleteLater()
