@@ -220,6 +220,7 @@ class Trainer:
         )
         size = self.spec.input.size
         probe_at, probed_version = 0.0, -1
+        grads_at = -math.inf  # when gradient norms were last measured
 
         def probe(force: bool = False) -> Iterator[Event]:
             """Feature maps of the pinned image, throttled; a no-grad pass in eval mode."""
@@ -360,6 +361,9 @@ class Trainer:
                                 "checkpoint is kept"
                             )
                             break
+                        norms: tuple[float, ...] = ()
+                        if grad_groups and (now - grads_at >= cfg.grad_norm_interval or last_of_epoch):
+                            norms, grads_at = _grad_norms(grad_groups), now  # a view, not a log
                         event = Step(
                             epoch + 1,
                             step,
@@ -369,7 +373,7 @@ class Trainer:
                             seen * world / max(now - tick, 1e-9),
                             now - run_start,
                             step / total_steps,
-                            _grad_norms(grad_groups) if grad_groups else (),
+                            norms,
                         )
                         if writer is not None:
                             writer.append_metrics(_metrics_record("train", event))

@@ -363,5 +363,8 @@ class SetupPanel(QScrollArea):
             download=self.download.isChecked(),
             threads=self.threads.value(),
             grad_norms=True,
+            # The Train view draws one plot or the activations per tick, each every few seconds:
+            # snapshots more often than this would be computed and never shown.
+            activation_interval=1.0,
             **self._recipe_extras,
         )

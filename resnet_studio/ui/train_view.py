@@ -44,7 +44,7 @@ from resnet_studio.ui.train_setup import SetupPanel
 from resnet_studio.ui.train_worker import TrainingSession
 
 FOLLOW_EVERY_MS = 500
-REDRAW_MIN_MS = 200  # between two redraw ticks (one plot or the activations each)
+REDRAW_MIN_MS = 400  # between two redraw ticks (one plot or the activations each): ~16 ms of painting
 REDRAW_MAX_MS = 1000
 REDRAW_SHARE = 20  # wait 20x as long as a redraw took: at most 5% of a core
 COMPARE_TIP = (
@@ -432,10 +432,10 @@ class TrainView(QWidget):
             self.queue.clear()
 
     def _redraw(self) -> None:
-        """One changed view per tick, in turn: a frame never repaints everything at once. The
-        next tick waits REDRAW_SHARE times as long as this one took, so that redrawing takes at
-        most 1/REDRAW_SHARE of a core: the training thread shares the machine's cores with the UI
-        (measured on 2 cores: 10 redraws a second cost training ~15% of its speed)."""
+        """One changed view per tick, in turn: a frame never repaints everything at once. Ticks
+        are REDRAW_MIN_MS apart, or REDRAW_SHARE times as long as the last one took: training uses
+        every core, and each slice of UI work holds one of its threads back (measured on 2 cores:
+        a plot repainted every 100 ms cost training ~15% of its speed, every 400 ms ~5%)."""
         parts = (*TrainPlots.PARTS, "activations")
         began = time.perf_counter()
         for offset in range(len(parts)):

@@ -231,11 +231,22 @@ def test_bad_config_values_name_the_field():
 def test_gradient_norms_per_block_when_asked(tiny_spec, small_demo):
     steps = [
         e
-        for e in Trainer(tiny_spec, config(epochs=1, grad_norms=True), data=small_demo).events()
+        for e in Trainer(
+            tiny_spec, config(epochs=1, grad_norms=True, grad_norm_interval=0), data=small_demo
+        ).events()
         if isinstance(e, Step)
     ]
     assert all(len(s.grad_norms) == 4 for s in steps)  # stem, two blocks, head
     assert all(g > 0 and math.isfinite(g) for g in steps[-1].grad_norms)
+    # Throttled by time, as a view needs them: the first step and the epoch's last have them.
+    slow = [
+        e.grad_norms
+        for e in Trainer(
+            tiny_spec, config(epochs=1, grad_norms=True, grad_norm_interval=3600), data=small_demo
+        ).events()
+        if isinstance(e, Step)
+    ]
+    assert len(slow[0]) == 4 and len(slow[-1]) == 4 and all(g == () for g in slow[1:-1])
     plain = [e for e in Trainer(tiny_spec, config(epochs=1), data=small_demo).events() if isinstance(e, Step)]
     assert plain[0].grad_norms == ()  # off by default: the headless loop pays nothing for it
 
