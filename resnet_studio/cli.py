@@ -338,6 +338,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UserError(f"--out {out}: already holds a run; use --resume {out} or another folder")
     config.distributed = args.distributed
     config.tensorboard = args.tensorboard or config.tensorboard
+    config.check()
     trainer = Trainer(spec, config, out, resume=args.resume)
     previous = signal.getsignal(signal.SIGINT)
 

@@ -91,6 +91,9 @@ class TrainConfig:
             not isinstance(self.budget, (int, float)) or not math.isfinite(self.budget) or self.budget < 1
         ):
             raise bad("budget", "must be at least 1 second")
+        if self.budget is not None and self.distributed:
+            # Each rank would time itself and plan its own number of steps: DDP needs them equal.
+            raise UserError("budget: not available with --distributed yet; use --epochs or --steps")
         for name in ("limit_train", "limit_val", "threads", "log_every", "steps"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

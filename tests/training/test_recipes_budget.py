@@ -78,6 +78,11 @@ def test_steps_decide_the_run_length(tiny_spec, small_demo):
     assert [e.epoch for e in events if isinstance(e, Evaluated)] == [1, 2]  # the partial epoch too
 
 
+def test_a_budget_with_distributed_training_is_refused_naming_the_field():
+    with pytest.raises(UserError, match="^budget: not available with --distributed"):
+        TrainConfig(budget=60.0, distributed=True)
+
+
 def test_parse_duration():
     assert [parse_duration(t) for t in ("10m", "90s", "1h30m", "45", "2m30s")] == [600, 90, 5400, 45, 150]
     for bad in ("", "ten", "10q", "0s"):
