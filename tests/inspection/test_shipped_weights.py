@@ -1,0 +1,95 @@
+"""The trained weights that ship with the package: they answer correctly, on real data, by name."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from resnet_studio.cli import main
+from resnet_studio.data import demo
+from resnet_studio.data.sources import load_data
+from resnet_studio.inspection.classify import classify_files
+from resnet_studio.inspection.evaluate import evaluate
+from resnet_studio.training.checkpoint import load_checkpoint, model_from_checkpoint
+from resnet_studio.training.shipped import DEFAULT, default_weights, resolve, shipped_weights
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def test_the_package_ships_a_cifar10_and_a_demo_resnet20_with_their_provenance():
+    weights = shipped_weights()
+    assert {"resnet20-cifar10", "resnet20-demo"} <= set(weights)
+    cifar = weights["resnet20-cifar10"]
+    assert default_weights() is cifar and cifar.name == DEFAULT
+    # Issue #10 asks for >= 90%; these weights reach 86.6% (20 epochs on a 2-core CPU): the figure
+    # stated is checked on the test set below, and must not fall.
+    assert cifar.accuracy >= 0.86 and "test set" in cifar.evaluated_on
+    assert "resnet-studio train" in cifar.command and "--seed" in cifar.command
+    assert cifar.recipe and isinstance(cifar.seed, int)
+    for shipped in weights.values():
+        state = load_checkpoint(shipped.name)  # by name, read with weights_only=True
+        assert "optimizer" not in state  # slim: weights and what inference needs
+        assert shipped.path.stat().st_size < 2_000_000
+        assert resolve(shipped.name) == shipped.path
+    loaded = model_from_checkpoint("resnet20-cifar10")
+    assert loaded.classes == CIFAR_CLASSES and loaded.spec.name == "ResNet-20"
+
+
+def test_an_existing_file_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "resnet20-cifar10").write_text("mine")
+    assert resolve("resnet20-cifar10") == Path("resnet20-cifar10")
+    assert resolve("resnet20-demo") == shipped_weights()["resnet20-demo"].path
+
+
+def test_the_demo_weights_classify_new_demo_images(tmp_path, capsys):
+    pictures, labels = demo.generate(40, seed=123)  # images the model never saw
+    paths = []
+    for i, picture in enumerate(pictures):
+        path = tmp_path / f"{i:02d}.png"
+        Image.fromarray(picture.transpose(1, 2, 0)).save(path)
+        paths.append(str(path))
+    assert main(["classify", "resnet20-demo", *paths, "--top", "1", "--json"]) == 0
+    answers = json.loads(capsys.readouterr().out)
+    truth = {str(tmp_path / f"{i:02d}.png"): demo.CLASSES[int(label)] for i, label in enumerate(labels)}
+    correct = sum(a["top"][0]["class"] == truth[a["path"]] for a in answers)
+    assert correct >= 36  # 90%
+
+
+def test_shipped_cifar10_weights_reach_their_stated_accuracy_on_the_test_set(cifar_test_folder):
+    """The real CIFAR-10 test set (10,000 images): the figure in weights.json, reproduced."""
+    shipped = shipped_weights()["resnet20-cifar10"]
+    loaded = model_from_checkpoint(shipped.name)
+    data = load_data(f"folder:{cifar_test_folder}", limit_train=10)
+    assert len(data.val) == 10_000 and data.classes == loaded.classes
+    torch.set_num_threads(os.cpu_count() or 1)
+    assert loaded.tta  # evaluated, and answering, with flip test-time augmentation
+    result = evaluate(
+        loaded.model, data.val, loaded.classes, loaded.mean, loaded.std, size=32, tta=loaded.tta
+    )
+    assert result.accuracy >= shipped.accuracy - 0.0005
+    assert result.accuracy >= 0.86
+
+
+def test_shipped_cifar10_weights_name_the_class_of_real_test_photos(cifar_test_folder):
+    """The first five test images of every class, read from their JPEG files as a user's photos."""
+    files = sorted(
+        path
+        for name in CIFAR_CLASSES
+        for path in (cifar_test_folder / "test" / name).glob("*.jpg")
+        if int(path.stem) < 5
+    )
+    assert len(files) == 50
+    results = classify_files(model_from_checkpoint("resnet20-cifar10"), [str(p) for p in files], top_k=1)
+    correct = [r.top[0][0] == os.path.basename(os.path.dirname(r.path)) for r in results]
+    assert sum(correct) >= 43, [r.path for r, ok in zip(results, correct, strict=True) if not ok]
+
+
+@pytest.mark.parametrize("command", ["classify", "evaluate"])
+def test_help_lists_the_shipped_names(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "resnet20-cifar10" in capsys.readouterr().out
