@@ -40,16 +40,25 @@ def weights_folder() -> Path:
 
 @lru_cache(maxsize=1)
 def shipped_weights() -> dict[str, ShippedWeights]:
-    """The shipped weights by name; empty if the index is missing or unreadable (never an error:
-    the studio then simply has no model before the user trains one)."""
-    folder = weights_folder()
+    """The shipped weights by name (see `read_index`)."""
+    return read_index(weights_folder())
+
+
+def read_index(folder: Path) -> dict[str, ShippedWeights]:
+    """The weights `folder/weights.json` lists whose file is there. A missing or unreadable index
+    gives none and a malformed entry is skipped, never an error: the studio then simply has no
+    model before the user trains one."""
     try:
         entries = json.loads((folder / INDEX).read_text(encoding="utf-8"))
-        found = {
-            e["name"]: ShippedWeights(
+    except (OSError, ValueError):
+        return {}
+    found: dict[str, ShippedWeights] = {}
+    for e in entries if isinstance(entries, list) else ():
+        try:
+            weights = ShippedWeights(
                 name=str(e["name"]),
                 title=str(e["title"]),
-                path=folder / str(e["file"]),
+                path=folder / Path(str(e["file"])).name,  # a file in the folder, never elsewhere
                 data=str(e["data"]),
                 accuracy=float(e["accuracy"]),
                 evaluated_on=str(e["evaluated_on"]),
@@ -57,11 +66,11 @@ def shipped_weights() -> dict[str, ShippedWeights]:
                 seed=int(e["seed"]),
                 command=str(e["command"]),
             )
-            for e in entries
-        }
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    return {name: w for name, w in found.items() if w.path.is_file()}
+        except (KeyError, TypeError, ValueError):
+            continue
+        if weights.path.is_file():
+            found[weights.name] = weights
+    return found
 
 
 def resolve(name_or_path: str | Path) -> Path:

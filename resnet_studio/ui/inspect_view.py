@@ -348,6 +348,8 @@ class InspectView(QWidget):
             return
         self.cam_key = (block, target)
         image, source = self.analysis.image, self.source
+        if target is None:  # "predicted": the answer shown (with TTA, it may differ from one pass's)
+            target = int(np.argmax(self.analysis.probabilities))
         self.busy += 1
 
         def job():
@@ -364,10 +366,11 @@ class InspectView(QWidget):
         cam, classes = result
         self.last_cam = cam
         self.picture.setPixmap(to_pixmap(overlay(self.analysis.image, cam.heatmap)))
-        best = int(np.argmax(cam.probabilities))
+        answer = self.analysis.probabilities  # Classify's answer (Grad-CAM's own pass has no TTA)
+        best = int(np.argmax(answer))
         self.caption.setText(
             f"<b>{self.image_name}</b>: the network says <b>{classes[best]}</b> "
-            f"({cam.probabilities[best]:.1%}).<br>Grad-CAM for <b>{classes[cam.class_index]}</b> "
+            f"({answer[best]:.1%}).<br>Grad-CAM for <b>{classes[cam.class_index]}</b> "
             f"at {cam.block}: warm regions raise that class's score."
         )
 

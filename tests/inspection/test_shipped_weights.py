@@ -14,7 +14,15 @@ from resnet_studio.data.sources import load_data
 from resnet_studio.inspection.classify import classify_files
 from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.training.checkpoint import load_checkpoint, model_from_checkpoint
-from resnet_studio.training.shipped import DEFAULT, default_weights, resolve, shipped_weights
+from resnet_studio.training.shipped import (
+    DEFAULT,
+    INDEX,
+    default_weights,
+    read_index,
+    resolve,
+    shipped_weights,
+    weights_folder,
+)
 
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -36,6 +44,28 @@ def test_the_package_ships_a_cifar10_and_a_demo_resnet20_with_their_provenance()
         assert resolve(shipped.name) == shipped.path
     loaded = model_from_checkpoint("resnet20-cifar10")
     assert loaded.classes == CIFAR_CLASSES and loaded.spec.name == "ResNet-20"
+
+
+def test_a_broken_weights_index_gives_no_shipped_model_instead_of_an_error(tmp_path):
+    """A damaged installation: the studio starts with no model rather than failing."""
+    good = json.loads((weights_folder() / INDEX).read_text())[0]
+    (tmp_path / good["file"]).write_bytes((weights_folder() / good["file"]).read_bytes())
+    for broken in ("", "{not json", '{"name": "x"}', "[1, 2]", "null", "\xff\xfe"):
+        (tmp_path / INDEX).write_text(broken, encoding="latin-1")
+        assert read_index(tmp_path) == {}
+    entries = [
+        {**good, "name": "no-accuracy", "accuracy": "high"},
+        {k: v for k, v in good.items() if k != "seed"},
+        {**good, "name": "missing-file", "file": "gone.pt"},
+        {**good, "name": "escapes", "file": "../" + good["file"]},  # stays inside the folder
+        good,
+    ]
+    (tmp_path / INDEX).write_text(json.dumps(entries))
+    found = read_index(tmp_path)
+    assert set(found) == {good["name"], "escapes"}
+    assert found["escapes"].path == tmp_path / good["file"]
+    (tmp_path / INDEX).unlink()
+    assert read_index(tmp_path) == {}
 
 
 def test_an_existing_file_wins_over_a_shipped_name(tmp_path, monkeypatch):

@@ -251,6 +251,14 @@ def test_first_launch_answers_a_dropped_photo_with_the_shipped_cifar10_weights(
         maps = inspect.findChild(object, "featureMaps")
         qtbot.waitUntil(lambda: maps.count() > 0 and inspect.busy == 0, timeout=60_000)
         assert "shipped" in inspect.findChild(object, "modelSource").text()
+        # ...and the same answer: Inspect averages with the mirror image as Classify does (TTA).
+        classified = next(p for p in view.predictions if p.path == str(photos[0]))
+        best = int(np.argmax(inspect.analysis.probabilities))
+        assert inspect.analysis.classes[best] == classified.top[0][0]
+        assert inspect.analysis.probabilities[best] == pytest.approx(classified.top[0][1], abs=1e-4)
+        qtbot.waitUntil(lambda: inspect.last_cam is not None and inspect.busy == 0, timeout=60_000)
+        caption = inspect.caption.text()
+        assert f"<b>{classified.top[0][0]}</b> ({classified.top[0][1]:.1%})" in caption, caption
     finally:
         w.train_view.stop_and_wait()
         w.document.undo_stack.setClean()
