@@ -50,9 +50,7 @@ class DataSet:
         mask = torch.ones(len(self), dtype=torch.bool)
         mask[torch.from_numpy(held)] = False
         rest = torch.nonzero(mask).flatten()
-        return DataSet(self.images[rest], self.labels[rest]), DataSet(
-            self.images[~mask], self.labels[~mask]
-        )
+        return DataSet(self.images[rest], self.labels[rest]), DataSet(self.images[~mask], self.labels[~mask])
 
 
 @dataclass
