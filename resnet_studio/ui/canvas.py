@@ -401,6 +401,7 @@ class Canvas(QGraphicsView):
                 self._dragging = False
                 event.accept()
                 return
+            self.document.select("network")  # a click on empty canvas: the network as a whole
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:

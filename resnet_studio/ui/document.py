@@ -19,7 +19,8 @@ Selection = str | tuple[str, int]
 
 
 class SpecCommand(QUndoCommand):
-    """One user edit: the spec before and after, and the text the history shows."""
+    """One user edit: the spec and the selection before and after, and the text the history shows.
+    Undo restores the selection the user had before the edit, as Qt's editors do."""
 
     def __init__(
         self,
@@ -32,13 +33,14 @@ class SpecCommand(QUndoCommand):
         super().__init__(text)
         self.document = document
         self.before, self.after = before, after
-        self.selection = selection
+        self.selection_before = document.selection
+        self.selection_after = selection if selection is not None else document.selection
 
     def redo(self) -> None:
-        self.document._set_spec(self.after, self.selection)
+        self.document._set_spec(self.after, self.selection_after)
 
     def undo(self) -> None:
-        self.document._set_spec(self.before, self.selection)
+        self.document._set_spec(self.before, self.selection_before)
 
 
 class Document(QObject):
@@ -104,6 +106,7 @@ class Document(QObject):
         self.path_changed.emit()
 
     def select(self, key: Selection) -> None:
+        key = _existing(self.spec, key)
         if key != self.selection:
             self.selection = key
             self.selection_changed.emit()
@@ -111,16 +114,20 @@ class Document(QObject):
     def _set_spec(self, spec: ArchitectureSpec, selection: Selection | None) -> None:
         self.spec = spec
         self._refresh()
-        if isinstance(self.selection, tuple) and self.selection[1] >= len(spec.stages):
-            self.selection = "network"
-        if selection is not None:
-            self.selection = selection
+        self.selection = _existing(spec, selection if selection is not None else self.selection)
         self.changed.emit()
         self.selection_changed.emit()
 
     def _refresh(self) -> None:
         self._problems = problems(self.spec)
         self._analysis = analyze(self.spec) if not self._problems else None
+
+
+def _existing(spec: ArchitectureSpec, key: Selection) -> Selection:
+    """`key` if `spec` has it; else the last stage for a stage beyond the end, or the network."""
+    if isinstance(key, tuple):
+        return ("stage", min(key[1], len(spec.stages) - 1)) if spec.stages and key[1] >= 0 else "network"
+    return key if key in ("network", "stem", "head") else "network"
 
 
 def _owner(field: str) -> Selection:

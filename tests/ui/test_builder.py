@@ -249,3 +249,31 @@ def test_canvas_follows_a_palette_change(window):
     dark.setColor(QPalette.ColorRole.Base, QColor("#1e1f22"))
     window.canvas.setPalette(dark)
     assert window.canvas.cards[0].item.brush().color().name() == "#1e1f22"
+
+
+def test_undo_and_redo_restore_a_selection_that_exists(window, qtbot):
+    """Drop a stage (it is selected), undo: Properties shows the selection from before the drop,
+    editing it works, redo selects the new stage again; a click on empty canvas selects the network."""
+    document, canvas = window.document, window.canvas
+    canvas.scene().clearSelection()
+    QTest.mouseClick(
+        canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window, stage_card(window, 1).rect.center())
+    )
+    assert document.selection == ("stage", 1)
+    last = len(document.spec.stages)
+    assert drop(window, {"kind": "stage", "block": "bottleneck"}, QPointF(100, canvas.gap_y(last)))
+    assert document.selection == ("stage", last)
+    assert window.inspector.title.text() == f"Stage {last + 1}"
+    window.undo_action.trigger()
+    assert len(document.spec.stages) == last
+    assert document.selection == ("stage", 1)  # where the user was before the drop
+    assert window.inspector.title.text() == "Stage 2"
+    window.redo_action.trigger()  # the bottleneck stage again, selected again
+    assert document.selection == ("stage", last) and window.inspector.title.text() == f"Stage {last + 1}"
+    window.undo_action.trigger()
+    window.inspector.count.setValue(5)  # editing the restored selection edits that stage
+    assert document.spec.stages[1].count == 5 and len(document.spec.stages) == last
+    empty = canvas.viewport().rect().bottomRight() - QPoint(3, 3)
+    assert canvas.card_at(canvas.mapToScene(empty)) is None
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=empty)
+    assert document.selection == "network" and window.inspector.title.text() == "Network"
