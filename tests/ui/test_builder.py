@@ -255,10 +255,8 @@ def test_undo_and_redo_restore_a_selection_that_exists(window, qtbot):
     """Drop a stage (it is selected), undo: Properties shows the selection from before the drop,
     editing it works, redo selects the new stage again; a click on empty canvas selects the network."""
     document, canvas = window.document, window.canvas
-    canvas.scene().clearSelection()
-    QTest.mouseClick(
-        canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window, stage_card(window, 1).rect.center())
-    )
+    second = view_point(window, stage_card(window, 1).rect.center())
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=second)
     assert document.selection == ("stage", 1)
     last = len(document.spec.stages)
     assert drop(window, {"kind": "stage", "block": "bottleneck"}, QPointF(100, canvas.gap_y(last)))
