@@ -58,7 +58,8 @@ class ClassifyView(QWidget):
     def __init__(self, source: ModelSource) -> None:
         super().__init__()
         self.source = source
-        self.predictions: list[Prediction] = []
+        self.predictions: list[Prediction] = []  # every result shown, newest first
+        self._fills: list[list] = []  # batches whose rows are still being filled
         self.last_elapsed_ms = 0.0
         self.busy = False
         source.changed.connect(self._show_source)
@@ -83,10 +84,14 @@ class ClassifyView(QWidget):
         paste.clicked.connect(self.paste)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(lambda: self.export_csv())
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setObjectName("clearResults")
+        self.clear_button.setToolTip("Remove every result from the list")
+        self.clear_button.clicked.connect(self.clear)
         for widget in (open_checkpoint, use_training):
             top.addWidget(widget)
         top.addWidget(self.model_label, 1)
-        for widget in (open_images, paste, self.export_button):
+        for widget in (open_images, paste, self.export_button, self.clear_button):
             top.addWidget(widget)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Paste), self, self.paste)
 
@@ -102,9 +107,12 @@ class ClassifyView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         # Columns are sized once, after filling: sizing to contents on every new item costs
         # O(rows) each, minutes for a folder of thousands.
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setResizeContentsPrecision(100)  # rows measured when sizing
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setResizeContentsPrecision(100)  # rows measured when sizing
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # newest first until a click sorts
+        header.setMinimumSectionSize(header.fontMetrics().horizontalAdvance("Image") + 28)
         self.table.itemSelectionChanged.connect(self._show_selected)
         self.table.itemDoubleClicked.connect(lambda _: self._inspect_selected())
 
@@ -231,34 +239,68 @@ class ClassifyView(QWidget):
 
     # -- results ------------------------------------------------------------------------------------
 
-    def _show(self, predictions: list[Prediction], started: float, first: int = 0) -> None:
-        """Fill the table CHUNK rows per pass of the event loop: thousands of rows never freeze it."""
-        if first == 0:
-            self.progress_timer.stop()
-            self.predictions = predictions
-            self.table.setSortingEnabled(False)
-            self.table.setRowCount(len(predictions))
-        elif predictions is not self.predictions:
-            return  # a newer result replaced these meanwhile
+    def _show(self, predictions: list[Prediction], started: float) -> None:
+        """Insert the new results above the earlier ones (newest first) and fill them CHUNK rows per
+        pass of the event loop: thousands of rows never freeze it."""
+        self.progress_timer.stop()
+        self.predictions = predictions + self.predictions
+        sorting = self.table.isSortingEnabled()
+        self.table.setSortingEnabled(False)
+        self.table.model().insertRows(0, len(predictions))
+        for fill in self._fills:  # batches still filling moved down
+            fill[1] += len(predictions)
+        fill = [predictions, 0, 0]  # the batch, the next of its predictions to show, its first row
+        self._fills.append(fill)
+        self._fill_more(fill, started, sorting)
+
+    def _fill_more(self, fill: list, started: float, sorting: bool) -> None:
+        predictions, row0, first = fill
+        if fill not in self._fills:
+            return  # cleared meanwhile
         last = min(len(predictions), first + CHUNK)
-        for row in range(first, last):
-            self._fill_row(row, predictions[row])
+        for i in range(first, last):
+            self._fill_row(row0 + i, predictions[i])
+        fill[2] = last
         if last < len(predictions):
             self.status.setText(f"Showing… {last} of {len(predictions)} images")
-            QTimer.singleShot(0, lambda: self._show(predictions, started, last))
+            QTimer.singleShot(0, lambda: self._fill_more(fill, started, sorting))
             return
+        self._fills.remove(fill)
+        if self._fills:
+            return  # the newest batch finishes the job
         self.table.resizeColumnsToContents()
-        self.table.setSortingEnabled(True)
-        if predictions:
-            self.table.selectRow(0)
+        self.table.setSortingEnabled(sorting or self.table.horizontalHeader().sortIndicatorSection() >= 0)
+        self.table.clearSelection()
+        row = self._row_of(predictions[0]) if predictions else -1
+        if row >= 0:
+            self.table.selectRow(row)
+            self.table.scrollToItem(self.table.item(row, 0))
+        self._show_selected()  # explicitly: re-selecting the row already selected emits nothing
         self.last_elapsed_ms = (time.perf_counter() - started) * 1000
         self.busy = False
         bad = sum(p.error is not None for p in predictions)
         problems = f"; {bad} could not be read (see Problem)" if bad else ""
+        earlier = len(self.predictions) - len(predictions)
+        below = f" (above {earlier} earlier results)" if earlier else ""
         self.status.setText(
             f"Classified {len(predictions) - bad} of {len(predictions)} images in "
-            f"{self.last_elapsed_ms:.0f} ms with {self.source.describe()}{problems}"
+            f"{self.last_elapsed_ms:.0f} ms with {self.source.describe()}{problems}{below}"
         )
+
+    def _row_of(self, prediction: Prediction) -> int:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole + 1) == id(prediction):
+                return row
+        return -1
+
+    def clear(self) -> None:
+        """Forget every result (a batch still being classified will still arrive)."""
+        self._fills.clear()
+        self.predictions = []
+        self.table.setRowCount(0)
+        self._show_prediction(None)
+        self.status.setText("Cleared. Drop, paste or open images to classify them.")
 
     def _fill_row(self, row: int, prediction: Prediction) -> None:
         icon = QTableWidgetItem()

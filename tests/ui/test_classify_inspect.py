@@ -129,6 +129,29 @@ def test_pasted_image_is_classified(window, qtbot):
     assert table.item(0, 2).text() in demo.CLASSES
 
 
+def test_results_accumulate_newest_first_and_the_panel_shows_the_newest(window, qtbot, images):
+    """Files, then a pasted image: both batches stay (the pasted one on top), the panel beside
+    shows the pasted image, not the file selected before; Clear empties both."""
+    view = window.classify_view
+    assert drop_urls(window, [images / "a.png", images / "b.jpg"])
+    qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
+    assert view.selected().path.endswith("a.png") and "a.png" in view.caption.text()
+    picture = np.ascontiguousarray(demo.generate(1, seed=9)[0][0].transpose(1, 2, 0))
+    QGuiApplication.clipboard().setImage(QImage(picture.data, 32, 32, 96, QImage.Format.Format_RGB888).copy())
+    view.paste()
+    qtbot.waitUntil(lambda: not view.busy, timeout=30_000)
+    names = [view.table.item(r, 1).text() for r in range(view.table.rowCount())]
+    assert names == ["pasted image", "a.png", "b.jpg"]
+    assert view.selected().path == "pasted image" and "pasted image" in view.caption.text()
+    assert view.bar_labels[0].text() == view.table.item(0, 2).text()
+    assert "above 2 earlier results" in view.status.text()
+    view.table.selectRow(2)
+    assert "b.jpg" in view.caption.text()
+    view.findChild(object, "clearResults").click()
+    assert view.table.rowCount() == 0 and view.predictions == [] and view.selected() is None
+    assert view.caption.text() == "" and view.picture.text() == "No image yet"
+
+
 def test_feature_maps_and_grad_cam_of_an_image(window, qtbot, images):
     view = window.inspect_view
     view.open_image(str(images / "a.png"))
