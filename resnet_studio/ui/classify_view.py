@@ -63,6 +63,7 @@ class ClassifyView(QWidget):
         self.last_elapsed_ms = 0.0
         self.busy = False
         source.changed.connect(self._show_source)
+        source.described.connect(self._show_source)
         self._counter = [0, 0]
         self.progress_timer = QTimer(self)
         self.progress_timer.setInterval(100)

@@ -102,6 +102,7 @@ class InspectView(QWidget):
         self.val_images: np.ndarray | None = None
         self.busy = 0
         source.changed.connect(self.refresh)
+        source.described.connect(self._show_model)
 
         top = QHBoxLayout()
         self.model_label = QLabel()

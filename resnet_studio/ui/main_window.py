@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.classify_view = ClassifyView(self.model_source)
         self.classify_view.inspect_requested.connect(self._inspect_prediction)
         self.train_view.run_finished.connect(lambda _: self.model_source.changed.emit())
+        self.train_view.run_started.connect(lambda _: self.model_source.described.emit())
         self.tabs.addTab(self.inspect_view, "Inspect")
         self.tabs.addTab(self.classify_view, "Classify")
         self.setCentralWidget(self.tabs)

@@ -5,6 +5,7 @@ answers before training anything."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,21 +21,29 @@ if TYPE_CHECKING:
 
 
 class ModelSource(QObject):
-    changed = Signal()
+    changed = Signal()  # other weights answer now: views run their image through them again
+    described = Signal()  # only the description changed (a run started, a network's name learned)
 
     def __init__(self, train_view: TrainView) -> None:
         super().__init__()
         self.train_view = train_view
         self.checkpoint: str | None = None
         self._cache: tuple[tuple[str, float], LoadedModel] | None = None
+        self._names: dict[str, str] = {}  # checkpoint or run folder -> its network's name
 
     def describe(self) -> str:
+        """The network and the weights that answer now, in words."""
         if self.checkpoint:
-            return f"checkpoint {self.checkpoint}"
-        if self.train_view.session is not None:
-            return "the training run's latest weights"
-        if self.train_view.last_run_dir:
-            return f"the best checkpoint of {Path(self.train_view.last_run_dir).name}"
+            return _named(self._names.get(self.checkpoint), f"checkpoint {self.checkpoint}")
+        view = self.train_view
+        session = view.session
+        run = Path(view.last_run_dir).name if view.last_run_dir else ""
+        if session is not None:
+            state = "the run training now" if view.training else "the last run"
+            return _named(session.trainer.spec.name, f"latest weights of {state} ({run})")
+        if view.last_run_dir:
+            name = self._names.get(view.last_run_dir) or _run_network_name(view.last_run_dir)
+            return _named(name, f"best checkpoint of run {run}")
         shipped = default_weights()
         if shipped is not None:
             return shipped.describe()
@@ -57,6 +66,8 @@ class ModelSource(QObject):
             snapshot = session.trainer.snapshot() if session is not None else None
             if snapshot is not None:
                 return snapshot
+            if session is not None and self.train_view.training:
+                raise UserError("the training run is still loading its data: try again in a moment")
         shipped = default_weights()
         path = self.checkpoint or self.train_view.last_run_dir or (shipped.path if shipped else None)
         if not path:
@@ -67,4 +78,22 @@ class ModelSource(QObject):
             raise UserError(f"{path}: {exc.strerror or exc}") from None
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, model_from_checkpoint(path))
+            name = self._cache[1].spec.name
+            if self._names.get(str(path)) != name:
+                self._names[str(path)] = name
+                self.described.emit()  # queued to the UI thread: labels name the network now
         return self._cache[1]
+
+
+def _named(network: str | None, weights: str) -> str:
+    return f"{network}, {weights}" if network else weights[0].upper() + weights[1:]
+
+
+def _run_network_name(run_dir: str) -> str | None:
+    """The network's name from a run folder's architecture.json (a small file), if readable."""
+    try:
+        with open(Path(run_dir) / "architecture.json", encoding="utf-8") as file:
+            name = json.loads(file.read(1_000_000)).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None

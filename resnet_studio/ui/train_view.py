@@ -63,6 +63,7 @@ def fit_channels(image: np.ndarray, channels: int) -> np.ndarray:
 
 
 class TrainView(QWidget):
+    run_started = Signal(str)  # the run folder
     run_finished = Signal(str)  # the run folder
 
     def __init__(self, document: Document) -> None:
@@ -286,6 +287,7 @@ class TrainView(QWidget):
         self.message.setText("")
         self.session.start()
         self._update_buttons()
+        self.run_started.emit(str(run_dir))
         return True
 
     def compare(self) -> None:

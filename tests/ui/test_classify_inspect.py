@@ -238,7 +238,7 @@ def test_classify_with_the_latest_weights_of_a_run_in_progress(window, qtbot, im
     view = window.classify_view
     view.classify_paths([str(images / "a.png")])
     qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
-    assert "the training run's latest weights" in view.status.text()
+    assert "Tiny, latest weights of the run training now" in view.status.text()
     assert view.table.item(0, 2).text() in demo.CLASSES
     train.stop_and_wait()
 

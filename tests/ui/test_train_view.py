@@ -157,9 +157,16 @@ def test_plain_vs_residual_trains_both_twins_and_overlays_their_gradients(window
 
     view = window.train_view
     view.setup.epochs.setValue(1)
+    labels = [w.findChild(object, "modelSource") for w in (window.classify_view, window.inspect_view)]
+    assert all("shipped" in label.text() for label in labels)  # before any run of the user's
     qtbot.mouseClick(view.compare_button, Qt.MouseButton.LeftButton)
+    # While a run trains, Classify and Inspect name its network and say its weights answer.
+    assert all("Model: Tiny, latest weights of the run training now" in label.text() for label in labels)
     qtbot.waitUntil(lambda: len(view.runs) == 2 and not view.training and not view.queue, timeout=180_000)
     assert [run.name for run in view.runs] == ["residual", "plain"]
+    # ...and afterwards the network that answers is the plain twin, trained last: they say so.
+    after = "Model: Tiny (plain), latest weights of the last run"
+    assert all(label.text().startswith(after) for label in labels)
     assert all(run.val_acc for run in view.runs)
     folders = sorted((view.runs_root).iterdir())
     shortcuts = sorted(json.loads((f / "architecture.json").read_text())["shortcut"] for f in folders)
