@@ -25,33 +25,32 @@ class RunCurves:
     smooth: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     speed: list[float] = field(default_factory=list)
+    acc: list[float] = field(default_factory=list)  # train accuracy per logged step, in %
+    acc_smooth: list[float] = field(default_factory=list)
     epochs: list[float] = field(default_factory=list)
     val_steps: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
     grads: tuple[float, ...] = ()  # latest per-block gradient norms, stem to head
     items: dict[str, pg.PlotDataItem] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)  # plots to redraw: loss, accuracy, lr, speed, gradients
 
-    def add_step(self, step: int, loss: float, lr: float, speed: float) -> None:
+    def add_step(self, step: int, loss: float, lr: float, speed: float, accuracy: float) -> None:
+        """A logged step: `accuracy` is the fraction of the step's batches classified right."""
         self.steps.append(step)
         self.loss.append(loss)
-        previous = self.smooth[-1] if self.smooth else loss
-        self.smooth.append(0.9 * previous + 0.1 * loss if math.isfinite(loss) else previous)
+        self.smooth.append(_ema(self.smooth, loss))
+        self.acc.append(accuracy * 100)
+        self.acc_smooth.append(_ema(self.acc_smooth, accuracy * 100))
         self.lr.append(lr)
         self.speed.append(speed)
-        self.dirty |= {"loss", "lr", "speed"}
+        self.dirty |= {"loss", "accuracy", "lr", "speed"}
 
-    def add_epoch(
-        self, epoch: int, step: int, loss: float, accuracy: float, train_accuracy: float | None
-    ) -> None:
+    def add_epoch(self, epoch: int, step: int, loss: float, accuracy: float) -> None:
         self.epochs.append(epoch)
         self.val_steps.append(step)
         self.val_loss.append(loss)
         self.val_acc.append(accuracy * 100)
-        if train_accuracy is not None:
-            self.train_acc.append(train_accuracy * 100)
         self.dirty |= {"loss", "accuracy"}
 
     def set_grads(self, grads: tuple[float, ...]) -> None:
@@ -66,9 +65,16 @@ class RunCurves:
         except (KeyError, TypeError, ValueError):
             return  # a malformed line is skipped, as MetricsReader skips broken JSON
         if kind == "train":
-            self.add_step(step, loss, float(record.get("lr", 0.0)), float(record.get("images_per_s", 0.0)))
+            lr, speed = float(record.get("lr", 0.0)), float(record.get("images_per_s", 0.0))
+            self.add_step(step, loss, lr, speed, accuracy)
         elif kind == "val":
-            self.add_epoch(int(record.get("epoch", len(self.epochs) + 1)), step, loss, accuracy, None)
+            self.add_epoch(int(record.get("epoch", len(self.epochs) + 1)), step, loss, accuracy)
+
+
+def _ema(series: list[float], value: float) -> float:
+    """The next point of a curve smoothed like TensorBoard's (0.9 of the last, 0.1 of the new)."""
+    previous = series[-1] if series else value
+    return 0.9 * previous + 0.1 * value if math.isfinite(value) else previous
 
 
 class HoverReadout:
@@ -136,7 +142,7 @@ class TrainPlots(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         self.loss_plot = self._plot("lossPlot", "Loss", "cross-entropy", "step")
-        self.accuracy_plot = self._plot("accuracyPlot", "Accuracy", "%", "epoch")
+        self.accuracy_plot = self._plot("accuracyPlot", "Accuracy", "%", "step")
         self.lr_plot = self._plot("lrPlot", "Learning rate", "lr", "step")
         self.speed_plot = self._plot("speedPlot", "Speed", "images/s", "step")
         self.gradient_view = self._plot(
@@ -145,7 +151,7 @@ class TrainPlots(QWidget):
         self.gradient_bars: list[pg.BarGraphItem] = []
         self.readouts = [
             HoverReadout(self.loss_plot, "step", "{:.4f}"),
-            HoverReadout(self.accuracy_plot, "epoch", "{:.2f}%"),
+            HoverReadout(self.accuracy_plot, "step", "{:.2f}%"),
             HoverReadout(self.lr_plot, "step", "{:.5f}"),
             HoverReadout(self.speed_plot, "step", "{:.0f}"),
         ]
@@ -194,7 +200,8 @@ class TrainPlots(QWidget):
             "loss": self.loss_plot.plot(pen=pg.mkPen(faint, width=1)),
             "smooth": self.loss_plot.plot(pen=pg.mkPen(colour, width=2), name=f"{name} train"),
             "val_loss": self.loss_plot.plot(**dashed, name=f"{name} val"),
-            "train_acc": self.accuracy_plot.plot(pen=pg.mkPen(colour, width=2), name=f"{name} train"),
+            "acc": self.accuracy_plot.plot(pen=pg.mkPen(faint, width=1)),
+            "acc_smooth": self.accuracy_plot.plot(pen=pg.mkPen(colour, width=2), name=f"{name} train"),
             "val_acc": self.accuracy_plot.plot(**dashed, name=f"{name} val"),
             "lr": self.lr_plot.plot(pen=pg.mkPen(colour, width=2), name=name),
             "speed": self.speed_plot.plot(pen=pg.mkPen(colour, width=2), name=name),
@@ -228,8 +235,9 @@ class TrainPlots(QWidget):
                     items["smooth"].setData(curves.steps, curves.smooth)
                     items["val_loss"].setData(curves.val_steps, curves.val_loss)
                 elif name == "accuracy":
-                    items["train_acc"].setData(curves.epochs[: len(curves.train_acc)], curves.train_acc)
-                    items["val_acc"].setData(curves.epochs, curves.val_acc)
+                    items["acc"].setData(curves.steps, curves.acc)
+                    items["acc_smooth"].setData(curves.steps, curves.acc_smooth)
+                    items["val_acc"].setData(curves.val_steps, curves.val_acc)
                 else:
                     items[name].setData(curves.steps, getattr(curves, name))
         return changed

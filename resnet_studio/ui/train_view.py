@@ -383,7 +383,7 @@ class TrainView(QWidget):
             self.progress.setMaximum(max(1, event.total_steps))
             self.budget_end = time.perf_counter() + max(0.0, event.budget - event.elapsed)
         elif isinstance(event, Step):
-            curves.add_step(event.step, event.loss, event.lr, event.images_per_s)
+            curves.add_step(event.step, event.loss, event.lr, event.images_per_s, event.accuracy)
             if event.grad_norms:
                 curves.set_grads(event.grad_norms)
             self.progress.setValue(event.step)
@@ -391,7 +391,7 @@ class TrainView(QWidget):
         elif isinstance(event, Activations):
             self.activation_view.set_activations(event)
         elif isinstance(event, Evaluated):
-            curves.add_epoch(event.epoch, event.step, event.loss, event.accuracy, event.train_accuracy)
+            curves.add_epoch(event.epoch, event.step, event.loss, event.accuracy)
             self.message.setText(f"{curves.name} · epoch {event.epoch}: val accuracy {event.accuracy:.1%}")
         elif isinstance(event, Finished):
             self.last_finished = event

@@ -39,7 +39,7 @@ def test_train_button_trains_and_the_plots_receive_data(window, qtbot):
     view.redraw_all()
     x, y = view.runs[0].items["smooth"].getData()
     assert len(x) == 20 and y[-1] > 0  # 2 epochs of 10 steps, every step plotted
-    assert list(view.runs[0].items["val_acc"].getData()[0]) == [1, 2]
+    assert list(view.runs[0].items["val_acc"].getData()[0]) == [10, 20]  # at the end of each epoch
     assert "Completed" in view.progress.format()
     # Gradient flow: one bar per block (stem, 1 block, head), all positive.
     heights = view.plots.gradient_bars[0].opts["height"]
@@ -292,3 +292,23 @@ def test_a_budget_in_setup_sets_the_run_length_and_the_progress_follows(window, 
     finished = view.last_finished
     assert finished.status == "completed" and "within the budget" in finished.message
     assert view.progress.maximum() == finished.step  # the bar followed the planned total
+
+
+def test_accuracy_is_plotted_per_step_from_the_first_steps(window, qtbot):
+    """Train accuracy appears with the first logged steps, like the loss, long before the first
+    epoch's evaluation."""
+    view = window.train_view
+    view.setup.limit_train.setValue(6400)  # 100 steps to the first evaluation
+    view.setup.epochs.setValue(1)
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(view.runs) and len(view.runs[0].steps) >= 3, timeout=120_000)
+    view.pause_button.click()
+    view.redraw_all()
+    run = view.runs[0]
+    x, y = run.items["acc_smooth"].getData()
+    assert len(x) >= 3 and list(x[:3]) == [1, 2, 3] and all(0 <= v <= 100 for v in y)
+    assert len(run.items["acc"].getData()[0]) == len(x)
+    assert run.val_acc == []  # no evaluation yet: the per-step curve is all there is
+    assert view.accuracy_plot.getAxis("bottom").labelText == "step"
+    assert "(step 2)" in view.plots.readouts[1].show_at(2.1)
+    view.stop_and_wait()
