@@ -38,17 +38,20 @@ def run_studio(
     app.setOrganizationName("ResNet Studio")
     apply_theme(app, theme)
     window = MainWindow()
-    window.show_workspace(workspace)
     if size is not None:
         window.resize(*size)
     elif not screenshot:
         window.restore_geometry()
+    window.show()
+    # The workspace is chosen once the window is up, as a user's click would: its first layout is
+    # the one a real window gives it (screenshots included).
+    app.processEvents()
+    window.show_workspace(workspace)
     if path is not None and is_image_name(Path(path)) and Path(path).is_file():
         # A photo: classified, or looked into when Inspect is the workspace asked for.
         window.open_image(path, inspect=workspace.lower() == "inspect")
     elif path is not None and not window.open_file(path) and screenshot:
         raise UserError(window.last_error or f"{path}: cannot open")
-    window.show()
     if not screenshot:
         # torch takes ~2 s to import: load it behind the shown window, ready for the first run.
         threading.Thread(target=load_torch, daemon=True).start()

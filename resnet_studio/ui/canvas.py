@@ -76,7 +76,7 @@ class Canvas(QGraphicsView):
         self.marker: QGraphicsPathItem | None = None
         self._press: tuple[int, QPointF] | None = None  # (stage index, scene pos) of a press on a stage
         self._dragging = False
-        self._fitted = False
+        self.follow_fit = True  # the whole network stays in view until the user zooms
         document.changed.connect(self.rebuild)
         document.selection_changed.connect(self._paint_selection)
         self.rebuild()
@@ -143,9 +143,8 @@ class Canvas(QGraphicsView):
         self._legend(y + 18, {layer.shortcut for layer in layers.values()})
         scene.setSceneRect(scene.itemsBoundingRect().adjusted(-40, -30, 40, 30))
         self._paint_selection()
-        if not self._fitted:
-            self._fitted = True
-            self.fit()
+        if self.follow_fit:
+            self.fit()  # a dropped stage never pushes the head out of view
 
     def _legend(self, y: float, used: set[str]) -> None:
         """What the arcs mean: identity, projection (dashed; dash-dot without BatchNorm) and
@@ -288,7 +287,9 @@ class Canvas(QGraphicsView):
             card.item.setPen(pen)
 
     def fit(self) -> None:
-        """Fit the whole network, but never magnify past 100%: text stays its natural size."""
+        """Fit the whole network, but never magnify past 100%: text stays its natural size. The
+        view then keeps fitting it, after edits and resizes, until the user zooms."""
+        self.follow_fit = True
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
         if self.transform().m11() > 1:
             self.resetTransform()
@@ -296,7 +297,13 @@ class Canvas(QGraphicsView):
     def zoom(self, factor: float) -> None:
         scale = self.transform().m11() * factor
         if 0.15 <= scale <= 4:
+            self.follow_fit = False
             self.scale(factor, factor)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.follow_fit:
+            self.fit()
 
     # -- geometry helpers ----------------------------------------------------------------------
 

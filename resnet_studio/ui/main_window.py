@@ -265,7 +265,8 @@ class MainWindow(QMainWindow):
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         bar.addActions([self.new_action, self.open_action, self.save_action])
         bar.addSeparator()
-        bar.addActions([self.undo_action, self.redo_action])
+        for action, label in ((self.undo_action, "Undo"), (self.redo_action, "Redo")):
+            bar.addWidget(_FixedTextButton(action, label))
         bar.addSeparator()
         presets = QToolButton()
         presets.setText("Presets")
@@ -489,3 +490,25 @@ class MainWindow(QMainWindow):
             return
         self.settings.setValue("geometry", self.saveGeometry())
         event.accept()
+
+
+class _FixedTextButton(QToolButton):
+    """A toolbar button for an action whose text changes ("Undo Add bottleneck stage"): the button
+    keeps its short label, so the toolbar never jumps; the action's full text is its tooltip."""
+
+    def __init__(self, action: QAction, label: str) -> None:
+        super().__init__()
+        self.action_ = action
+        self.setText(label)
+        self.setObjectName(f"{label.lower()}Button")
+        self.clicked.connect(action.trigger)
+        action.changed.connect(self._sync)
+        self._sync()
+
+    def _sync(self) -> None:
+        try:
+            enabled, text, keys = self.action_.isEnabled(), self.action_.text(), self.action_.shortcut()
+        except RuntimeError:  # the window is closing: its actions are already gone
+            return
+        self.setEnabled(enabled)
+        self.setToolTip(f"{text.replace('&', '')} ({keys.toString(QKeySequence.SequenceFormat.NativeText)})")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 RUN_COLOURS = ["#4c8bf5", "#e8833a", "#3aa675", "#d0508a", "#8e6cd8", "#c9a227"]
 
@@ -141,13 +141,20 @@ class TrainPlots(QWidget):
         self.gradient_runs: list[RunCurves] = []  # whose profiles the gradient view shows
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
+        # One legend for every plot, above them: legends inside the plots covered the curves.
+        self.legend = QLabel()
+        self.legend.setObjectName("plotLegend")
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.legend.setToolTip(
+            "Each run has its colour in every plot, gradient bars too. Solid: training (faint: each "
+            "logged step; bold: smoothed); dashed with dots: validation after each epoch"
+        )
+        self._update_legend()
         self.loss_plot = self._plot("lossPlot", "Loss", "cross-entropy", "step")
         self.accuracy_plot = self._plot("accuracyPlot", "Accuracy", "%", "step")
         self.lr_plot = self._plot("lrPlot", "Learning rate", "lr", "step")
         self.speed_plot = self._plot("speedPlot", "Speed", "images/s", "step")
-        self.gradient_view = self._plot(
-            "gradientView", "Gradient flow", "gradient L2 norm", "block, input → output"
-        )
+        self.gradient_view = self._plot("gradientView", "Gradient flow", "gradient L2 norm", "block")
         self.gradient_bars: list[pg.BarGraphItem] = []
         self.readouts = [
             HoverReadout(self.loss_plot, "step", "{:.4f}"),
@@ -155,15 +162,16 @@ class TrainPlots(QWidget):
             HoverReadout(self.lr_plot, "step", "{:.5f}"),
             HoverReadout(self.speed_plot, "step", "{:.0f}"),
         ]
-        grid.addWidget(self.loss_plot, 0, 0)
-        grid.addWidget(self.accuracy_plot, 0, 1)
-        grid.addWidget(self.gradient_view, 1, 0)
+        grid.addWidget(self.legend, 0, 0, 1, 2)
+        grid.addWidget(self.loss_plot, 1, 0)
+        grid.addWidget(self.accuracy_plot, 1, 1)
+        grid.addWidget(self.gradient_view, 2, 0)
         small = QGridLayout()
         small.addWidget(self.lr_plot, 0, 0)
         small.addWidget(self.speed_plot, 1, 0)
-        grid.addLayout(small, 1, 1)
-        grid.setRowStretch(0, 3)
+        grid.addLayout(small, 2, 1)
         grid.setRowStretch(1, 3)
+        grid.setRowStretch(2, 3)
 
     def _plot(self, name: str, title: str, left: str, bottom: str) -> pg.PlotWidget:
         widget = pg.PlotWidget()
@@ -180,8 +188,14 @@ class TrainPlots(QWidget):
         # Long runs log ~70k steps a curve on CPU: draw only what is visible, at screen resolution.
         widget.setDownsampling(auto=True, mode="peak")
         widget.setClipToView(True)
-        widget.addLegend(offset=(-10, 10), labelTextColor=text)
         return widget
+
+    def _update_legend(self) -> None:
+        runs = "  ".join(
+            f'<span style="color:{run.colour}; font-size:14pt">■</span> {run.name}' for run in self.runs
+        )
+        key = "solid: train · dashed: validation"
+        self.legend.setText(f"{runs}  <span style='color:gray'>{key}</span>" if runs else "")
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -207,6 +221,7 @@ class TrainPlots(QWidget):
             "speed": self.speed_plot.plot(pen=pg.mkPen(colour, width=2), name=name),
         }
         self.runs.append(curves)
+        self._update_legend()
         return curves
 
     PARTS = ("loss", "accuracy", "gradients", "lr", "speed")
@@ -270,5 +285,9 @@ class TrainPlots(QWidget):
         every = max(2, count // 8)  # block numbers thin out; stem and head are always named
         ticks = [(0, "stem"), *((i, str(i)) for i in range(every, count - 1, every)), (count - 1, "head")]
         self.gradient_view.getAxis("bottom").setTicks([ticks])
-        legend = " vs ".join(f'<span style="color:{run.colour}">{run.name}</span>' for run in shown)
-        self.gradient_view.setTitle(f"Gradient flow · {legend}", size="10pt")
+        # Every block, stem to head, with room at the ends for those two labels (pyqtgraph hides
+        # a label that reaches past the plot).
+        half = self.gradient_view.fontMetrics().horizontalAdvance("head") / 2 + 4
+        width = self.gradient_view.getPlotItem().vb.width()
+        margin = max(0.6, half * count / (width - 2 * half)) if width > 2 * half + 20 else 0.6
+        self.gradient_view.setXRange(-margin, count - 1 + margin, padding=0)

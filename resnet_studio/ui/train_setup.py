@@ -117,7 +117,7 @@ class SetupPanel(QScrollArea):
         self.augment = QCheckBox("Pad, crop and flip")
         self.augment.setChecked(True)
         form.addRow("Augment", self.augment)
-        self.tta = QCheckBox("Average with the mirror image")
+        self.tta = QCheckBox("Average with mirror")
         self.tta.setToolTip(
             "Flip test-time augmentation: evaluation, Classify and Inspect average each image's "
             "answer with its mirror image's (twice the inference work, usually a little more accurate)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -92,11 +93,14 @@ class TrainView(QWidget):
         self.left.addTab(self.setup, "Setup")
         self.left.addTab(self.runs_panel, "Runs")
         self.left.currentChanged.connect(self._left_tab_changed)
-        self.left.setMaximumWidth(380)
+        self.left.setMaximumWidth(400)
         self.plots = TrainPlots()
         self.activation_view = ActivationView()
         self.activation_view.image_dropped.connect(self.pin_file)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        # Plots first: the activations take a third of the width at most (their maps scroll
+        # sideways beyond that).
+        full = self.activation_view.full_width
+        splitter = _AutoSplitter(1, lambda total: min(full, max(240, total // 3)))
         splitter.addWidget(self.plots)
         splitter.addWidget(self.activation_view)
         splitter.setStretchFactor(0, 3)
@@ -104,13 +108,19 @@ class TrainView(QWidget):
         splitter.setChildrenCollapsible(False)
         self.splitter = splitter
 
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(self._controls())
+        column.addWidget(self.message)
+        column.addWidget(splitter, 1)
+        # Setup and runs: about a quarter of the window, between 300 and 360 pixels.
+        self.outer = _AutoSplitter(0, lambda total: max(300, min(360, total // 4)))
+        self.outer.addWidget(self.left)
+        self.outer.addWidget(right)
+        self.outer.setChildrenCollapsible(False)
         layout = QHBoxLayout(self)
-        layout.addWidget(self.left)
-        right = QVBoxLayout()
-        right.addLayout(self._controls())
-        right.addWidget(self.message)
-        right.addWidget(splitter, 1)
-        layout.addLayout(right, 1)
+        layout.addWidget(self.outer)
         self.runs_root = Path.home() / "ResNetStudio" / "runs"
 
         self._next_part = 0
@@ -154,7 +164,7 @@ class TrainView(QWidget):
         self.compare_button.setObjectName("compareButton")
         self.compare_button.setToolTip(COMPARE_TIP)
         self.compare_button.clicked.connect(self.compare)
-        self.progress = QProgressBar()
+        self.progress = _ElidedProgressBar()
         self.progress.setObjectName("trainProgress")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -171,13 +181,6 @@ class TrainView(QWidget):
             row.addWidget(widget)
         row.addWidget(self.progress, 1)
         return row
-
-    def resizeEvent(self, event) -> None:
-        """Activations at full width where there is room for them and for the plots."""
-        super().resizeEvent(event)
-        total = sum(self.splitter.sizes())
-        wanted = self.activation_view.full_width if total >= 900 else max(240, total // 3)
-        self.splitter.setSizes([total - wanted, wanted])
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -520,3 +523,35 @@ class TrainView(QWidget):
         if box.exec() != QMessageBox.StandardButton.Yes:
             return False
         return self.stop_and_wait()
+
+
+class _AutoSplitter(QSplitter):
+    """A horizontal splitter that sizes one pane from the total width on every resize (a hidden
+    tab gets its first resize when first shown), until the user drags the handle."""
+
+    def __init__(self, pane: int, width_for: Callable[[int], int]) -> None:
+        super().__init__(Qt.Orientation.Horizontal)
+        self.pane, self.width_for = pane, width_for
+        self.automatic = True
+        self.splitterMoved.connect(self._moved_by_user)
+
+    def _moved_by_user(self) -> None:
+        self.automatic = False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if not self.automatic or self.count() != 2:
+            return
+        total = sum(self.sizes()) or self.width()
+        wanted = self.width_for(total)
+        self.setSizes([wanted, total - wanted] if self.pane == 0 else [total - wanted, wanted])
+
+
+class _ElidedProgressBar(QProgressBar):
+    """Its text on one line, cut with "…" where the bar is narrow; the whole text in the tooltip."""
+
+    def text(self) -> str:
+        full = super().text()
+        if self.toolTip() != full:
+            self.setToolTip(full)
+        return self.fontMetrics().elidedText(full, Qt.TextElideMode.ElideRight, max(20, self.width() - 12))

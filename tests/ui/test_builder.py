@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QToolButton
 
 from resnet_studio.architecture import get_preset, load_spec
 from resnet_studio.project import open_file
@@ -275,3 +275,27 @@ def test_undo_and_redo_restore_a_selection_that_exists(window, qtbot):
     assert canvas.card_at(canvas.mapToScene(empty)) is None
     QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=empty)
     assert document.selection == "network" and window.inspector.title.text() == "Network"
+
+
+def test_the_toolbar_never_jumps_and_the_canvas_keeps_the_whole_network_in_view(window, qtbot):
+    toolbar = window.findChild(object, "mainToolbar")
+    undo = window.findChild(object, "undoButton")
+    positions = [b.geometry() for b in toolbar.findChildren(QToolButton)]
+    assert not undo.isEnabled()
+    canvas = window.canvas
+    for _ in range(4):
+        last = len(window.document.spec.stages)
+        assert drop(window, {"kind": "stage", "block": "bottleneck"}, QPointF(100, canvas.gap_y(last)))
+    qtbot.wait(10)
+    assert undo.isEnabled() and undo.text() == "Undo"
+    assert undo.toolTip().startswith("Undo Add bottleneck stage")
+    assert [b.geometry() for b in toolbar.findChildren(QToolButton)] == positions
+    head = next(card for card in canvas.cards if card.key == "head")
+    visible = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+    assert visible.contains(head.rect), (visible, head.rect)  # seven stages, the head still in view
+    undo.click()
+    assert len(window.document.spec.stages) == 6
+    canvas.zoom(1.5)  # the user zooms: the view then stays where the user put it
+    assert not canvas.follow_fit
+    window.fit_action.trigger()
+    assert canvas.follow_fit

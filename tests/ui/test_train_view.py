@@ -174,7 +174,8 @@ def test_plain_vs_residual_trains_both_twins_and_overlays_their_gradients(window
     view.redraw_all()
     bars = [b for b in view.plots.gradient_bars if b.isVisible()]
     assert len(bars) == 2 and all(len(b.opts["height"]) == 3 for b in bars)
-    assert "residual" in view.gradient_view.getPlotItem().titleLabel.text
+    legend = window.findChild(object, "plotLegend").text()
+    assert "residual" in legend and "plain" in legend and view.runs[1].colour in legend
 
 
 def test_runs_list_shows_a_stopped_run_and_resumes_it(window, qtbot):
