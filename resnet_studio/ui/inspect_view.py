@@ -211,7 +211,7 @@ class InspectView(QWidget):
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.gallery_title = QLabel("<b>Misclassified</b>, most confident first")
-        self.gallery = tile_list("misclassified", 48, (120, 96))
+        self.gallery = tile_list("misclassified", 48, (136, 100))
         self.gallery.itemActivated.connect(self._gallery_open)
         self.gallery.itemClicked.connect(self._gallery_open)
         tables = QHBoxLayout()
@@ -470,9 +470,13 @@ class InspectView(QWidget):
         for index in indices[:limit]:
             true, predicted = int(evaluation.labels[index]), int(evaluation.predictions[index])
             names = evaluation.classes
-            text = f"{names[true]} → {names[predicted]}\n{evaluation.confidence[index]:.0%}"
+            confidence = f"{evaluation.confidence[index]:.0%}"
+            text = f"{names[true]}\n→ {names[predicted]} {confidence}"  # two short lines fit a cell
             item = QListWidgetItem(QIcon(image_pixmap(images[index], 48)), text)
-            item.setToolTip(f"validation image {index}: true {evaluation.classes[true]}; click to inspect")
+            item.setToolTip(
+                f"validation image {index}: a {names[true]}, taken for a {names[predicted]} "
+                f"({confidence} sure); click to inspect"
+            )
             item.setData(Qt.ItemDataRole.UserRole, int(index))
             self.gallery.addItem(item)
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from resnet_studio.training.rundir import RunSummary, list_runs
 from resnet_studio.ui.background import run_in_background
 
-COLUMNS = ("Run", "Network", "Epochs", "Best val", "State")
+COLUMNS = ("Run", "Best val", "State")  # the run cell: folder, then network and epochs below
 
 
 class RunsPanel(QWidget):
@@ -45,6 +45,10 @@ class RunsPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # A narrow panel: names lose their middle, never the time stamp at their end.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(2 * self.fontMetrics().lineSpacing() + 8)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -89,12 +93,17 @@ class RunsPanel(QWidget):
         for row, run in enumerate(summaries):
             planned = "?" if run.epochs_planned is None else str(run.epochs_planned)
             best = "–" if run.best_accuracy is None else f"{run.best_accuracy:.1%}"
-            cells = (run.path.name, run.architecture, f"{run.epochs_done}/{planned}", best, run.status)
+            epochs = f"{run.epochs_done}/{planned} epochs"
+            cells = (f"{run.path.name}\n{run.architecture} · {epochs}", best, run.status)
+            tip = (
+                f"{run.path}\n{run.architecture}, {epochs}, best validation accuracy {best}, "
+                f"{run.status}\nupdated {time.ctime(run.updated)}"
+            )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if column in (2, 3):
+                if column == 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                item.setToolTip(f"{run.path}\nupdated {time.ctime(run.updated)}")
+                item.setToolTip(tip)
                 self.table.setItem(row, column, item)
             if selected is not None and run.path == selected.path:
                 self.table.selectRow(row)

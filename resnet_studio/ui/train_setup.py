@@ -77,7 +77,11 @@ class SetupPanel(QScrollArea):
         self.data_kind = QComboBox()
         self.data_kind.addItems(["demo", "cifar10", "cifar100", "folder"])
         self.data_path = QLineEdit()
-        self.data_path.setPlaceholderText("folder (default cache for CIFAR)")
+        self.data_path.setPlaceholderText("default: the CIFAR cache")
+        self.data_path.setToolTip(
+            "Folder data: a folder with train/ and test/ (or val/), one sub-folder per class.\n"
+            "CIFAR: where its files are; empty for the cache folder (~/.cache/resnet-studio/data)."
+        )
         browse = QPushButton("…")
         browse.setFixedWidth(28)
         browse.setToolTip("Choose the data folder")

@@ -189,7 +189,7 @@ def test_runs_list_shows_a_stopped_run_and_resumes_it(window, qtbot):
     view.left.setCurrentWidget(view.runs_panel)
     panel = view.runs_panel
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=10_000)
-    assert panel.table.item(0, 4).text() == "stopped" and panel.table.item(0, 1).text() == "Tiny"
+    assert panel.table.item(0, 2).text() == "stopped" and "\nTiny · " in panel.table.item(0, 0).text()
     panel.table.selectRow(0)
     assert panel.resume_button.isEnabled()
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
@@ -200,8 +200,10 @@ def test_runs_list_shows_a_stopped_run_and_resumes_it(window, qtbot):
     assert resumed.name == panel.summaries[0].path.name
     assert resumed.steps[:stopped_at] == list(range(1, stopped_at + 1))  # the history, then the rest
     assert resumed.steps[-1] == 20 and len(resumed.steps) == 20
-    qtbot.waitUntil(lambda: panel.table.item(0, 4).text() == "completed", timeout=10_000)
-    assert panel.table.item(0, 2).text() == "2/2" and panel.table.item(0, 3).text().endswith("%")
+    qtbot.waitUntil(lambda: panel.table.item(0, 2).text() == "completed", timeout=10_000)
+    assert "Tiny · 2/2 epochs" in panel.table.item(0, 0).text() and panel.table.item(0, 1).text().endswith(
+        "%"
+    )
 
 
 def test_open_run_folder_follows_metrics_written_by_another_process(window, qtbot, tmp_path):
