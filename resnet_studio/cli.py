@@ -417,6 +417,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(f"{loaded.path} on {source} ({len(data.val)} validation images)")
         print(result.table())
+        print()
+        print(result.confusion_table())
     return 0
 
 

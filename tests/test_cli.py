@@ -86,6 +86,10 @@ def test_evaluate_json_and_table(run_dir, capsys):
     assert data["per_class"][0]["class"] == "circle"
     code, out, _ = run_cli(capsys, "evaluate", run_dir, "--limit-val", "100")
     assert code == 0 and "Category" in out and "Overall accuracy" in out and "of 100 images" in out
+    # The confusion matrix the help promises: a row per true class, counts summing to the images.
+    matrix = out[out.index("Confusion matrix") :].splitlines()[2:]
+    assert len(matrix) == 10 and matrix[0].split()[:2] == ["1.", "circle"]
+    assert sum(int(v) for row in matrix for v in row.split()[2:]) == 100
 
 
 def test_classify_json(run_dir, tmp_path, capsys):

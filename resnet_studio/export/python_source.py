@@ -21,7 +21,8 @@ Needs only torch.
     model = load("best.pt")      # the network with the checkpoint's weights, in eval mode
     model = build_model()        # the same network, freshly initialised
 Inputs: float32 (N, {channels}, {size}, {size}), pixels scaled to [0, 1], then normalised per channel
-with MEAN and STD (`preprocess` does both for uint8 images). Outputs: logits over CLASSES.
+with MEAN and STD (`preprocess` prepares PIL images, numpy arrays and tensors of any size).
+Outputs: logits over CLASSES.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 ARCHITECTURE = {architecture}
+SIZE = {size}  # input side in pixels
+CHANNELS = {channels}
 CLASSES = {classes}
 MEAN = {mean}
 STD = {std}
@@ -94,9 +97,41 @@ def load(checkpoint_path: str, map_location: str = "cpu") -> ResNet:
     return model.eval()
 
 
-def preprocess(images: Tensor) -> Tensor:
-    """uint8 (N, C, H, W) images of the network's input size -> normalised float32 inputs."""
-    x = images.float() / 255
+def preprocess(images) -> Tensor:
+    """Images -> the network's input: float32 (N, C, SIZE, SIZE), normalised with MEAN and STD.
+
+    Takes a PIL image or a list of them, a numpy array or a tensor: (H, W), (H, W, C) or
+    (N, H, W, C) as image libraries give them, (C, H, W) or (N, C, H, W) as torch has them; uint8
+    pixels, or floats from 0 to 1. Any size: the shorter side is resized to SIZE and the centre
+    cropped, as ResNet Studio prepares images; RGBA loses its alpha, colour and grey convert.
+    """
+    if isinstance(images, (list, tuple)):
+        return torch.cat([preprocess(image) for image in images])
+    if hasattr(images, "convert") and hasattr(images, "getbands"):  # a PIL image
+        images = images.convert("RGB")
+        images = torch.frombuffer(bytearray(images.tobytes()), dtype=torch.uint8).view(
+            images.height, images.width, 3
+        )
+    x = torch.as_tensor(images)
+    if x.ndim == 2:
+        x = x[None, None]
+    elif x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4:
+        raise ValueError(f"expected 2 to 4 dimensions, got shape {tuple(x.shape)}")
+    if x.shape[1] not in (1, 3, 4) and x.shape[-1] in (1, 3, 4):
+        x = x.permute(0, 3, 1, 2)  # channels last -> channels first
+    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    x = x[:, :3]  # no alpha
+    if x.shape[1] != CHANNELS:
+        x = x.mean(1, keepdim=True) if CHANNELS == 1 else x[:, :1].expand(-1, CHANNELS, -1, -1)
+    height, width = x.shape[-2:]
+    if min(height, width) != SIZE:
+        scale = SIZE / min(height, width)
+        target = (max(SIZE, round(height * scale)), max(SIZE, round(width * scale)))
+        x = F.interpolate(x, size=target, mode="bilinear", antialias=True, align_corners=False)
+    top, left = (x.shape[-2] - SIZE) // 2, (x.shape[-1] - SIZE) // 2
+    x = x[..., top : top + SIZE, left : left + SIZE]
     mean = torch.tensor(MEAN).view(1, -1, 1, 1)
     std = torch.tensor(STD).view(1, -1, 1, 1)
     return (x - mean) / std

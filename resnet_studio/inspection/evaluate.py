@@ -79,6 +79,20 @@ class Evaluation:
         lines.append(f"Overall accuracy: {self.accuracy:.2%} of {total} images (loss {self.loss:.4f})")
         return "\n".join(lines)
 
+    def confusion_table(self) -> str:
+        """The confusion matrix as text: a row per true class, a column per predicted class
+        (columns numbered, the numbers keyed to the rows, so that wide names fit a terminal)."""
+        width = max(8, *(len(c) for c in self.classes)) + 5
+        cell = max(5, len(str(int(self.confusion.max(initial=0)))) + 1)
+        count = len(self.classes)
+        corner = "true \\ predicted"
+        head = f"{corner:<{width}}" + "".join(f"{j + 1:>{cell}}" for j in range(count))
+        lines = ["Confusion matrix (rows: true class, columns: predicted class)", head]
+        for i, name in enumerate(self.classes):
+            row = "".join(f"{int(v):>{cell}}" for v in self.confusion[i])
+            lines.append(f"{f'{i + 1:>2}. {name}':<{width}}{row}")
+        return "\n".join(lines)
+
 
 @torch.inference_mode()
 def evaluate(

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PIL import Image
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -214,8 +215,15 @@ class InspectView(QWidget):
         self.gallery = tile_list("misclassified", 48, (136, 100))
         self.gallery.itemActivated.connect(self._gallery_open)
         self.gallery.itemClicked.connect(self._gallery_open)
+        matrix = QGridLayout()  # the matrix with its axes named: true class down, predicted across
+        matrix.setSpacing(2)
+        predicted = QLabel("<b>Predicted class →</b>")
+        predicted.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        matrix.addWidget(predicted, 0, 1)
+        matrix.addWidget(VerticalLabel("True class"), 1, 0)
+        matrix.addWidget(self.confusion, 1, 1)
         tables = QHBoxLayout()
-        tables.addWidget(self.confusion, 3)
+        tables.addLayout(matrix, 3)
         tables.addWidget(self.per_class, 2)
         layout = QVBoxLayout(tab)
         layout.addLayout(controls)
@@ -484,3 +492,26 @@ class InspectView(QWidget):
         index = item.data(Qt.ItemDataRole.UserRole)
         true = self.evaluation.classes[int(self.evaluation.labels[index])]
         self.set_image(self.val_images[index], f"validation image {index} (a {true})")
+
+
+class VerticalLabel(QWidget):
+    """Bold text read bottom to top, as the y axis of a chart names it."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.setObjectName("verticalLabel")
+        font = self.font()
+        font.setBold(True)
+        self.setFont(font)
+        metrics = self.fontMetrics()
+        self.setFixedWidth(metrics.height() + 4)
+        self.setMinimumHeight(metrics.horizontalAdvance(text) + 8)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().text().color())
+        painter.translate(0, self.height())
+        painter.rotate(-90)
+        painter.drawText(QRect(0, 0, self.height(), self.width()), Qt.AlignmentFlag.AlignCenter, self.text)
+        painter.end()

@@ -156,6 +156,12 @@ class TrainPlots(QWidget):
         self.speed_plot = self._plot("speedPlot", "Speed", "images/s", "step")
         self.gradient_view = self._plot("gradientView", "Gradient flow", "gradient L2 norm", "block")
         self.gradient_bars: list[pg.BarGraphItem] = []
+        # Said in the empty plot: why there are no bars (yet).
+        self.gradient_note = pg.TextItem(anchor=(0.5, 0.5), color=self.palette().mid().color())
+        self.gradient_note.setTextWidth(170)
+        self.gradient_note.setPos(0.5, 0.5)
+        self.gradient_view.addItem(self.gradient_note, ignoreBounds=True)
+        self._update_gradient_note()
         self.readouts = [
             HoverReadout(self.loss_plot, "step", "{:.4f}"),
             HoverReadout(self.accuracy_plot, "step", "{:.2f}%"),
@@ -233,6 +239,7 @@ class TrainPlots(QWidget):
         changed = False
         for name in parts:
             if name == "gradients":
+                self._update_gradient_note()  # runs followed from disk never mark it dirty
                 if any("gradients" in run.dirty for run in self.gradient_runs):
                     for run in self.gradient_runs:
                         run.dirty.discard("gradients")
@@ -257,9 +264,24 @@ class TrainPlots(QWidget):
                     items[name].setData(curves.steps, getattr(curves, name))
         return changed
 
+    def _update_gradient_note(self) -> None:
+        if any(run.grads for run in self.gradient_runs):
+            text = ""
+        elif any(run.steps for run in self.runs) and not any(run.grads for run in self.runs):
+            text = (
+                "No gradient norms for these runs: the studio measures them for the runs it "
+                "trains; runs from the command line or another process have none."
+            )
+        else:
+            text = "The gradient norm of every block appears here while a run trains."
+        if text != self.gradient_note.toPlainText() or self.gradient_note.isVisible() != bool(text):
+            self.gradient_note.setText(text)
+            self.gradient_note.setVisible(bool(text))
+
     def _redraw_gradients(self) -> None:
         """Bars per block; two runs (plain vs residual) side by side, each in its colour."""
         shown = [run for run in self.gradient_runs if run.grads]
+        self._update_gradient_note()
         if not shown:
             return
         width = 0.8 / len(shown)

@@ -5,8 +5,12 @@ import sys
 
 import pytest
 import torch
+from PIL import Image
 
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec, get_preset
+from resnet_studio.data import demo
+from resnet_studio.data.images import load_image
+from resnet_studio.data.transforms import normalize
 from resnet_studio.errors import UserError
 from resnet_studio.export import export_checkpoint
 from resnet_studio.training import TrainConfig, Trainer, run_training
@@ -42,6 +46,9 @@ def reference(checkpoint) -> torch.Tensor:
         return model_from_checkpoint(checkpoint).model(inputs())
 
 
+# TorchScript is what users of C++ and mobile runtimes load; torch 2.9+ marks torch.jit.load as
+# deprecated in favour of torch.export, which those runtimes do not read. Only that warning is muted.
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 def test_torchscript_round_trips(checkpoint, tmp_path):
     report = export_checkpoint(checkpoint, "torchscript", tmp_path / "model.pt")
     assert report.max_abs_diff <= 1e-5 and report.path.is_file()
@@ -74,8 +81,20 @@ def test_python_source_runs_in_a_fresh_interpreter_without_resnet_studio(checkpo
         "with torch.no_grad():\n"
         "    out = model(torch.load('inputs.pt'))\n"
         "torch.save(out, 'outputs.pt')\n"
+        "from PIL import Image\n"  # preprocess takes PIL images, numpy arrays and tensors alike
+        "import numpy as np\n"
+        "photo = Image.open('photo.png')\n"
+        "array = np.asarray(photo)\n"
+        "a = network.preprocess(photo)\n"
+        "assert torch.equal(a, network.preprocess(array))\n"
+        "assert torch.equal(a, network.preprocess(torch.from_numpy(array).permute(2, 0, 1)))\n"
+        "assert network.preprocess([photo, photo.convert('RGBA')]).shape == (2, 3, 32, 32)\n"
+        "assert network.preprocess(photo.resize((96, 64)).convert('L')).shape == (1, 3, 32, 32)\n"
+        "torch.save(a, 'preprocessed.pt')\n"
         "print(len(network.CLASSES), network.MEAN)\n"
     )
+    photo, _ = demo.generate(1, seed=3)
+    Image.fromarray(photo[0].transpose(1, 2, 0)).save(tmp_path / "photo.png")
     done = subprocess.run(
         [
             sys.executable,
@@ -91,6 +110,11 @@ def test_python_source_runs_in_a_fresh_interpreter_without_resnet_studio(checkpo
     assert done.stdout.startswith("10 [")
     got = torch.load(tmp_path / "outputs.pt")
     assert torch.allclose(got, reference(checkpoint), atol=1e-5, rtol=0)
+    loaded = model_from_checkpoint(checkpoint)  # the studio prepares the same photo identically
+    studio = normalize(
+        torch.from_numpy(load_image(tmp_path / "photo.png", 32))[None], loaded.mean, loaded.std
+    )
+    assert torch.allclose(torch.load(tmp_path / "preprocessed.pt"), studio, atol=1e-6)
 
 
 def test_export_errors_name_the_problem(tmp_path):

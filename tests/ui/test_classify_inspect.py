@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
 from resnet_studio.cli import main
@@ -190,6 +190,9 @@ def test_evaluation_table_matches_the_command_line(window, qtbot, checkpoint, ca
     assert shown == [{k: row[k] for k in ("class", "correct", "incorrect")} for row in expected["per_class"]]
     matrix = window.findChild(object, "confusionMatrix")
     assert int(matrix.item(2, 2).text()) == expected["confusion"][2][2]
+    axes = [w.text for w in matrix.parent().findChildren(QWidget, "verticalLabel")]
+    labels = [w.text() for w in matrix.parent().findChildren(QLabel)]
+    assert axes == ["True class"] and any("Predicted class" in text for text in labels)
     mistakes = sum(row["incorrect"] for row in expected["per_class"])
     assert view.gallery.count() == min(200, mistakes)
     # A cell shows its images; one of them opens in the Image tab.

@@ -41,7 +41,8 @@ def test_train_button_trains_and_the_plots_receive_data(window, qtbot):
     assert len(x) == 20 and y[-1] > 0  # 2 epochs of 10 steps, every step plotted
     assert list(view.runs[0].items["val_acc"].getData()[0]) == [10, 20]  # at the end of each epoch
     assert "Completed" in view.progress.format()
-    # Gradient flow: one bar per block (stem, 1 block, head), all positive.
+    # Gradient flow: one bar per block (stem, 1 block, head), all positive; no note over them.
+    assert not view.plots.gradient_note.isVisible()
     heights = view.plots.gradient_bars[0].opts["height"]
     assert len(heights) == 3 and all(h > 0 for h in heights)
     assert window.findChild(object, "gradientView") is view.gradient_view
@@ -231,6 +232,9 @@ def test_open_run_folder_follows_metrics_written_by_another_process(window, qtbo
     qtbot.waitUntil(lambda: len(view.runs[0].val_acc) == 1, timeout=10_000)
     assert view.runs[0].steps == [1, 2, 3, 4, 5, 6] and view.runs[0].val_acc == [42.0]
     assert "epoch 1/3" in view.progress.format() and "best 42.0%" in view.progress.format()
+    view.redraw_all()  # no gradient norms in a run from another process: the plot says why
+    assert view.plots.gradient_note.isVisible()
+    assert "runs from the command line" in view.plots.gradient_note.toPlainText()
     assert not window.open_file(tmp_path)  # not a run folder: a message, nothing else
     assert "not a run folder" in window.last_error
 
