@@ -424,6 +424,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from resnet_studio.inspection.classify import classify_files
+    from resnet_studio.inspection.prediction import UNSURE_BELOW
     from resnet_studio.training.checkpoint import model_from_checkpoint
 
     if args.top < 1:
@@ -435,11 +436,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
+        print(f"{len(loaded.classes)} classes known: {', '.join(loaded.classes)}")
         for r in results:
             if r.error:
                 print(f"{r.path}: error: {r.error}")
             else:
-                print(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top))
+                unsure = f"  (unsure: below {UNSURE_BELOW:.0%})" if r.unsure else ""
+                print(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top) + unsure)
     # Every file unreadable is the user's problem to fix; some unreadable is still a success.
     return 2 if all(r.error for r in results) else 0
 

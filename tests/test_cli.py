@@ -100,6 +100,9 @@ def test_classify_json(run_dir, tmp_path, capsys):
     data = json.loads(out)
     assert code == 0 and len(data) == 2
     assert len(data[0]["top"]) == 2 and "error" in data[1]
+    assert data[0]["unsure"] == (data[0]["top"][0]["probability"] < 0.5)
+    code, out, _ = run_cli(capsys, "classify", run_dir, tmp_path / "a.png")
+    assert out.startswith("10 classes known: circle, ring, square")  # any image gets one of them
 
 
 def test_resume_extends_a_run(run_dir, capsys, tmp_path):

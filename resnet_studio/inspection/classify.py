@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,21 +11,8 @@ import torch
 
 from resnet_studio.data.images import ImageError, is_image_name, load_image, load_image_with_preview
 from resnet_studio.data.transforms import normalize
+from resnet_studio.inspection.prediction import Prediction
 from resnet_studio.training.checkpoint import LoadedModel
-
-
-@dataclass
-class Prediction:
-    path: str
-    top: list[tuple[str, float]] = field(default_factory=list)  # (class, probability), best first
-    error: str | None = None
-    image: np.ndarray | None = field(default=None, repr=False)  # the network's uint8 (C, H, W) input
-    preview: np.ndarray | None = field(default=None, repr=False)  # RGB (h, w, 3), when asked for
-
-    def to_dict(self) -> dict:
-        if self.error is not None:
-            return {"path": self.path, "error": self.error}
-        return {"path": self.path, "top": [{"class": c, "probability": p} for c, p in self.top]}
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:

@@ -8,7 +8,6 @@ import csv
 import io
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -31,12 +30,10 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import atomic_write_text
+from resnet_studio.inspection.prediction import UNSURE_BELOW, Prediction
 from resnet_studio.ui.background import run_in_background
 from resnet_studio.ui.feature_tiles import to_pixmap
 from resnet_studio.ui.model_source import ModelSource
-
-if TYPE_CHECKING:
-    from resnet_studio.inspection.classify import Prediction  # imports torch: only when classifying
 
 TOP_K = 5
 CHUNK = 100  # table rows filled per pass of the event loop
@@ -59,6 +56,7 @@ class ClassifyView(QWidget):
         super().__init__()
         self.source = source
         self.predictions: list[Prediction] = []  # every result shown, newest first
+        self.classes_known: list[str] = []  # of the model that gave the latest answers
         self._fills: list[list] = []  # batches whose rows are still being filled
         self.last_elapsed_ms = 0.0
         self.busy = False
@@ -151,12 +149,17 @@ class ClassifyView(QWidget):
             bars.addWidget(bar, i, 1)
             self.bar_labels.append(label)
             self.bars.append(bar)
+        self.known = QLabel()  # the classes the model knows: any image gets one of them
+        self.known.setObjectName("knownClasses")
+        self.known.setWordWrap(True)
+        self.known.setStyleSheet("color: palette(mid);")
         self.inspect_button = QPushButton("Inspect This Image")
         self.inspect_button.setToolTip("Feature maps and Grad-CAM of this image in Inspect")
         self.inspect_button.clicked.connect(self._inspect_selected)
         layout.addWidget(self.picture)
         layout.addWidget(self.caption)
         layout.addLayout(bars)
+        layout.addWidget(self.known)
         layout.addWidget(self.inspect_button)
         layout.addStretch(1)
         self._show_prediction(None)
@@ -222,10 +225,11 @@ class ClassifyView(QWidget):
         self.status.setText(f"Classifying {what}…")
         self.progress_timer.start()
 
-        def job() -> list[Prediction]:
-            return work(source.load())
+        def job() -> tuple[list[Prediction], list[str]]:
+            loaded = source.load()
+            return work(loaded), list(loaded.classes)
 
-        run_in_background(job, self, lambda result: self._show(result, started), self._failed)
+        run_in_background(job, self, lambda result: self._show(*result, started), self._failed)
 
     def _report_progress(self) -> None:
         done, total = self._counter
@@ -240,10 +244,11 @@ class ClassifyView(QWidget):
 
     # -- results ------------------------------------------------------------------------------------
 
-    def _show(self, predictions: list[Prediction], started: float) -> None:
+    def _show(self, predictions: list[Prediction], classes: list[str], started: float) -> None:
         """Insert the new results above the earlier ones (newest first) and fill them CHUNK rows per
         pass of the event loop: thousands of rows never freeze it."""
         self.progress_timer.stop()
+        self.classes_known = classes
         self.predictions = predictions + self.predictions
         sorting = self.table.isSortingEnabled()
         self.table.setSortingEnabled(False)
@@ -317,6 +322,16 @@ class ClassifyView(QWidget):
         probability.setData(Qt.ItemDataRole.UserRole, best[1] if best else None)
         probability.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         others = QTableWidgetItem("  ".join(f"{c} {p:.0%}" for c, p in prediction.top[1:]))
+        if prediction.unsure:  # greyed and italic: the image may show none of the known classes
+            for item in (label, probability):
+                font = item.font()
+                font.setItalic(True)
+                item.setFont(font)
+                item.setForeground(self.palette().placeholderText())
+                item.setToolTip(
+                    f"Unsure: below {UNSURE_BELOW:.0%}; the image may show none of the classes "
+                    "this model knows"
+                )
         problem = QTableWidgetItem(prediction.error or "")
         for column, item in enumerate((icon, name, label, probability, others, problem)):
             self.table.setItem(row, column, item)
@@ -348,7 +363,18 @@ class ClassifyView(QWidget):
         caption = "" if prediction is None else f"<b>{Path(prediction.path).name}</b>"
         if prediction is not None and prediction.error:
             caption += f"<br>{prediction.error}"
+        elif prediction is not None and prediction.unsure:
+            caption += (
+                f"<br><span style='color:#c5221f'>Unsure: the best answer has {prediction.top[0][1]:.0%}."
+                " The image may show none of the classes this model knows.</span>"
+            )
         self.caption.setText(caption)
+        classes = self.classes_known
+        self.known.setText(
+            f"This model knows {len(classes)} classes: {', '.join(classes)}. Any image gets one of them."
+            if classes and prediction is not None and not prediction.error
+            else ""
+        )
         top = prediction.top if prediction is not None else []
         for i, (label, bar) in enumerate(zip(self.bar_labels, self.bars, strict=True)):
             visible = i < len(top)

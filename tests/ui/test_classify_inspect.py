@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
 from resnet_studio.cli import main
 from resnet_studio.data import demo
+from resnet_studio.inspection.prediction import Prediction
 from resnet_studio.training import TrainConfig, Trainer, run_training
 from resnet_studio.ui import MainWindow
 
@@ -147,6 +148,14 @@ def test_results_accumulate_newest_first_and_the_panel_shows_the_newest(window, 
     assert "above 2 earlier results" in view.status.text()
     view.table.selectRow(2)
     assert "b.jpg" in view.caption.text()
+    known = view.findChild(object, "knownClasses").text()
+    assert known.startswith("This model knows 10 classes: circle, ring,") and "Any image gets one" in known
+    # An answer below 50% is marked unsure, in the table and beside the picture.
+    view._show([Prediction("odd.png", [("star", 0.31), ("ring", 0.30)])], list(demo.CLASSES), 0.0)
+    assert view.table.item(0, 1).text() == "odd.png" and view.table.item(0, 2).font().italic()
+    assert "Unsure" in view.caption.text() and "none of the classes" in view.caption.text()
+    marked = [view.table.item(r, 2).font().italic() for r in range(view.table.rowCount())]
+    assert marked == [p.unsure for p in view.predictions] and marked[0]  # and only those
     view.findChild(object, "clearResults").click()
     assert view.table.rowCount() == 0 and view.predictions == [] and view.selected() is None
     assert view.caption.text() == "" and view.picture.text() == "No image yet"

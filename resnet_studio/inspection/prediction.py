@@ -1,0 +1,34 @@
+"""One image's answer: its top classes, or why it has none. Torch-free: the studio's views use it
+before torch is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# An answer whose top class has less probability than this is marked unsure: the image may show
+# none of the classes the model knows (the maximum softmax probability, the simplest
+# out-of-distribution score; Hendrycks & Gimpel 2017). A confident answer is no guarantee: a
+# network asked about something it never saw can still be sure of one of its classes.
+UNSURE_BELOW = 0.5
+
+
+@dataclass
+class Prediction:
+    path: str
+    top: list[tuple[str, float]] = field(default_factory=list)  # (class, probability), best first
+    error: str | None = None
+    image: np.ndarray | None = field(default=None, repr=False)  # the network's uint8 (C, H, W) input
+    preview: np.ndarray | None = field(default=None, repr=False)  # RGB (h, w, 3), when asked for
+
+    @property
+    def unsure(self) -> bool:
+        """True when even the best class is below `UNSURE_BELOW`."""
+        return bool(self.top) and self.top[0][1] < UNSURE_BELOW
+
+    def to_dict(self) -> dict:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        top = [{"class": c, "probability": p} for c, p in self.top]
+        return {"path": self.path, "top": top, "unsure": self.unsure}
