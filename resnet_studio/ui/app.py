@@ -53,6 +53,7 @@ def run_studio(
     elif path is not None and not window.open_file(path) and screenshot:
         raise UserError(window.last_error or f"{path}: cannot open")
     if not screenshot:
+        window.help_menu.offer_tour()  # a first launch only; Help > Tour brings it back
         # torch takes ~2 s to import: load it behind the shown window, ready for the first run.
         threading.Thread(target=load_torch, daemon=True).start()
     if screenshot:

@@ -27,6 +27,7 @@ from resnet_studio.ui.canvas import Canvas
 from resnet_studio.ui.classify_view import ClassifyView
 from resnet_studio.ui.document import Document
 from resnet_studio.ui.export_menu import ExportMenu
+from resnet_studio.ui.help_menu import HelpMenu
 from resnet_studio.ui.inspect_view import InspectView
 from resnet_studio.ui.inspector import Inspector
 from resnet_studio.ui.model_source import ModelSource
@@ -256,6 +257,8 @@ class MainWindow(QMainWindow):
         bar.addMenu(self.export_menu)
         self.presets_menu = bar.addMenu("&Presets")
         self.presets_menu.addActions(self.preset_actions)
+        self.help_menu = HelpMenu(self)
+        bar.addMenu(self.help_menu)
         self.addActions([self.undo_action, self.redo_action])
 
     def _make_toolbar(self) -> None:

@@ -3,6 +3,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtWidgets import QTextBrowser  # noqa: E402
 
 from resnet_studio.cli import main  # noqa: E402
 from resnet_studio.ui import MainWindow  # noqa: E402
@@ -28,3 +29,39 @@ def test_screenshot_option_writes_a_png(tmp_path, qapp):
     assert main(["--screenshot", str(path), "--workspace", "train"]) == 0
     image = QImage(str(path))
     assert image.width() >= 1000 and image.height() >= 600
+
+
+def test_help_menu_tour_shortcuts_and_guide(qtbot):
+    """The tour walks the four workspaces, is offered on a first launch only (skipping counts),
+    and the Help menu lists the keyboard shortcuts and the README's sections."""
+    from resnet_studio.ui.help_menu import TOUR_DONE
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.settings.remove(TOUR_DONE)
+    menu = window.help_menu
+    assert [a.text() for a in window.menuBar().actions()][-1] == "&Help"
+    tour = menu.offer_tour()
+    assert tour is not None and tour.isVisible() and not tour.isModal()
+    seen = []
+    for _ in range(4):
+        seen.append(window.tabs.tabText(window.tabs.currentIndex()))
+        tour.next_button.click()
+    assert seen == ["Build", "Train", "Inspect", "Classify"] and not tour.isVisible()
+    assert window.settings.value(TOUR_DONE, type=bool) and menu.offer_tour() is None
+    window.settings.remove(TOUR_DONE)
+    menu.offer_tour().skip_button.click()  # skipped: not offered again either
+    assert menu.offer_tour() is None
+    rows = {what: keys for keys, what in menu.shortcut_rows()}
+    assert rows["Undo"] == "Ctrl+Z" and rows["Save"] == "Ctrl+S" and rows["Train"] == "Ctrl+T, Ctrl+2"
+    guide = next(a.menu() for a in menu.actions() if a.text() == "&Guide (README)")
+    sections = [a.text() for a in guide.actions()]
+    assert "Set-up: two commands" in sections and "The studio" in sections
+    dialog = menu.show_text("The studio", "## The studio\n\nSome *text*.")
+    assert dialog.isVisible() and "Some text" in dialog.findChildren(QTextBrowser)[0].toPlainText()
+    formats = menu.show_formats()
+    browser = formats.findChildren(QTextBrowser)[0]
+    assert "Architecture file" in browser.toPlainText() and "metrics.jsonl" in browser.toPlainText()
+    formats.close()
+    dialog.close()
