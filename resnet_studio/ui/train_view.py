@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import run_folder_name
+from resnet_studio.training.compare import TwinResult, summarize
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.events import Activations, Evaluated, Finished, Planned, Started, Step
 from resnet_studio.ui.activation_view import ActivationView
@@ -81,6 +82,7 @@ class TrainView(QWidget):
         self.start_step = 0
         self.pinned: tuple[np.ndarray, str] | None = None
         self.queue: list[tuple[ArchitectureSpec, str]] = []  # runs still to do (plain vs residual)
+        self.comparing: str | None = None  # the network of a plain-vs-residual comparison under way
         self.followed: dict[Path, tuple[object, RunCurves]] = {}  # run folder -> (reader, curves)
 
         self.setup = SetupPanel()
@@ -113,6 +115,7 @@ class TrainView(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(self._controls())
         column.addWidget(self.message)
+        column.addWidget(self.summary)
         column.addWidget(splitter, 1)
         # Setup and runs: about a quarter of the window, between 300 and 360 pixels.
         self.outer = _AutoSplitter(0, lambda total: max(300, min(360, total // 4)))
@@ -170,6 +173,13 @@ class TrainView(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("Ready")
         self.progress.setTextVisible(True)
+        # What a finished plain-vs-residual comparison shows, in a paragraph (hidden until then).
+        self.summary = QLabel()
+        self.summary.setObjectName("compareSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setStyleSheet("QLabel { border: 1px solid palette(mid); padding: 6px; }")
+        self.summary.hide()
         self.message = QLabel()
         self.message.setObjectName("trainMessage")
         # A fixed height: new text then repaints the label alone, never re-lays out the plots.
@@ -302,8 +312,11 @@ class TrainView(QWidget):
         plain = dataclasses.replace(spec, shortcut="none", name=f"{spec.name} (plain)")
         residual = dataclasses.replace(residual, name=residual.name.replace(" (plain)", ""))
         self.queue = [(plain, "plain")]
+        self.summary.hide()
+        self.comparing = residual.name
         if not self.start(residual, "residual"):
             self.queue.clear()
+            self.comparing = None
 
     def resume_run(self, path: str) -> None:
         """Continue a stopped run from its last checkpoint (a completed one for more epochs)."""
@@ -433,8 +446,19 @@ class TrainView(QWidget):
         if self.queue and completed:
             spec, name = self.queue.pop(0)
             self.start(spec, name, compare_with=self.current)
-        else:
-            self.queue.clear()
+            return
+        self.queue.clear()
+        if self.comparing is not None and completed and len(self.plots.gradient_runs) == 2:
+            residual, plain = self.plots.gradient_runs
+            self.summary.setText(
+                summarize(
+                    self.comparing,
+                    TwinResult(_last(residual.val_acc, 100), _last(residual.smooth), residual.grads),
+                    TwinResult(_last(plain.val_acc, 100), _last(plain.smooth), plain.grads),
+                )
+            )
+            self.summary.show()
+        self.comparing = None
 
     def _redraw(self) -> None:
         """One changed view per tick, in turn: a frame never repaints everything at once. Ticks
@@ -523,6 +547,10 @@ class TrainView(QWidget):
         if box.exec() != QMessageBox.StandardButton.Yes:
             return False
         return self.stop_and_wait()
+
+
+def _last(values: list[float], scale: float = 1.0) -> float | None:
+    return values[-1] / scale if values else None
 
 
 class _AutoSplitter(QSplitter):

@@ -168,6 +168,11 @@ def test_plain_vs_residual_trains_both_twins_and_overlays_their_gradients(window
     # ...and afterwards the network that answers is the plain twin, trained last: they say so.
     after = "Model: Tiny (plain), latest weights of the last run"
     assert all(label.text().startswith(after) for label in labels)
+    # The comparison ends with a paragraph of what it shows, with both runs' figures.
+    summary = window.findChild(object, "compareSummary")
+    residual_acc, plain_acc = view.runs[0].val_acc[-1], view.runs[1].val_acc[-1]
+    assert summary.isVisible() and "residual Tiny reached" in summary.text()
+    assert f"{residual_acc:.1f}%" in summary.text() and f"{plain_acc:.1f}%" in summary.text()
     assert all(run.val_acc for run in view.runs)
     folders = sorted((view.runs_root).iterdir())
     shortcuts = sorted(json.loads((f / "architecture.json").read_text())["shortcut"] for f in folders)

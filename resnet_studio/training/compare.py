@@ -1,0 +1,66 @@
+"""What a plain-vs-residual comparison shows, in a paragraph: the studio ends the comparison with it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TwinResult:
+    """One network of the pair at the end of its run."""
+
+    accuracy: float | None  # last validation accuracy, a fraction
+    loss: float | None  # last smoothed training loss
+    grads: Sequence[float] = ()  # last gradient norms per block, stem first and head last
+
+
+def early_to_late(grads: Sequence[float]) -> float | None:
+    """How much gradient the first block gets against the last block (stem and head left out)."""
+    blocks = list(grads)[1:-1]
+    if len(blocks) < 2 or blocks[-1] <= 0:
+        return None
+    return blocks[0] / blocks[-1]
+
+
+def summarize(network: str, residual: TwinResult, plain: TwinResult) -> str:
+    """One paragraph: how far apart the twins ended and what the gradients say about why."""
+    if residual.accuracy is None or plain.accuracy is None:
+        return f"{network}: the comparison ended before both networks were evaluated."
+    gap = (residual.accuracy - plain.accuracy) * 100
+    figures = (
+        f"With the same data, settings and length of training, residual {network} reached "
+        f"{residual.accuracy:.1%} validation accuracy and its plain twin, the same layers without "
+        f"shortcuts, {plain.accuracy:.1%}"
+    )
+    if residual.loss is not None and plain.loss is not None:
+        figures += f" (training loss {residual.loss:.3f} against {plain.loss:.3f})"
+    if gap >= 5:
+        verdict = (
+            "The plain network learned far less: more layers without shortcuts are harder to "
+            "optimise, the degradation problem that residual learning solves."
+        )
+    elif gap >= 1:
+        verdict = "The plain network learned less: the shortcuts already help at this depth."
+    elif gap > -1:
+        verdict = (
+            "Both learned about as well: this pair is too shallow, or trained too long, to show "
+            "degradation. Try a deeper pair (Presets > ResNet-56 or ResNet-110) or a shorter budget."
+        )
+    else:
+        verdict = (
+            "The plain network did better here: at this depth and length shortcuts brought "
+            "nothing. A deeper pair (ResNet-56, ResNet-110) shows the opposite."
+        )
+    paragraph = f"{figures}. {verdict}"
+    plain_flow, residual_flow = early_to_late(plain.grads), early_to_late(residual.grads)
+    if plain_flow is not None and residual_flow is not None:
+        paragraph += (
+            f" Gradient flow at the end: the first block received {residual_flow:.0%} of the last "
+            f"block's gradient in the residual network and {plain_flow:.0%} in the plain one"
+        )
+        if plain_flow < residual_flow / 2:
+            paragraph += ": without shortcuts the signal fades on its way back to the early blocks."
+        else:
+            paragraph += "."
+    return paragraph

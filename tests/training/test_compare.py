@@ -1,0 +1,27 @@
+"""The paragraph that ends a plain-vs-residual comparison."""
+
+from resnet_studio.training.compare import TwinResult, early_to_late, summarize
+
+
+def test_early_to_late_leaves_out_stem_and_head():
+    assert early_to_late([9.0, 0.5, 0.7, 1.0, 9.0]) == 0.5
+    assert early_to_late([1.0, 2.0]) is None and early_to_late([1.0, 0.5, 0.0, 1.0]) is None
+
+
+def test_a_clear_gap_and_fading_gradients_are_named():
+    text = summarize(
+        "ResNet-56",
+        TwinResult(0.91, 0.30, [1.0, 0.9, 0.8, 1.0, 0.2]),
+        TwinResult(0.55, 1.20, [1.0, 0.05, 0.3, 1.0, 0.2]),
+    )
+    assert "residual ResNet-56 reached 91.0%" in text and "plain twin" in text and "55.0%" in text
+    assert "training loss 0.300 against 1.200" in text
+    assert "learned far less" in text and "degradation" in text
+    assert "90% of the last block's gradient in the residual network and 5% in the plain" in text
+    assert "fades" in text
+
+
+def test_no_gap_says_the_pair_is_too_shallow_and_what_to_try():
+    text = summarize("ResNet-20", TwinResult(0.990, 0.05), TwinResult(0.992, 0.05))
+    assert "about as well" in text and "ResNet-56" in text and "gradient" not in text
+    assert "before both" in summarize("X", TwinResult(None, None), TwinResult(0.5, 1.0))
