@@ -7,7 +7,6 @@ A project is the architecture, the training settings and the runs made from it:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from resnet_studio.architecture.spec import FORMAT as ARCH_FORMAT
 from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.errors import SpecError, UserError
-from resnet_studio.fileio import atomic_write_json
+from resnet_studio.fileio import BadJSON, atomic_write_json, read_json
 
 FORMAT = "resnet-studio.project"
 VERSION = 1
@@ -47,15 +46,11 @@ def open_file(path: str | Path) -> Project:
     """Read a project or an architecture file, told apart by its `format` field."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path)
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text file") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(
-            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
+    except BadJSON as exc:
+        raise UserError(f"{path}: {exc}") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object")
     kind = data.get("format")

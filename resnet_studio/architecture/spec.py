@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from resnet_studio.errors import SpecError, UserError
-from resnet_studio.fileio import atomic_write_json
+from resnet_studio.fileio import BadJSON, atomic_write_json, read_json
 
 FORMAT = "resnet-studio.architecture"
 VERSION = 1
@@ -290,15 +290,11 @@ def load_spec(path: str | Path) -> ArchitectureSpec:
     """Read a `*.resnet.json` file; any problem is a `UserError` naming the file and the field."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(
-            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
+        data = read_json(path)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except BadJSON as exc:
+        raise UserError(f"{path}: {exc}") from None
     try:
         return spec_from_dict(data)
     except SpecError as exc:

@@ -17,7 +17,7 @@ from torch import Tensor
 from resnet_studio.errors import UserError
 from resnet_studio.export import FORMATS, ExportReport
 from resnet_studio.export.python_source import standalone_source
-from resnet_studio.fileio import atomic_write, atomic_write_text
+from resnet_studio.fileio import NotARegularFile, atomic_write, atomic_write_text, check_writable_target
 from resnet_studio.training.checkpoint import LoadedModel, model_from_checkpoint
 
 TOLERANCE = 1e-4  # float32; measured differences are ~1e-6
@@ -26,6 +26,10 @@ TOLERANCE = 1e-4  # float32; measured differences are ~1e-6
 def export_model(checkpoint: str | Path, format: str, out: Path, inputs: int) -> ExportReport:
     if format not in FORMATS:
         raise UserError(f"--format {format}: choose one of {', '.join(FORMATS)}")
+    try:  # before any work: a link, pipe, device or folder at --out is never replaced
+        check_writable_target(out)
+    except NotARegularFile as exc:
+        raise UserError(f"{out}: {exc.strerror}") from None
     loaded = model_from_checkpoint(checkpoint)
     model = loaded.model.float().eval()
     generator = torch.Generator().manual_seed(0)
@@ -35,7 +39,8 @@ def export_model(checkpoint: str | Path, format: str, out: Path, inputs: int) ->
         expected = model(x)
     writer = {"torchscript": _torchscript, "onnx": _onnx, "python": _python}[format]
     with tempfile.TemporaryDirectory(prefix="resnet-studio-export-") as scratch:
-        staged = Path(scratch) / f"model{out.suffix or '.bin'}"
+        # Python imports only a .py file: the staged copy is one whatever --out is called.
+        staged = Path(scratch) / ("model.py" if format == "python" else f"model{out.suffix or '.bin'}")
         with warnings_silenced():  # torch.jit and the exporter warn of their own deprecations
             run = writer(loaded, x, staged)
             got = run(x)

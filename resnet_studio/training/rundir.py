@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import resnet_studio
 from resnet_studio.errors import UserError
-from resnet_studio.fileio import atomic_write_json, atomic_write_text
+from resnet_studio.fileio import atomic_write_json, atomic_write_text, loads_json, read_json
 
 STALE_AFTER_S = 600  # a "running" run whose metrics have not changed for this long was interrupted
 METRIC_KEYS = ("kind", "epoch", "step", "loss", "accuracy", "lr", "images_per_s", "time")
@@ -85,9 +85,12 @@ class RunDirectory:
 
     def read_config(self) -> dict[str, Any]:
         try:
-            return json.loads(self.config_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            config = read_json(self.config_file)
+        except (OSError, ValueError) as exc:
             raise UserError(f"{self.config_file}: cannot read the run's config ({exc})") from None
+        if not isinstance(config, dict):
+            raise UserError(f"{self.config_file}: the run's config is not a JSON object")
+        return config
 
     @property
     def tensorboard_dir(self) -> Path:
@@ -150,8 +153,8 @@ class MetricsReader:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
+                record = loads_json(line)
+            except ValueError:  # a torn line, bytes that are not UTF-8, absurd numbers or nesting
                 self.bad_lines += 1
                 continue
             if isinstance(record, dict):
@@ -196,12 +199,12 @@ def summarize_run(path: str | Path) -> RunSummary:
     if not run.metrics_file.is_file() and not run.config_file.is_file():
         raise UserError(f"{path}: not a run folder (no metrics.jsonl or config.json)")
     try:
-        name = json.loads(run.architecture_file.read_text(encoding="utf-8")).get("name", "?")
-    except (OSError, json.JSONDecodeError, AttributeError):
+        name = read_json(run.architecture_file).get("name", "?")
+    except (OSError, ValueError, AttributeError):
         name = "?"
     try:
-        planned = int(json.loads(run.config_file.read_text(encoding="utf-8"))["epochs"])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        planned = int(read_json(run.config_file)["epochs"])
+    except (OSError, KeyError, TypeError, ValueError):
         planned = None
     done, best = 0, None
     try:
@@ -210,19 +213,19 @@ def summarize_run(path: str | Path) -> RunSummary:
                 if b'"val"' not in line:
                     continue  # most lines are per-step train records: skip without parsing
                 try:
-                    record = json.loads(line)
+                    record = loads_json(line)
                     done = max(done, int(record["epoch"]))
                     accuracy = float(record["accuracy"])
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                except (KeyError, TypeError, ValueError):
                     continue
                 best = accuracy if best is None else max(best, accuracy)
         updated = os.stat(run.metrics_file).st_mtime
     except OSError:
         updated = 0.0
     try:
-        recorded = json.loads(run.status_file.read_text(encoding="utf-8")).get("status")
+        recorded = read_json(run.status_file).get("status")
         updated = max(updated, os.stat(run.status_file).st_mtime)
-    except (OSError, json.JSONDecodeError, AttributeError):
+    except (OSError, ValueError, AttributeError):
         recorded = None
     recorded = recorded if recorded in ("running", "completed", "stopped", "failed") else None
     return RunSummary(
@@ -247,6 +250,11 @@ def list_runs(root: str | Path) -> list[RunSummary]:
 
 def metrics_to_csv(run: str | Path, out: str | Path) -> int:
     """Write a run's metrics as CSV (one row per record, DESIGN.md's keys as columns); the row count."""
+    source = Path(run)
+    if source.is_file() and source.suffix != ".jsonl":
+        raise UserError(
+            f"{run}: --format csv exports a run's metrics: give the run folder or its metrics.jsonl"
+        )
     records = read_metrics(run)
     if not records:
         raise UserError(f"{run}: no metrics to export (no metrics.jsonl, or it is empty)")

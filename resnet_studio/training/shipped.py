@@ -8,11 +8,12 @@ architecture, classes and normalisation, without optimizer state.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+
+from resnet_studio.fileio import read_json
 
 INDEX = "weights.json"
 DEFAULT = "resnet20-cifar10"  # what Classify and Inspect answer with before the user trains
@@ -49,7 +50,7 @@ def read_index(folder: Path) -> dict[str, ShippedWeights]:
     gives none and a malformed entry is skipped, never an error: the studio then simply has no
     model before the user trains one."""
     try:
-        entries = json.loads((folder / INDEX).read_text(encoding="utf-8"))
+        entries = read_json(folder / INDEX)
     except (OSError, ValueError):
         return {}
     found: dict[str, ShippedWeights] = {}

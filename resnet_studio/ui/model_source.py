@@ -5,7 +5,6 @@ answers before training anything."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from resnet_studio.errors import UserError
+from resnet_studio.fileio import read_json
 from resnet_studio.training.shipped import default_weights
 
 if TYPE_CHECKING:
@@ -92,8 +92,7 @@ def _named(network: str | None, weights: str) -> str:
 def _run_network_name(run_dir: str) -> str | None:
     """The network's name from a run folder's architecture.json (a small file), if readable."""
     try:
-        with open(Path(run_dir) / "architecture.json", encoding="utf-8") as file:
-            name = json.loads(file.read(1_000_000)).get("name")
+        name = read_json(Path(run_dir) / "architecture.json", max_bytes=1_000_000).get("name")
     except (OSError, ValueError, AttributeError):
         return None
     return name if isinstance(name, str) else None

@@ -11,6 +11,7 @@ import json
 from PySide6.QtCore import QMimeData, QSize, Qt
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
+from resnet_studio.fileio import loads_json
 from resnet_studio.ui import icons
 
 MIME_TYPE = "application/x-resnet-studio-block"
@@ -75,8 +76,8 @@ def payload_of(mime: QMimeData) -> dict | None:
     if not mime.hasFormat(MIME_TYPE):
         return None
     try:
-        payload = json.loads(bytes(mime.data(MIME_TYPE)).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        payload = loads_json(bytes(mime.data(MIME_TYPE)))
+    except ValueError:  # not JSON, not UTF-8, absurdly nested or numbered: not one of ours
         return None
     if not isinstance(payload, dict) or payload.get("kind") not in ("stage", "block", "stem", "head"):
         return None
