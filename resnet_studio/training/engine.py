@@ -36,6 +36,7 @@ from resnet_studio.training.budget import BudgetPlanner
 from resnet_studio.training.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from resnet_studio.training.config import TrainConfig, lr_factor
 from resnet_studio.training.device import DeviceSettings, choose_device, settings_for
+from resnet_studio.training.divergence import DivergenceGuard, weights_finite
 from resnet_studio.training.events import (
     Activations,
     CheckpointSaved,
@@ -244,6 +245,13 @@ class Trainer:
 
         run_start = time.perf_counter() - elapsed
         status, message = "completed", f"finished {epochs} epochs"
+        guard = DivergenceGuard(first=(self._resume_state or {}).get("first_loss"))
+
+        def diverged(why: str) -> str:
+            where = f"training diverged at epoch {epoch + 1}, step {step}: {why}. Try a lower learning rate"
+            if self.run is not None and self.run.last_checkpoint.is_file():
+                return f"{where}; the last good checkpoint is kept ({self.run.last_checkpoint})"
+            return f"{where}; no checkpoint was written (it diverged before its first epoch ended)"
 
         def checkpoint_state(aug: torch.Generator | None) -> dict[str, Any]:
             return {
@@ -259,6 +267,7 @@ class Trainer:
                 "step": step,
                 "batch_in_epoch": batch_in_epoch,
                 "best_accuracy": best,
+                "first_loss": guard.first,
                 "time": time.perf_counter() - run_start,
                 "rng": _rng_state(device, aug),
             }
@@ -353,13 +362,9 @@ class Trainer:
                     if step % log_every == 0 or last_of_epoch:
                         mean_loss = float(loss_sum) / seen  # the only host sync of the loop
                         now = time.perf_counter()
-                        if not math.isfinite(mean_loss):
-                            status = "failed"
-                            message = (
-                                f"loss became {mean_loss} at epoch {epoch + 1}, step {step}: "
-                                "training diverged (try a lower learning rate); the last good "
-                                "checkpoint is kept"
-                            )
+                        why = guard.check_loss(mean_loss)
+                        if why is not None:
+                            status, message = "failed", diverged(why)
                             break
                         norms: tuple[float, ...] = ()
                         if grad_groups and (now - grads_at >= cfg.grad_norm_interval or last_of_epoch):
@@ -402,6 +407,12 @@ class Trainer:
                     amp_dtype=settings.amp_dtype,
                     tta=cfg.tta,
                 )
+                why = guard.check_loss(result.loss, "the validation loss")
+                if why is None and not weights_finite(model):
+                    why = "the weights hold NaN or infinite values"
+                if why is not None:  # nothing is saved: the last good checkpoint stays as it was
+                    status, message = "failed", diverged(why)
+                    break
                 improved = best is None or result.accuracy > best
                 best = result.accuracy if improved else best
                 total = max(1, epoch_seen)

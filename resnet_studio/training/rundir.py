@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import platform
 import time
@@ -107,7 +108,9 @@ class RunDirectory:
     def append_metrics(self, record: dict[str, Any]) -> None:
         if self._metrics is None:
             self._metrics = open(self.metrics_file, "a", encoding="utf-8")  # noqa: SIM115
-        self._metrics.write(json.dumps(record) + "\n")
+        # NaN and infinities are not JSON: they are written as null, so every line stays readable.
+        clean = {k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in record.items()}
+        self._metrics.write(json.dumps(clean, allow_nan=False) + "\n")
         self._metrics.flush()
         if self._tensorboard is not None:
             keys = (

@@ -59,13 +59,18 @@ class RunCurves:
 
     def add_record(self, record: dict) -> None:
         """One line of a run's metrics.jsonl (a run followed from disk)."""
+
+        def number(key: str, default: float = math.nan) -> float:
+            value = record.get(key, default)
+            return math.nan if value is None else float(value)  # null: a non-finite value
+
         try:
             kind, step = record["kind"], int(record["step"])
-            loss, accuracy = float(record["loss"]), float(record["accuracy"])
+            loss, accuracy = number("loss"), number("accuracy")
+            lr, speed = number("lr", 0.0), number("images_per_s", 0.0)
         except (KeyError, TypeError, ValueError):
             return  # a malformed line is skipped, as MetricsReader skips broken JSON
         if kind == "train":
-            lr, speed = float(record.get("lr", 0.0)), float(record.get("images_per_s", 0.0))
             self.add_step(step, loss, lr, speed, accuracy)
         elif kind == "val":
             self.add_epoch(int(record.get("epoch", len(self.epochs) + 1)), step, loss, accuracy)
