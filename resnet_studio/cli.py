@@ -340,20 +340,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     config.tensorboard = args.tensorboard or config.tensorboard
     config.check()
     trainer = Trainer(spec, config, out, resume=args.resume)
-    previous = signal.getsignal(signal.SIGINT)
+    # Ctrl-C and SIGTERM (what `kill` and a container stop send) stop after the current step with
+    # a checkpoint; a second one aborts.
+    signals = [signal.SIGINT, signal.SIGTERM]
+    previous = {number: signal.getsignal(number) for number in signals}
 
     def interrupt(signum: int, frame: object) -> None:
-        sys.stderr.write(f"\n{PROG}: stopping after this step (Ctrl-C again to abort)\n")
+        sys.stderr.write(
+            f"\n{PROG}: stopping after this step ({signal.Signals(signum).name} again to abort)\n"
+        )
         trainer.stop()
-        signal.signal(signal.SIGINT, previous)
+        for number in signals:
+            signal.signal(number, previous[number] if number == signal.SIGINT else _abort)
 
-    signal.signal(signal.SIGINT, interrupt)
+    for number in signals:
+        signal.signal(number, interrupt)
     try:
         finished = _render_training(trainer)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number in signals:
+            signal.signal(number, previous[number])
         finish()
     return 0 if finished.status != "failed" else 1
+
+
+def _abort(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _render_training(trainer):

@@ -136,6 +136,19 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
 
     def events(self) -> Iterator[Event]:
+        """The run, as events. The run folder is locked for its writer (rank 0) from the first
+        event to the last: a second process writing it is refused with a `UserError`."""
+        rank, _ = dist_helpers.rank_and_world(self.config.distributed)
+        writer = self.run if rank == 0 else None
+        if writer is not None:
+            writer.lock()
+        try:
+            yield from self._events()
+        finally:
+            if writer is not None:
+                writer.unlock()
+
+    def _events(self) -> Iterator[Event]:
         cfg = self.config
         budget_start = time.perf_counter()  # a budget counts the data loading too
         rank, world = dist_helpers.rank_and_world(cfg.distributed)
@@ -196,6 +209,8 @@ class Trainer:
                 writer.create(self.spec.to_dict(), cfg.to_dict(), settings.describe())
             else:
                 writer.path.mkdir(parents=True, exist_ok=True)
+                # After a crash the metrics may run past the checkpoint: those steps come again.
+                writer.truncate_metrics(step)
             if cfg.tensorboard:
                 writer.enable_tensorboard()
             writer.write_status("running", epoch, step)

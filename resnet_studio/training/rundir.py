@@ -19,10 +19,18 @@ from typing import IO, Any
 
 import resnet_studio
 from resnet_studio.errors import UserError
-from resnet_studio.fileio import atomic_write_json, atomic_write_text, loads_json, read_json
+from resnet_studio.fileio import atomic_write, atomic_write_json, atomic_write_text, loads_json, read_json
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 STALE_AFTER_S = 600  # a "running" run whose metrics have not changed for this long was interrupted
 METRIC_KEYS = ("kind", "epoch", "step", "loss", "accuracy", "lr", "images_per_s", "time")
+
+
+LOCK_FILE = ".lock"  # held (flock) by the process writing the run; the OS drops it when it dies
 
 
 class RunDirectory:
@@ -30,6 +38,50 @@ class RunDirectory:
         self.path = Path(path)
         self._metrics: IO[str] | None = None
         self._tensorboard: Any = None
+        self._lock: int | None = None
+
+    # -- one writer at a time ---------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Hold the run for writing until `close()`; a second writer gets a `UserError` naming the
+        process that holds it. The lock dies with its process (kill -9 included): never stale."""
+        if fcntl is None or self._lock is not None:
+            return  # no flock on this system: one writer is the user's to ensure
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot lock the run folder ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise UserError(
+                f"{self.path}: another process is writing this run ({holder}); wait for it to end, "
+                f"or follow it with `resnet-studio open {self.path}`"
+            ) from None
+        os.ftruncate(fd, 0)
+        holder = {"pid": os.getpid(), "host": platform.node(), "since": time.time()}
+        os.write(fd, json.dumps(holder).encode())
+        self._lock = fd
+
+    def writer(self) -> str | None:
+        """Who holds the run for writing now ("process 123 on host, since ..."), or None."""
+        if fcntl is None or not (self.path / LOCK_FILE).is_file():
+            return None
+        try:
+            fd = os.open(self.path / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _lock_holder(fd)
+        else:
+            return None
+        finally:
+            os.close(fd)  # closing drops a lock this check may have taken
 
     @property
     def architecture_file(self) -> Path:
@@ -121,6 +173,31 @@ class RunDirectory:
             for key in keys:
                 self._tensorboard.add_scalar(f"{record['kind']}/{key}", record[key], record["step"])
 
+    def truncate_metrics(self, step: int) -> int:
+        """Drop the records after `step` (a resume from a checkpoint at `step` writes them again);
+        the number dropped. Rewritten atomically, and only when there is something to drop."""
+        if not self.metrics_file.is_file():
+            return 0
+        kept, dropped = [], 0
+        for line in self.metrics_file.read_bytes().splitlines(keepends=True):
+            try:
+                record = loads_json(line)
+                late = int(record["step"]) > step
+            except (ValueError, KeyError, TypeError):
+                late = not line.endswith(b"\n")  # a torn last line goes; other odd lines stay
+            if late:
+                dropped += 1
+            else:
+                kept.append(line)
+        if dropped:
+            atomic_write(self.metrics_file, lambda handle: handle.write(b"".join(kept)))
+        return dropped
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
+
     def close(self) -> None:
         if self._metrics is not None:
             self._metrics.close()
@@ -165,6 +242,16 @@ class MetricsReader:
         return records
 
 
+def _lock_holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        holder = loads_json(os.read(fd, 4096))
+        since = time.strftime("%H:%M:%S", time.localtime(float(holder["since"])))
+        return f"process {int(holder['pid'])} on {holder['host']}, since {since}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a process"
+
+
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     """All complete records of a run's metrics file (a run folder or the file itself)."""
     path = Path(path)
@@ -184,10 +271,13 @@ class RunSummary:
     updated: float  # when metrics.jsonl last changed (seconds since the epoch)
 
     recorded: str | None = None  # from status.json, written by the engine
+    writer_alive: bool | None = None  # a process holds the run's lock (None: cannot tell)
 
     @property
     def status(self) -> str:
-        if self.recorded == "running" and time.time() - self.updated > STALE_AFTER_S:
+        if self.recorded == "running" and (
+            self.writer_alive is False or time.time() - self.updated > STALE_AFTER_S
+        ):
             return "interrupted"  # its process ended without saying so (killed, crashed)
         if self.recorded:
             return self.recorded
@@ -231,8 +321,9 @@ def summarize_run(path: str | Path) -> RunSummary:
     except (OSError, ValueError, AttributeError):
         recorded = None
     recorded = recorded if recorded in ("running", "completed", "stopped", "failed") else None
+    alive = None if fcntl is None or not (run.path / LOCK_FILE).is_file() else run.writer() is not None
     return RunSummary(
-        run.path, str(name), done, planned, best, run.last_checkpoint.is_file(), updated, recorded
+        run.path, str(name), done, planned, best, run.last_checkpoint.is_file(), updated, recorded, alive
     )
 
 

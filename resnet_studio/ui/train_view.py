@@ -324,6 +324,11 @@ class TrainView(QWidget):
             return
         from resnet_studio.training.rundir import RunDirectory, read_metrics, summarize_run
 
+        holder = RunDirectory(path).writer()
+        if holder is not None:  # another process trains it: follow it rather than fight over it
+            self.message.setText(f"{Path(path).name} is being trained by {holder}: following it")
+            self.show_run(path)
+            return
         try:
             summary = summarize_run(path)
             base = TrainConfig.from_dict(RunDirectory(path).read_config())

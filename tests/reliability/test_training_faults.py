@@ -4,10 +4,19 @@ checkpoint, and every metrics line stays valid JSON."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
 
 from resnet_studio.cli import main
+from resnet_studio.errors import UserError
 from resnet_studio.training import TrainConfig, Trainer, run_training
 from resnet_studio.training.divergence import DivergenceGuard
+from resnet_studio.training.rundir import RunDirectory, summarize_run
 
 SMALL = dict(batch_size=32, threads=2, limit_train=256, limit_val=64, log_every=1)
 
@@ -73,3 +82,81 @@ def test_resuming_with_a_ruinous_rate_keeps_the_good_checkpoint(tiny_spec, tmp_p
     assert (run / "checkpoints" / "last.pt").read_bytes() == good  # never overwritten
     for record in strict_lines(run / "metrics.jsonl"):
         assert record["loss"] is None or record["loss"] == record["loss"]  # null, never NaN
+
+
+def test_one_writer_per_run_folder(tiny_spec, tmp_path, capsys):
+    """A second process is refused with the holder named; the lock goes with its holder."""
+    run = RunDirectory(tmp_path / "run")
+    run.lock()
+    assert f"process {os.getpid()}" in run.writer()
+    second = ["train", "--preset", "resnet20", "--limit-train", "64", "--out", str(run.path)]
+    code = subprocess.run(
+        [sys.executable, "-m", "resnet_studio", *second],
+        capture_output=True,
+        text=True,
+    )
+    assert code.returncode == 2 and "another process is writing this run" in code.stderr
+    assert f"process {os.getpid()}" in code.stderr and "Traceback" not in code.stderr
+    run.unlock()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from resnet_studio.training.rundir import RunDirectory as R; "
+            f"R({str(run.path)!r}).lock(); print('locked', flush=True); import time; time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "locked"
+    assert f"process {child.pid}" in RunDirectory(run.path).writer()
+    with pytest.raises(UserError, match=f"process {child.pid}"):
+        run_training(Trainer(tiny_spec, TrainConfig(epochs=1, **SMALL), run.path))
+    child.kill()  # kill -9: the OS drops the lock with the process
+    child.wait()
+    assert RunDirectory(run.path).writer() is None
+    assert run_training(Trainer(tiny_spec, TrainConfig(epochs=1, **SMALL), run.path)).status == "completed"
+
+
+def test_resume_after_a_crash_drops_the_metrics_past_the_checkpoint(tiny_spec, tmp_path):
+    run = tmp_path / "run"
+    run_training(Trainer(tiny_spec, TrainConfig(epochs=1, **SMALL), run))  # checkpoint at step 8
+    with open(run / "metrics.jsonl", "a") as metrics:  # what a kill -9 at step 11 leaves
+        for step in (9, 10, 11):
+            metrics.write(json.dumps({"kind": "train", "epoch": 2, "step": step, "loss": 1.0}) + "\n")
+        metrics.write('{"kind": "train", "ep')
+    run_training(Trainer(None, TrainConfig(epochs=2, **SMALL), resume=run))
+    steps = [r["step"] for r in strict_lines(run / "metrics.jsonl") if r["kind"] == "train"]
+    assert steps == list(range(1, 17))  # each step once, in order
+
+
+def test_sigterm_stops_like_ctrl_c_with_a_checkpoint(tiny_spec, tmp_path):
+    arch = tmp_path / "tiny.resnet.json"
+    arch.write_text(json.dumps(tiny_spec.to_dict()))
+    run = tmp_path / "run"
+    args = [
+        "--arch",
+        str(arch),
+        "--epochs",
+        "50",
+        "--batch-size",
+        "32",
+        "--limit-train",
+        "256",
+        "--limit-val",
+        "64",
+        "--out",
+        str(run),
+    ]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "resnet_studio", "train", *args], stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "checkpoints" / "last.pt").is_file():
+        time.sleep(0.2)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert "stopping after this step" in err and "Traceback" not in err
+    assert json.loads((run / "status.json").read_text())["status"] == "stopped"
+    assert summarize_run(run).status == "stopped" and summarize_run(run).resumable
