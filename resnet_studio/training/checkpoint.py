@@ -7,7 +7,9 @@ step, the position inside the epoch and every random generator's state.
 
 from __future__ import annotations
 
+import math
 import pickle
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +49,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols of foreign files
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise UserError(f"{path}: refused: not a plain checkpoint ({_first_line(exc)})") from None
+    except pickle.UnpicklingError:
+        raise UserError(
+            f"{path}: refused: it holds objects other than tensors and plain values, and loading "
+            "them could run code (read with weights_only=True)"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - garbage makes the unpickler raise anything at all
         raise UserError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
@@ -58,12 +63,79 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     for key in ("architecture", "model", "classes", "normalization"):
         if key not in state:
             raise UserError(f"{path}: checkpoint lacks {key!r}")
+    _check_metadata(state, path)
     state["path"] = str(path)
     return state
 
 
+def _check_metadata(state: dict[str, Any], path: Path) -> None:
+    """As strict as an architecture file: every field a checkpoint's reader relies on, named."""
+
+    def bad(field: str, why: str) -> UserError:
+        return UserError(f"{path}: {field}: {why}")
+
+    try:
+        spec = spec_from_dict(state["architecture"])
+    except SpecError as exc:
+        raise UserError(f"{path}: its architecture is invalid: {exc}") from None
+    classes = state["classes"]
+    if not isinstance(classes, list) or not all(isinstance(c, str) and c for c in classes):
+        raise bad("classes", "must be a list of class names (non-empty text)")
+    if len(classes) != spec.classes:
+        raise bad("classes", f"{len(classes)} names for a network of {spec.classes} outputs")
+    if len(set(classes)) != len(classes):
+        raise bad("classes", "names must be unique")
+    norm = state["normalization"]
+    if not isinstance(norm, dict):
+        raise bad("normalization", "must be an object with mean and std")
+    for key in ("mean", "std"):
+        values = norm.get(key)
+        if (
+            not isinstance(values, list)
+            or len(values) != spec.input.channels
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            or not all(math.isfinite(v) for v in values)
+        ):
+            raise bad(f"normalization.{key}", f"must be {spec.input.channels} finite numbers")
+    if not all(v > 0 for v in norm["std"]):
+        raise bad("normalization.std", "must be positive (it divides the pixels)")
+    if "input_size" in state and state["input_size"] != spec.input.size:
+        raise bad("input_size", f"{state['input_size']!r} differs from the architecture's {spec.input.size}")
+    if not isinstance(state["model"], dict):
+        raise bad("model", "must be a dictionary of weights")
+    if not isinstance(state.get("config", {}), dict):
+        raise bad("config", "must be an object")
+
+
+def load_weights(model: torch.nn.Module, weights: dict[str, Any], where: str | Path) -> None:
+    """`model.load_state_dict(weights)`, or a `UserError` that says what does not fit."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    reshaped = [
+        f"{k}: {_shape(weights[k])} in the file, {_shape(v)} in the network"
+        for k, v in expected.items()
+        if k in weights and (not isinstance(weights[k], torch.Tensor) or weights[k].shape != v.shape)
+    ]
+    problems = [
+        f"{len(items)} {what} ({', '.join(items[:3])}{', …' if len(items) > 3 else ''})"
+        for what, items in (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped))
+        if items
+    ]
+    if problems:
+        raise UserError(f"{where}: the weights do not fit the architecture: {'; '.join(problems)}")
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise UserError(f"{where}: the weights do not fit the architecture ({_first_line(exc)})") from None
+
+
+def _shape(value: Any) -> str:
+    return "x".join(map(str, value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # no terminal colour codes
     return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
@@ -101,12 +173,7 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
     except SpecError as exc:
         raise UserError(f"{where}: its architecture is invalid: {exc}") from None
     model = build_model(spec)
-    try:
-        model.load_state_dict(state["model"])
-    except (RuntimeError, TypeError) as exc:
-        raise UserError(
-            f"{where}: weights do not fit the architecture ({str(exc).splitlines()[0]})"
-        ) from None
+    load_weights(model, state["model"], where)
     model.eval()
     norm = state["normalization"]
     return LoadedModel(

@@ -33,7 +33,7 @@ from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.nn.model import build_model
 from resnet_studio.training import distributed as dist_helpers
 from resnet_studio.training.budget import BudgetPlanner
-from resnet_studio.training.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
+from resnet_studio.training.checkpoint import LoadedModel, load_checkpoint, load_weights, save_checkpoint
 from resnet_studio.training.config import TrainConfig, lr_factor
 from resnet_studio.training.device import DeviceSettings, choose_device, settings_for
 from resnet_studio.training.divergence import DivergenceGuard, weights_finite
@@ -68,6 +68,12 @@ class Trainer:
             if not run.last_checkpoint.is_file():
                 raise UserError(f"{resume}: nothing to resume (no checkpoints/last.pt)")
             self._resume_state = load_checkpoint(run.last_checkpoint)
+            lacking = [k for k in ("optimizer", "epoch", "step", "rng") if k not in self._resume_state]
+            if lacking:
+                raise UserError(
+                    f"{run.last_checkpoint}: cannot resume from it: it lacks {', '.join(lacking)} "
+                    "(a slim checkpoint keeps only what inference needs)"
+                )
             try:
                 spec = spec_from_dict(self._resume_state["architecture"])
             except SpecError as exc:
@@ -186,8 +192,14 @@ class Trainer:
         augment_state = None
         if self._resume_state is not None:
             state = self._resume_state
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
+            load_weights(model, state["model"], state["path"])
+            try:
+                optimizer.load_state_dict(state["optimizer"])
+            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+                raise UserError(
+                    f"{state['path']}: its optimizer state does not fit this run ({exc}); "
+                    "an optimizer other than the run's cannot continue it"
+                ) from None
             epoch, step = int(state["epoch"]), int(state["step"])
             batch_in_epoch = int(state.get("batch_in_epoch", 0))
             best, elapsed = state.get("best_accuracy"), float(state.get("time", 0.0))
