@@ -15,6 +15,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_PIXELS = 120_000_000  # a 50-megapixel photo decodes; a decompression bomb does not
+# Decoded memory, after JPEG's reduced-size decoding: a 60-megapixel RGB image at most (a PNG of
+# 10,900 x 10,900 RGBA is 475 MB decoded and several GB with its conversions: refused).
+MAX_DECODED_BYTES = 180 * 2**20
+_BYTES_PER_SAMPLE = {"I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 )
@@ -69,6 +73,13 @@ def _decode(
                 # JPEG can decode at 1/2, 1/4 or 1/8 scale: a large photo then costs little.
                 side = max(size, preview)
                 image.draft("RGB", (side, side))
+                width, height = image.size  # after draft: what decoding will really allocate
+                decoded = width * height * len(image.getbands()) * _BYTES_PER_SAMPLE.get(image.mode, 1)
+                if decoded > MAX_DECODED_BYTES:
+                    raise ImageError(
+                        f"image too large to decode ({width}x{height} {image.mode}, "
+                        f"{decoded / 2**20:.0f} MB decoded, limit {MAX_DECODED_BYTES // 2**20} MB)"
+                    )
                 image.load()
                 picture = None
                 if preview:
