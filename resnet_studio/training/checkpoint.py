@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from resnet_studio.architecture.analysis import analyze
+from resnet_studio.architecture.cost import machine_memory, too_big
 from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.errors import SpecError, UserError
 from resnet_studio.fileio import atomic_write
@@ -24,6 +26,7 @@ from resnet_studio.nn.model import ResNet, build_model
 from resnet_studio.training.shipped import resolve
 
 FORMAT = "resnet-studio.checkpoint"
+INFERENCE_BATCH = 64  # images classified at a time
 VERSION = 1
 
 
@@ -172,6 +175,9 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
         spec = spec_from_dict(state["architecture"])
     except SpecError as exc:
         raise UserError(f"{where}: its architecture is invalid: {exc}") from None
+    problem = too_big(analyze(spec), INFERENCE_BATCH, machine_memory(), training=False)
+    if problem is not None:  # before building: a checkpoint may name any network at all
+        raise UserError(f"{where}: {problem}")
     model = build_model(spec)
     load_weights(model, state["model"], where)
     model.eval()

@@ -101,3 +101,15 @@ def settings_for(
         amp_dtype=amp_dtype,
         threads=threads or os.cpu_count() or 1,
     )
+
+
+def device_memory(device: torch.device) -> int | None:
+    """Bytes of memory the device has: a GPU's own, else this machine's (None if unknown)."""
+    if device.type == "cuda":
+        try:
+            return int(torch.cuda.get_device_properties(device).total_memory)
+        except (RuntimeError, AssertionError):
+            return None
+    from resnet_studio.architecture.cost import machine_memory
+
+    return machine_memory()

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from resnet_studio.architecture.analysis import analyze
+from resnet_studio.architecture.cost import too_big
 from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.data.sources import DataSet, DataSplits, load_data
 from resnet_studio.data.transforms import batches, epoch_order, normalize, random_crop_flip
@@ -35,7 +37,7 @@ from resnet_studio.training import distributed as dist_helpers
 from resnet_studio.training.budget import BudgetPlanner
 from resnet_studio.training.checkpoint import LoadedModel, load_checkpoint, load_weights, save_checkpoint
 from resnet_studio.training.config import TrainConfig, lr_factor
-from resnet_studio.training.device import DeviceSettings, choose_device, settings_for
+from resnet_studio.training.device import DeviceSettings, choose_device, device_memory, settings_for
 from resnet_studio.training.divergence import DivergenceGuard, weights_finite
 from resnet_studio.training.events import (
     Activations,
@@ -162,6 +164,10 @@ class Trainer:
         settings = self._settings(rank)
         torch.set_num_threads(settings.threads)
         _seed_everything(cfg.seed + rank)
+        # Refused before anything is built: a small file can name a network no machine can hold.
+        problem = too_big(analyze(self.spec), cfg.batch_size, device_memory(settings.device))
+        if problem is not None:
+            raise UserError(f"{problem}; lower the batch size, the input size or the widths")
 
         data = self._data or load_data(
             cfg.data,

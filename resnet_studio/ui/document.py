@@ -12,7 +12,9 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from resnet_studio.architecture import Analysis, ArchitectureSpec, analyze, problems
+from resnet_studio.architecture.cost import machine_memory, too_big
 from resnet_studio.errors import SpecError
+from resnet_studio.training.config import TrainConfig
 
 # Selection keys: "network", "stem", "head", or ("stage", index).
 Selection = str | tuple[str, int]
@@ -121,6 +123,10 @@ class Document(QObject):
     def _refresh(self) -> None:
         self._problems = problems(self.spec)
         self._analysis = analyze(self.spec) if not self._problems else None
+        if self._analysis is not None:  # shapes are fine; can this machine hold it?
+            too_much = too_big(self._analysis, TrainConfig().batch_size, machine_memory())
+            if too_much is not None:
+                self._problems = [SpecError("network", too_much)]
 
 
 def _existing(spec: ArchitectureSpec, key: Selection) -> Selection:

@@ -284,7 +284,7 @@ class MainWindow(QMainWindow):
 
     def _document_changed(self) -> None:
         analysis = self.document.analysis
-        if analysis is None:
+        if analysis is None or not self.document.valid:
             reason = str(self.document.problems[0])
             self.status_figures.setText(f"<span style='color:#d93025'>Invalid: {reason}</span>")
             self.train_action.setEnabled(False)

@@ -8,6 +8,7 @@ import os
 import stat
 
 import pytest
+import torch
 
 from resnet_studio.architecture import get_preset, load_spec
 from resnet_studio.cli import main
@@ -20,6 +21,7 @@ from resnet_studio.fileio import (
     read_json,
 )
 from resnet_studio.project import open_file
+from resnet_studio.training.checkpoint import load_checkpoint
 from resnet_studio.training.rundir import MetricsReader, metrics_to_csv
 from resnet_studio.training.shipped import resolve
 
@@ -134,3 +136,30 @@ def test_a_pipe_or_a_huge_file_is_never_read_as_json(tmp_path):
     big.write_text(json.dumps(get_preset("resnet20").to_dict()) + " " * 2_000)
     with pytest.raises(BadJSON, match="too large"):
         read_json(big, max_bytes=1_000)
+
+
+def test_a_network_no_machine_can_hold_is_refused_before_it_is_built(tmp_path, capsys):
+    """A few hundred bytes naming a network of hundreds of billions of parameters, and ResNet-20 at
+    4,096 pixels: refused with the figures by train, classify, evaluate and export."""
+    giant = get_preset("resnet20").to_dict()
+    giant["stages"] = [{"block": "basic", "count": 256, "channels": 8192, "stride": 1}] * 4
+    huge_input = get_preset("resnet20").to_dict()
+    huge_input["input"]["size"] = 4096
+    for name, arch in (("giant", giant), ("huge-input", huge_input)):
+        path = tmp_path / f"{name}.resnet.json"
+        path.write_text(json.dumps(arch))
+        assert path.stat().st_size < 2_000
+        code, _, err = run_cli(
+            capsys, "train", "--arch", path, "--limit-train", "64", "--out", tmp_path / name
+        )
+        assert code == 2 and "needs about" in err and "GB" in err and "more than this device" in err, err
+        checkpoint = tmp_path / f"{name}.pt"
+        state = load_checkpoint("resnet20-demo")
+        state.pop("path")
+        torch.save({**state, "architecture": arch, "input_size": arch["input"]["size"]}, checkpoint)
+        for command in (
+            ["classify", checkpoint, tmp_path],
+            ["export", checkpoint, "--format", "onnx", "--out", tmp_path / "x.onnx"],
+        ):
+            code, _, err = run_cli(capsys, *command)
+            assert code == 2 and "needs about" in err and str(checkpoint) in err, err

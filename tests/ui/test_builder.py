@@ -299,3 +299,13 @@ def test_the_toolbar_never_jumps_and_the_canvas_keeps_the_whole_network_in_view(
     assert not canvas.follow_fit
     window.fit_action.trigger()
     assert canvas.follow_fit
+
+
+def test_a_network_too_big_for_this_machine_is_flagged_with_its_estimate(window):
+    window.inspector.input_size.setValue(4096)  # ResNet-20 at 4,096 px: tens of GB a batch
+    problem = window.document.problem_for("network")
+    assert problem is not None and "needs about" in problem and "GB" in problem
+    assert not window.document.valid and not window.train_action.isEnabled()
+    assert "needs about" in window.inspector.problem.text()
+    window.undo_action.trigger()
+    assert window.document.valid and window.train_action.isEnabled()
