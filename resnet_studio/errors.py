@@ -1,5 +1,7 @@
 """Errors of the user's making: shown as one line, never as a traceback."""
 
+from __future__ import annotations
+
 
 class UserError(Exception):
     """Bad input from the user (a file, an option, missing data); the message says what and why."""
@@ -12,3 +14,13 @@ class SpecError(UserError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}" if field else reason)
+
+
+class WriteError(UserError):
+    """A file of a run could not be written (a full disk, a quota, a vanished folder): the message
+    names the file and the reason. The engine ends the run as failed, with what it had kept."""
+
+    @classmethod
+    def of(cls, path: object, exc: OSError, what: str = "cannot write") -> WriteError:
+        reason = (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
+        return cls(f"{path}: {what}: {reason}")

@@ -7,6 +7,7 @@ step, the position inside the epoch and every random generator's state.
 
 from __future__ import annotations
 
+import io
 import math
 import pickle
 import re
@@ -20,7 +21,7 @@ import torch
 from resnet_studio.architecture.analysis import analyze
 from resnet_studio.architecture.cost import machine_memory, too_big
 from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
-from resnet_studio.errors import SpecError, UserError
+from resnet_studio.errors import SpecError, UserError, WriteError
 from resnet_studio.fileio import atomic_write
 from resnet_studio.nn.model import ResNet, build_model
 from resnet_studio.training.shipped import resolve
@@ -31,8 +32,14 @@ VERSION = 1
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Write `state` (plain values and tensors only) atomically to `path`."""
-    atomic_write(path, lambda handle: torch.save({"format": FORMAT, "version": VERSION, **state}, handle))
+    """Write `state` (plain values and tensors only) atomically to `path`; a failed write (a full
+    disk) raises `WriteError` and leaves the previous file as it was."""
+    buffer = io.BytesIO()  # serialised first: a failing write then reports the system's reason
+    torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
+    try:
+        atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
+    except OSError as exc:
+        raise WriteError.of(path, exc, "cannot write the checkpoint") from None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

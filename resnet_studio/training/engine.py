@@ -10,6 +10,7 @@ Stopping writes a checkpoint from which `Trainer(..., resume=run_dir)` continues
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -29,7 +30,7 @@ from resnet_studio.architecture.cost import too_big
 from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.data.sources import DataSet, DataSplits, load_data
 from resnet_studio.data.transforms import batches, epoch_order, normalize, random_crop_flip
-from resnet_studio.errors import SpecError, UserError
+from resnet_studio.errors import SpecError, UserError, WriteError
 from resnet_studio.inspection.activations import feature_maps
 from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.nn.model import build_model
@@ -481,13 +482,21 @@ class Trainer:
         except GeneratorExit:
             status, message = "stopped", f"stopped at epoch {epoch + 1}, step {step}"
             raise
+        except WriteError as exc:  # a full disk: the run ends here, with what was already saved
+            status = "failed"
+            kept = self.run.last_checkpoint if self.run and self.run.last_checkpoint.is_file() else None
+            message = f"{exc}; " + (
+                f"the previous checkpoint is intact ({kept})" if kept else "no checkpoint was written"
+            )
         except BaseException as exc:
             status, message = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
             if writer is not None:
                 writer.close()
-                writer.write_status(status, epoch, step, message)
+                # On a full disk this fails too: the lock, gone with this process, says "interrupted".
+                with contextlib.suppress(WriteError):
+                    writer.write_status(status, epoch, step, message)
         yield Finished(status, message, epoch, step, best, time.perf_counter() - run_start)
 
     def _settings(self, rank: int) -> DeviceSettings:

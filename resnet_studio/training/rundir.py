@@ -6,6 +6,7 @@ a run while it is written; `MetricsReader` reads only complete lines and remembe
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import resnet_studio
-from resnet_studio.errors import UserError
+from resnet_studio.errors import UserError, WriteError
 from resnet_studio.fileio import atomic_write, atomic_write_json, atomic_write_text, loads_json, read_json
 
 try:
@@ -114,27 +115,28 @@ class RunDirectory:
             (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"{self.path}: cannot create the run folder ({exc.strerror})") from None
-        atomic_write_json(self.architecture_file, architecture)
-        atomic_write_json(
-            self.config_file,
-            {
-                **config,
-                "device_used": device,
-                "versions": {
-                    "resnet_studio": resnet_studio.__version__,
-                    "torch": torch.__version__,
-                    "python": platform.python_version(),
-                },
-            },
-        )
+        versions = {
+            "resnet_studio": resnet_studio.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        }
+        for path, data in (
+            (self.architecture_file, architecture),
+            (self.config_file, {**config, "device_used": device, "versions": versions}),
+        ):
+            try:
+                atomic_write_json(path, data)
+            except OSError as exc:
+                raise WriteError.of(path, exc) from None
 
     def write_status(self, status: str, epoch: int, step: int, message: str = "") -> None:
         """running, completed, stopped or failed: what the Runs list shows (metrics alone cannot
         tell a stopped run from one still training)."""
-        atomic_write_json(
-            self.status_file,
-            {"status": status, "epoch": epoch, "step": step, "message": message, "time": time.time()},
-        )
+        record = {"status": status, "epoch": epoch, "step": step, "message": message, "time": time.time()}
+        try:
+            atomic_write_json(self.status_file, record)
+        except OSError as exc:
+            raise WriteError.of(self.status_file, exc) from None
 
     def read_config(self) -> dict[str, Any]:
         try:
@@ -159,11 +161,17 @@ class RunDirectory:
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         if self._metrics is None:
-            self._metrics = open(self.metrics_file, "a", encoding="utf-8")  # noqa: SIM115
+            try:
+                self._metrics = open(self.metrics_file, "a", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise WriteError.of(self.metrics_file, exc) from None
         # NaN and infinities are not JSON: they are written as null, so every line stays readable.
         clean = {k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in record.items()}
-        self._metrics.write(json.dumps(clean, allow_nan=False) + "\n")
-        self._metrics.flush()
+        try:
+            self._metrics.write(json.dumps(clean, allow_nan=False) + "\n")
+            self._metrics.flush()
+        except OSError as exc:
+            raise WriteError.of(self.metrics_file, exc) from None
         if self._tensorboard is not None:
             keys = (
                 ("loss", "accuracy")
@@ -200,7 +208,8 @@ class RunDirectory:
 
     def close(self) -> None:
         if self._metrics is not None:
-            self._metrics.close()
+            with contextlib.suppress(OSError):  # a last flush onto a full disk fails: nothing to save
+                self._metrics.close()
             self._metrics = None
         if self._tensorboard is not None:
             self._tensorboard.close()

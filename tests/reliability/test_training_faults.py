@@ -160,3 +160,39 @@ def test_sigterm_stops_like_ctrl_c_with_a_checkpoint(tiny_spec, tmp_path):
     assert "stopping after this step" in err and "Traceback" not in err
     assert json.loads((run / "status.json").read_text())["status"] == "stopped"
     assert summarize_run(run).status == "stopped" and summarize_run(run).resumable
+
+
+def _file_size_limit(limit: int):
+    """In the child: writes past `limit` bytes fail (EFBIG), as writes onto a full disk do."""
+
+    def apply() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_failing_write_ends_the_run_with_one_line_and_the_last_checkpoint_intact(tiny_spec, tmp_path):
+    arch = tmp_path / "tiny.resnet.json"
+    arch.write_text(json.dumps(tiny_spec.to_dict()))
+    run = tmp_path / "run"
+    small = ["--batch-size", "32", "--limit-train", "256", "--limit-val", "64"]
+    assert main(["train", "--arch", str(arch), "--epochs", "1", *small, "--out", str(run)]) == 0
+    good = (run / "checkpoints" / "last.pt").read_bytes()
+    limit = len(good) - 1  # the next checkpoint cannot be written; small files still can
+    done = subprocess.run(
+        [sys.executable, "-m", "resnet_studio", "train", "--resume", str(run), "--epochs", "3"],
+        capture_output=True,
+        text=True,
+        preexec_fn=_file_size_limit(limit),
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "last.pt: cannot write the checkpoint: file too large" in done.stderr
+    assert "the previous checkpoint is intact" in done.stderr
+    assert (run / "checkpoints" / "last.pt").read_bytes() == good
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "failed" and "cannot write the checkpoint" in status["message"]
