@@ -62,6 +62,7 @@ class DataSplits:
     mean: list[float] = field(default_factory=list)  # per channel, in [0, 1]
     std: list[float] = field(default_factory=list)
     skipped: int = 0  # unreadable files left out (folder sources)
+    empty_classes: tuple[str, ...] = ()  # class folders without a single image, left out
 
     @property
     def image_size(self) -> int:
@@ -229,14 +230,27 @@ def _folder(
     if train_dir.is_dir() and val_dir is not None:
         classes = _class_names(train_dir)
         train_files = _listing(train_dir, classes)
-        val_files = _listing(val_dir, classes)
     else:
         classes = _class_names(root)
-        train_files, val_files = _split(_listing(root, classes), seed)
+        train_files = _listing(root, classes)
+    # A class folder without images is no class: left out (and said), never a class never seen.
+    present = {label for _, label in train_files}
+    empty = tuple(name for label, name in enumerate(classes) if label not in present)
+    if empty:
+        log.warning("folder:%s: class folders without images left out: %s", root, ", ".join(empty))
+        keep = [name for name in classes if name not in empty]
+        relabel = {classes.index(name): new for new, name in enumerate(keep)}
+        train_files = [(path, relabel[label]) for path, label in train_files]
+        classes = keep
+    if train_dir.is_dir() and val_dir is not None:
+        val_files = _listing(val_dir, classes)
+    else:
+        train_files, val_files = _split(train_files, seed)
     if len(classes) < 2:
+        without = f"; without images: {', '.join(empty)}" if empty else ""
         raise UserError(
             f"--data folder:{root}: needs at least 2 class folders with images, found "
-            f"{len(classes)} (expected PATH/<class>/* or PATH/train/<class>/*)"
+            f"{len(classes)} (expected PATH/<class>/* or PATH/train/<class>/*){without}"
         )
     # Decode only what the limits keep: a 5,000-image slice of a large folder loads in seconds.
     train_files = _take(train_files, limit_train, seed)
@@ -246,7 +260,7 @@ def _folder(
     skipped = bad_train + bad_val
     if skipped:
         log.warning("folder:%s: skipped %d unreadable files", root, skipped)
-    return DataSplits(f"folder:{root}", classes, train, val, skipped=skipped)
+    return DataSplits(f"folder:{root}", classes, train, val, skipped=skipped, empty_classes=empty)
 
 
 def _class_names(folder: Path) -> list[str]:

@@ -234,6 +234,8 @@ class Trainer:
                 writer.enable_tensorboard()
             writer.write_status("running", epoch, step)
         notes = (f"skipped {data.skipped} unreadable image files",) if data.skipped else ()
+        if data.empty_classes:
+            notes += (f"left out class folders without images: {', '.join(data.empty_classes)}",)
         yield Started(
             str(writer.path) if writer else None,
             settings.describe(),

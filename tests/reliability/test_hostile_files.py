@@ -163,3 +163,25 @@ def test_a_network_no_machine_can_hold_is_refused_before_it_is_built(tmp_path, c
         ):
             code, _, err = run_cli(capsys, *command)
             assert code == 2 and "needs about" in err and str(checkpoint) in err, err
+
+
+def test_an_empty_class_folder_is_left_out_and_said(tmp_path):
+    from PIL import Image
+
+    from resnet_studio.data.sources import load_data
+
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        for i in range(10):
+            Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(tmp_path / name / f"{i}.png")
+    (tmp_path / "bird").mkdir()  # empty
+    (tmp_path / "empty-too").mkdir()
+    (tmp_path / "empty-too" / "notes.txt").write_text("no images here")
+    data = load_data(f"folder:{tmp_path}", image_size=8)
+    assert data.classes == ["cat", "dog"] and data.empty_classes == ("bird", "empty-too")
+    assert set(data.train.labels.tolist()) == {0, 1} and len(data.train) + len(data.val) == 20
+    (tmp_path / "dog" / "0.png").unlink()
+    for p in (tmp_path / "dog").iterdir():
+        p.unlink()
+    with pytest.raises(UserError, match="without images: bird, dog, empty-too"):
+        load_data(f"folder:{tmp_path}", image_size=8)
