@@ -196,6 +196,7 @@ class Trainer:
         steps_per_epoch = _steps_per_epoch(len(data.train), cfg.batch_size, world)
         total_steps = cfg.steps or steps_per_epoch * cfg.epochs
         epoch, step, batch_in_epoch, best, elapsed = 0, 0, 0, None, 0.0
+        carried: list | None = None  # an interrupted epoch's sums, from the checkpoint
         augment_state = None
         if self._resume_state is not None:
             state = self._resume_state
@@ -212,6 +213,7 @@ class Trainer:
             best, elapsed = state.get("best_accuracy"), float(state.get("time", 0.0))
             _restore_rng(state["rng"], device)
             augment_state = state["rng"].get("augment") if batch_in_epoch else None
+            carried = state.get("epoch_sums") if batch_in_epoch else None
             if cfg.budget is not None:
                 total_steps = int(state.get("schedule", {}).get("total", total_steps))
         planner = (
@@ -302,6 +304,8 @@ class Trainer:
                 "epoch": epoch,
                 "step": step,
                 "batch_in_epoch": batch_in_epoch,
+                # The epoch's sums so far: its train loss after a resume covers the whole epoch.
+                "epoch_sums": [float(epoch_loss), int(epoch_correct), epoch_seen],
                 "best_accuracy": best,
                 "first_loss": guard.first,
                 "time": time.perf_counter() - run_start,
@@ -336,6 +340,11 @@ class Trainer:
                 epoch_loss = torch.zeros((), device=device)
                 epoch_correct = torch.zeros((), device=device, dtype=torch.int64)
                 seen = epoch_seen = 0
+                if carried is not None:  # resumed inside this epoch
+                    epoch_loss += float(carried[0])
+                    epoch_correct += int(carried[1])
+                    epoch_seen = int(carried[2])
+                    carried = None
                 tick = time.perf_counter()
                 for images, labels in batches(
                     train_set, cfg.batch_size, order.to(device), True, start=batch_in_epoch

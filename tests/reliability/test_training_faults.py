@@ -196,3 +196,22 @@ def test_a_failing_write_ends_the_run_with_one_line_and_the_last_checkpoint_inta
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.endswith(".tmp")]
     status = json.loads((run / "status.json").read_text())
     assert status["status"] == "failed" and "cannot write the checkpoint" in status["message"]
+
+
+def test_an_epochs_train_loss_after_a_resume_covers_the_whole_epoch(tiny_spec, tmp_path):
+    from resnet_studio.training import Evaluated, Step
+
+    def epoch_losses(trainer, stop_at=None):
+        losses = []
+        for event in trainer.events():
+            if isinstance(event, Step) and event.step == stop_at:
+                trainer.stop()
+            if isinstance(event, Evaluated):
+                losses.append(event.train_loss)
+        return losses
+
+    config = TrainConfig(epochs=1, **SMALL)
+    straight = epoch_losses(Trainer(tiny_spec, config, tmp_path / "a"))
+    assert epoch_losses(Trainer(tiny_spec, config, tmp_path / "b"), stop_at=3) == []
+    resumed = epoch_losses(Trainer(None, config, resume=tmp_path / "b"))
+    assert resumed == pytest.approx(straight, rel=1e-5)  # not the mean of steps 4-8 alone
