@@ -309,3 +309,16 @@ def test_a_network_too_big_for_this_machine_is_flagged_with_its_estimate(window)
     assert "needs about" in window.inspector.problem.text()
     window.undo_action.trigger()
     assert window.document.valid and window.train_action.isEnabled()
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [("[" * 100_000 + "]" * 100_000, "nested too deeply"), ('{"version": ' + "9" * 5000 + "}", "not usable")],
+)
+def test_opening_a_project_that_breaks_json_parsers_says_so(window, tmp_path, text, reason):
+    path = tmp_path / "evil.rsproj"
+    path.write_text(text)
+    spec = window.document.spec
+    assert not window.open_file(path)
+    assert "evil.rsproj" in window.last_error and reason in window.last_error
+    assert window.document.spec == spec  # the network on the canvas is kept

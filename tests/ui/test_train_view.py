@@ -230,7 +230,7 @@ def test_open_run_folder_follows_metrics_written_by_another_process(window, qtbo
     assert window.open_file(run)
     assert window.tabs.currentWidget() is window.train_view and window.document.spec.name == "Tiny"
     view = window.train_view
-    qtbot.waitUntil(lambda: len(view.runs) == 1 and len(view.runs[0].steps) == 5, timeout=10_000)
+    qtbot.waitUntil(lambda: len(view.runs) == 1 and len(view.runs[0].steps) == 5, timeout=30_000)
     write({**line, "step": 6}, {**line, "kind": "val", "step": 6, "accuracy": 0.42})
     with open(metrics, "a") as handle:
         handle.write('{"kind": "train", "ste')  # a line still being written is not read yet
@@ -323,3 +323,49 @@ def test_accuracy_is_plotted_per_step_from_the_first_steps(window, qtbot):
     assert view.accuracy_plot.getAxis("bottom").labelText == "step"
     assert "(step 2)" in view.plots.readouts[1].show_at(2.1)
     view.stop_and_wait()
+
+
+def test_resume_of_a_run_another_process_trains_follows_it_instead(window, qtbot, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    run = tmp_path / "elsewhere"
+    run.mkdir()
+    (run / "architecture.json").write_text(json.dumps(TINY.to_dict()))
+    (run / "config.json").write_text(json.dumps({"epochs": 3}))
+    (run / "metrics.jsonl").write_text(
+        json.dumps(
+            {
+                "kind": "train",
+                "epoch": 1,
+                "step": 1,
+                "loss": 2.0,
+                "accuracy": 0.1,
+                "lr": 0.1,
+                "images_per_s": 1.0,
+                "time": 1.0,
+            }
+        )
+        + "\n"
+    )
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from resnet_studio.training.rundir import RunDirectory as R; "
+            f"R({str(run)!r}).lock(); print('locked', flush=True); import time; time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        view = window.train_view
+        view.resume_run(str(run))
+        assert not view.training  # nothing started: the other process owns the run
+        assert f"process {holder.pid}" in view.message.text() and "following it" in view.message.text()
+        qtbot.waitUntil(lambda: len(view.runs) == 1 and view.runs[0].steps == [1], timeout=10_000)
+    finally:
+        holder.kill()
+        holder.wait()
