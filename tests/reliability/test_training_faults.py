@@ -19,6 +19,13 @@ from resnet_studio.training.divergence import DivergenceGuard
 from resnet_studio.training.rundir import RunDirectory, summarize_run
 
 SMALL = dict(batch_size=32, threads=2, limit_train=256, limit_val=64, log_every=1)
+CLI_SMALL = ["--batch-size", "32", "--limit-train", "256", "--limit-val", "64"]  # the same, as options
+
+
+def arch_file(spec, folder):
+    path = folder / "tiny.resnet.json"
+    path.write_text(json.dumps(spec.to_dict()))
+    return str(path)
 
 
 def strict_lines(path):
@@ -39,8 +46,7 @@ def test_the_guard_names_nan_and_a_huge_finite_loss():
 
 
 def test_a_huge_learning_rate_fails_clearly_and_writes_no_checkpoint(tiny_spec, tmp_path, capsys):
-    arch = tmp_path / "tiny.resnet.json"
-    arch.write_text(json.dumps(tiny_spec.to_dict()))
+    arch = arch_file(tiny_spec, tmp_path)
     run = tmp_path / "run"
     code = main(
         [
@@ -51,12 +57,7 @@ def test_a_huge_learning_rate_fails_clearly_and_writes_no_checkpoint(tiny_spec, 
             "1e6",
             "--epochs",
             "2",
-            "--batch-size",
-            "32",
-            "--limit-train",
-            "256",
-            "--limit-val",
-            "64",
+            *CLI_SMALL,
             "--out",
             str(run),
         ]
@@ -131,20 +132,14 @@ def test_resume_after_a_crash_drops_the_metrics_past_the_checkpoint(tiny_spec, t
 
 
 def test_sigterm_stops_like_ctrl_c_with_a_checkpoint(tiny_spec, tmp_path):
-    arch = tmp_path / "tiny.resnet.json"
-    arch.write_text(json.dumps(tiny_spec.to_dict()))
+    arch = arch_file(tiny_spec, tmp_path)
     run = tmp_path / "run"
     args = [
         "--arch",
         str(arch),
         "--epochs",
         "50",
-        "--batch-size",
-        "32",
-        "--limit-train",
-        "256",
-        "--limit-val",
-        "64",
+        *CLI_SMALL,
         "--out",
         str(run),
     ]
@@ -175,11 +170,9 @@ def _file_size_limit(limit: int):
 
 
 def test_a_failing_write_ends_the_run_with_one_line_and_the_last_checkpoint_intact(tiny_spec, tmp_path):
-    arch = tmp_path / "tiny.resnet.json"
-    arch.write_text(json.dumps(tiny_spec.to_dict()))
+    arch = arch_file(tiny_spec, tmp_path)
     run = tmp_path / "run"
-    small = ["--batch-size", "32", "--limit-train", "256", "--limit-val", "64"]
-    assert main(["train", "--arch", str(arch), "--epochs", "1", *small, "--out", str(run)]) == 0
+    assert main(["train", "--arch", str(arch), "--epochs", "1", *CLI_SMALL, "--out", str(run)]) == 0
     good = (run / "checkpoints" / "last.pt").read_bytes()
     limit = len(good) - 1  # the next checkpoint cannot be written; small files still can
     done = subprocess.run(
