@@ -369,3 +369,23 @@ def test_resume_of_a_run_another_process_trains_follows_it_instead(window, qtbot
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_first_visit_to_train_in_a_real_window_puts_the_plots_first(qtbot, size):
+    """The path a real window takes: shown on Build, then the Train tab clicked."""
+    w = MainWindow()
+    w.resize(*size)
+    w.show()
+    qtbot.waitExposed(w)
+    w.show_workspace("Train")
+    qtbot.wait(50)
+    view = w.train_view
+    plots, activations = view.plots.width(), view.activation_view.width()
+    assert activations <= max(240, view.splitter.width() // 3) + 10 and plots > 1.5 * activations
+    assert view.loss_plot.width() >= (280 if size[0] >= 1280 else 180)  # the two plot columns
+    assert 300 <= view.left.width() <= 360
+    setup = view.setup
+    assert setup.widget().width() <= setup.viewport().width()  # Setup is not cut at its right edge
+    w.close()
+    w.deleteLater()
