@@ -283,7 +283,11 @@ class Trainer:
 
         run_start = time.perf_counter() - elapsed
         status, message = "completed", f"finished {epochs} epochs"
-        guard = DivergenceGuard(first=(self._resume_state or {}).get("first_loss"))
+        # Distributed ranks see different local losses: there only a non-finite one counts (the
+        # weights, the same on every rank, are checked each epoch), so that all ranks stop together.
+        guard = DivergenceGuard(
+            factor=math.inf if world > 1 else 20.0, first=(self._resume_state or {}).get("first_loss")
+        )
 
         def diverged(why: str) -> str:
             where = f"training diverged at epoch {epoch + 1}, step {step}: {why}. Try a lower learning rate"
@@ -438,6 +442,9 @@ class Trainer:
                 gap_from = time.perf_counter()
                 epoch += 1
                 batch_in_epoch = 0
+                if not weights_finite(model):  # every rank holds the same weights: all stop together
+                    status, message = "failed", diverged("the weights hold NaN or infinite values")
+                    break
                 if rank != 0:
                     continue  # rank 0 evaluates the weights its checkpoint holds; the rest train on
                 result = evaluate(
@@ -452,9 +459,7 @@ class Trainer:
                     amp_dtype=settings.amp_dtype,
                     tta=cfg.tta,
                 )
-                why = guard.check_loss(result.loss, "the validation loss")
-                if why is None and not weights_finite(model):
-                    why = "the weights hold NaN or infinite values"
+                why = guard.check_loss(result.loss, "the validation loss") if world == 1 else None
                 if why is not None:  # nothing is saved: the last good checkpoint stays as it was
                     status, message = "failed", diverged(why)
                     break
