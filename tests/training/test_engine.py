@@ -3,6 +3,7 @@
 import json
 import math
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -175,8 +176,10 @@ def test_pause_and_stop_from_another_thread(tiny_spec, small_demo):
     thread.join(timeout=2)
     assert thread.is_alive() and trainer.paused and seen[-1] == 3  # paused within one step
     trainer.resume()
-    while len(seen) < 6:
+    deadline = time.monotonic() + 120
+    while len(seen) < 6 and time.monotonic() < deadline:
         thread.join(timeout=0.05)
+    assert len(seen) >= 6, "training did not go on after resume()"
     trainer.stop()
     thread.join(timeout=30)
     assert not thread.is_alive()
