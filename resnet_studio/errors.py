@@ -24,3 +24,8 @@ class WriteError(UserError):
     def of(cls, path: object, exc: OSError, what: str = "cannot write") -> WriteError:
         reason = (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
         return cls(f"{path}: {what}: {reason}")
+
+
+def error_text(exc: BaseException) -> str:
+    """What the user reads: a `UserError`'s own words, or the kind and text of anything else."""
+    return str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"

@@ -28,6 +28,11 @@ class ImageError(Exception):
     """An image that cannot be used; the message says why (the caller adds the path)."""
 
 
+def image_file_filter() -> str:
+    """The open dialogs' filter: every suffix the decoder takes, then all files."""
+    return f"Images ({' '.join(f'*{suffix}' for suffix in sorted(IMAGE_SUFFIXES))});;All files (*)"
+
+
 def is_image_name(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 

@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.errors import UserError
+from resnet_studio.data.images import image_file_filter
+from resnet_studio.errors import error_text
 from resnet_studio.fileio import atomic_write_text
 from resnet_studio.inspection.prediction import UNSURE_BELOW, Prediction
 from resnet_studio.ui.background import run_in_background
@@ -176,9 +177,7 @@ class ClassifyView(QWidget):
             self.source.use_checkpoint(path)
 
     def _choose_images(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self, "Images", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
-        )
+        paths, _ = QFileDialog.getOpenFileNames(self, "Images", "", image_file_filter())
         if paths:
             self.classify_paths(paths)
 
@@ -239,7 +238,7 @@ class ClassifyView(QWidget):
     def _failed(self, exc: Exception) -> None:
         self.progress_timer.stop()
         self.busy = False
-        message = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        message = error_text(exc)
         self.status.setText(f"Cannot classify: {message}")
 
     # -- results ------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.errors import UserError
+from resnet_studio.data.images import image_file_filter
+from resnet_studio.errors import error_text
 from resnet_studio.ui.background import run_in_background
 from resnet_studio.ui.feature_tiles import image_pixmap, mosaic, tile_list, to_pixmap
 from resnet_studio.ui.model_source import ModelSource
@@ -57,10 +58,6 @@ def _network_input(loaded, image: np.ndarray):
     from resnet_studio.data.transforms import normalize
 
     return normalize(torch.from_numpy(image)[None], loaded.mean, loaded.std, size=loaded.input_size)
-
-
-def _error_text(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
 
 
 def overlay(image: np.ndarray, heatmap: np.ndarray, side: int = VIEW, alpha: float = 0.45) -> np.ndarray:
@@ -238,9 +235,7 @@ class InspectView(QWidget):
     # -- the image ----------------------------------------------------------------------------------
 
     def _choose_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Image", "", "Images (*.png *.jpg *.jpeg *.bmp *.webp);;All (*)"
-        )
+        path, _ = QFileDialog.getOpenFileName(self, "Image", "", image_file_filter())
         if path:
             self.open_image(path)
 
@@ -292,7 +287,7 @@ class InspectView(QWidget):
 
     def _failed(self, exc: Exception) -> None:
         self.busy = max(0, self.busy - 1)
-        self.caption.setText(f"Cannot inspect: {_error_text(exc)}")
+        self.caption.setText(f"Cannot inspect: {error_text(exc)}")
 
     def _analysed(self, analysis: Analysis) -> None:
         self.busy = max(0, self.busy - 1)
@@ -417,7 +412,7 @@ class InspectView(QWidget):
 
         def failed(exc: Exception) -> None:
             self.evaluate_button.setEnabled(True)
-            self.eval_status.setText(f"Cannot evaluate: {_error_text(exc)}")
+            self.eval_status.setText(f"Cannot evaluate: {error_text(exc)}")
 
         run_in_background(job, self, self._evaluated, failed)
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.errors import UserError
+from resnet_studio.errors import error_text
 from resnet_studio.training.config import TrainConfig, lr_factor
 from resnet_studio.training.recipes import RECIPES, Recipe
 from resnet_studio.ui.background import run_in_background
@@ -258,7 +258,7 @@ class SetupPanel(QScrollArea):
 
         def failed(exc: Exception) -> None:
             if spec == self._samples_for:
-                self.sample_error = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+                self.sample_error = error_text(exc)
                 self.sample_list.clear()
                 self.sample_note.setText(f"No preview: {self.sample_error}")
 
