@@ -394,40 +394,18 @@ def _render_training(trainer):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from resnet_studio.data import load_data
-    from resnet_studio.inspection.evaluate import evaluate
+    from resnet_studio.inspection.evaluate import evaluate_checkpoint
     from resnet_studio.training.checkpoint import model_from_checkpoint
     from resnet_studio.training.device import choose_device
 
     loaded = model_from_checkpoint(args.checkpoint)
-    source = args.data or loaded.config.get("data", "demo")
-    data = load_data(
-        source,
-        image_size=loaded.input_size,
-        channels=loaded.channels,
-        limit_train=1,  # only the validation images are needed: a folder source decodes no more
-        limit_val=args.limit_val,
-        seed=int(loaded.config.get("seed", 0)),
-    )
-    if len(data.classes) != len(loaded.classes):
-        raise UserError(
-            f"--data {source}: {len(data.classes)} classes, but the checkpoint knows {len(loaded.classes)}"
-        )
-    device = choose_device(args.device)
-    result = evaluate(
-        loaded.model.to(device),
-        data.val,
-        loaded.classes,
-        loaded.mean,
-        loaded.std,
-        size=loaded.input_size,
-        device=device,
-        tta=loaded.tta,
+    result, images, source = evaluate_checkpoint(
+        loaded, args.data, limit_val=args.limit_val, device=choose_device(args.device)
     )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        print(f"{loaded.path} on {source} ({len(data.val)} validation images)")
+        print(f"{loaded.path} on {source} ({len(images)} validation images)")
         print(result.table())
         print()
         print(result.confusion_table())

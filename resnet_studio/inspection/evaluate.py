@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_studio.data.sources import DataSet
+from resnet_studio.data.sources import DataSet, load_data
 from resnet_studio.data.transforms import batches, normalize
+from resnet_studio.errors import UserError
+
+if TYPE_CHECKING:
+    from resnet_studio.training.checkpoint import LoadedModel
 
 
 @dataclass
@@ -140,3 +145,41 @@ def evaluate(
             torch.cat(part).numpy() for part in zip(*kept, strict=True)
         )
     return result
+
+
+def evaluate_checkpoint(
+    loaded: LoadedModel,
+    source: str | None = None,
+    *,
+    limit_val: int | None = None,
+    device: torch.device | str = "cpu",
+    keep_predictions: bool = False,
+) -> tuple[Evaluation, DataSet, str]:
+    """A trained model on the validation (or test) images of `source` (default: the data it was
+    trained on), as `resnet-studio evaluate` and Inspect's Validation tab show it: the evaluation,
+    the images and the source used."""
+    source = source or loaded.config.get("data", "demo")
+    data = load_data(
+        source,
+        image_size=loaded.input_size,
+        channels=loaded.channels,
+        limit_train=1,  # only the validation images are needed: a folder source decodes no more
+        limit_val=limit_val,
+        seed=int(loaded.config.get("seed", 0)),
+    )
+    if len(data.classes) != len(loaded.classes):
+        raise UserError(
+            f"--data {source}: {len(data.classes)} classes, but the checkpoint knows {len(loaded.classes)}"
+        )
+    result = evaluate(
+        loaded.model.to(device),
+        data.val,
+        loaded.classes,
+        loaded.mean,
+        loaded.std,
+        size=loaded.input_size,
+        device=device,
+        keep_predictions=keep_predictions,
+        tta=loaded.tta,
+    )
+    return result, data.val, source

@@ -386,29 +386,10 @@ class InspectView(QWidget):
         self.eval_status.setText("Evaluating on the validation set…")
 
         def job():
-            from resnet_studio.data.sources import load_data
-            from resnet_studio.inspection.evaluate import evaluate
+            from resnet_studio.inspection.evaluate import evaluate_checkpoint
 
-            loaded = source.load()
-            config = loaded.config
-            data = load_data(
-                config.get("data", "demo"),
-                image_size=loaded.input_size,
-                channels=loaded.channels,
-                limit_train=1,  # as `resnet-studio evaluate`: the whole validation set
-                seed=int(config.get("seed", 0)),
-            )
-            result = evaluate(
-                loaded.model,
-                data.val,
-                loaded.classes,
-                loaded.mean,
-                loaded.std,
-                size=loaded.input_size,
-                keep_predictions=True,
-                tta=loaded.tta,
-            )
-            return result, data.val.images.numpy(), config.get("data", "demo")
+            result, images, data = evaluate_checkpoint(source.load(), keep_predictions=True)
+            return result, images.images.numpy(), data
 
         def failed(exc: Exception) -> None:
             self.evaluate_button.setEnabled(True)
