@@ -32,9 +32,9 @@ def test_the_package_ships_a_cifar10_and_a_demo_resnet20_with_their_provenance()
     assert {"resnet20-cifar10", "resnet20-demo"} <= set(weights)
     cifar = weights["resnet20-cifar10"]
     assert default_weights() is cifar and cifar.name == DEFAULT
-    # Issue #10 asks for >= 90%; these weights reach 86.6% (20 epochs on a 2-core CPU): the figure
+    # Issue #10 asks for >= 90%; these weights reach 87.05% (25 epochs on a 2-core CPU): the figure
     # stated is checked on the test set below, and must not fall.
-    assert cifar.accuracy >= 0.86 and "test set" in cifar.evaluated_on
+    assert cifar.accuracy >= 0.87 and "test set" in cifar.evaluated_on
     assert "resnet-studio train" in cifar.command and "--seed" in cifar.command
     assert cifar.recipe and isinstance(cifar.seed, int)
     for shipped in weights.values():
@@ -101,7 +101,7 @@ def test_shipped_cifar10_weights_reach_their_stated_accuracy_on_the_test_set(cif
         loaded.model, data.val, loaded.classes, loaded.mean, loaded.std, size=32, tta=loaded.tta
     )
     assert result.accuracy >= shipped.accuracy - 0.0005
-    assert result.accuracy >= 0.86
+    assert result.accuracy >= 0.87
 
 
 def test_shipped_cifar10_weights_name_the_class_of_real_test_photos(cifar_test_folder):
