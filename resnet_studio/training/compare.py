@@ -59,8 +59,10 @@ def summarize(network: str, residual: TwinResult, plain: TwinResult) -> str:
             f" Gradient flow at the end: the first block received {residual_flow:.0%} of the last "
             f"block's gradient in the residual network and {plain_flow:.0%} in the plain one"
         )
-        if plain_flow < residual_flow / 2:
+        if plain_flow < min(1.0, residual_flow / 2):
             paragraph += ": without shortcuts the signal fades on its way back to the early blocks."
+        elif plain_flow < residual_flow / 2:
+            paragraph += ": without shortcuts less of it reaches the early blocks."
         else:
             paragraph += "."
     return paragraph
