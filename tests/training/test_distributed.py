@@ -65,6 +65,7 @@ def test_two_gloo_processes_train_together_and_rank0_alone_writes(tmp_path):
     zero, one = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert zero.keys() == one.keys() and all(torch.equal(zero[k], one[k]) for k in zero)
     assert sorted(p.name for p in run.iterdir()) == [
+        ".lock",  # rank 0's, the writer's
         "architecture.json",
         "checkpoints",
         "config.json",
