@@ -42,7 +42,9 @@ class ModelSource(QObject):
             state = "the run training now" if view.training else "the last run"
             return _named(session.trainer.spec.name, f"latest weights of {state} ({run})")
         if view.last_run_dir:
-            name = self._names.get(view.last_run_dir) or _run_network_name(view.last_run_dir)
+            if view.last_run_dir not in self._names:  # read once, not on every label refresh
+                self._names[view.last_run_dir] = _run_network_name(view.last_run_dir) or ""
+            name = self._names[view.last_run_dir]
             return _named(name, f"best checkpoint of run {run}")
         shipped = default_weights()
         if shipped is not None:
