@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from resnet_studio.architecture.analysis import si_units as _si
 from resnet_studio.errors import UserError
@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    studio = argparse.ArgumentParser(add_help=False)  # options of the window, before or after `open`
+    studio = _Parser(add_help=False)  # options of the window, before or after `open`
     studio.add_argument("--screenshot", metavar="FILE", help="render the studio window to a PNG and exit")
     studio.add_argument(
         "--workspace", default="build", help="workspace shown first: build, train, inspect, classify"
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _checkpoint_help() -> str:
-    from resnet_studio.training.shipped import shipped_weights
+    from resnet_studio.nn.shipped import shipped_weights
 
     # argparse formats help with %: a percentage is written %%.
     names = ", ".join(f"{w.name} ({w.title}, {w.accuracy:.1%}%)" for w in shipped_weights().values())
@@ -215,7 +215,7 @@ def _spec(args: argparse.Namespace):
 def cmd_presets(args: argparse.Namespace) -> int:
     from resnet_studio.architecture import PRESETS, analyze
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, preset in PRESETS.items():
         a = analyze(preset.spec)
         rows.append(
@@ -395,7 +395,7 @@ def _render_training(trainer):
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from resnet_studio.inspection.evaluate import evaluate_checkpoint
-    from resnet_studio.training.checkpoint import model_from_checkpoint
+    from resnet_studio.nn.checkpoint import model_from_checkpoint
     from resnet_studio.training.device import choose_device
 
     loaded = model_from_checkpoint(args.checkpoint)
@@ -415,7 +415,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_classify(args: argparse.Namespace) -> int:
     from resnet_studio.inspection.classify import classify_files
     from resnet_studio.inspection.prediction import UNSURE_BELOW
-    from resnet_studio.training.checkpoint import model_from_checkpoint
+    from resnet_studio.nn.checkpoint import model_from_checkpoint
 
     if args.top < 1:
         raise UserError(f"--top: must be a positive integer, got {args.top}")

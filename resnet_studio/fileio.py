@@ -56,7 +56,7 @@ def check_writable_target(path: str | os.PathLike[str]) -> None:
     raise NotARegularFile(errno.EEXIST, f"{kind}, not a regular file: refusing to replace it", str(path))
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> None:
     """Call `write` with a binary temporary file, then rename it to `path` so readers never see
     half a file and a crash never destroys the previous version. A `path` that exists and is not a
     regular file raises `NotARegularFile` and is left as it is."""

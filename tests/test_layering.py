@@ -1,44 +1,147 @@
-"""Nothing outside resnet_studio/ui imports Qt (DESIGN.md)."""
+"""The package's shape holds itself: every module imports, nothing outside ui/ loads Qt, imports run
+down the layers only, and no modules import each other in a circle.
 
+The import graph is read from the source (every `import`, also inside functions, where lazy
+imports hide from a check that only imports packages), so a new module is checked as it lands.
+"""
+
+import ast
+import os
+import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
-QT_FREE = [
-    "resnet_studio",
-    "resnet_studio.architecture",
-    "resnet_studio.nn",
-    "resnet_studio.data",
-    "resnet_studio.training",
-    "resnet_studio.inspection",
-    "resnet_studio.export",
-    "resnet_studio.cli",
-    "resnet_studio.training.bench",
-    "resnet_studio.inspection.classify",
-]
+import resnet_studio
+
+PACKAGE = Path(resnet_studio.__file__).parent
+QT = ("PySide6", "pyqtgraph", "shiboken6", "superqt")
+
+# Lowest first. A module may import its own unit and units of lower layers, nothing else: the
+# Qt-free core at the bottom, the studio and the command line on top (README, "Architecture").
+LAYERS = (
+    ("__init__", "errors", "fileio"),  # the root: version, error types, safe file writes
+    ("architecture", "data"),  # what a network is; images and data sources
+    ("nn", "project"),  # the torch network, its checkpoints; the studio's project file
+    ("inspection",),  # inference: evaluate, classify, feature maps, Grad-CAM
+    ("training", "export"),  # the engine and run folders; TorchScript, ONNX, source
+    ("ui",),  # the studio
+    ("cli",),  # the command line (it opens the studio)
+    ("__main__",),
+)
+LAYER = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 
 
-def test_core_packages_do_not_load_qt():
+def modules() -> dict[str, Path]:
+    found = {"resnet_studio": PACKAGE / "__init__.py"}
+    for info in pkgutil.walk_packages([str(PACKAGE)], "resnet_studio."):
+        spec = info.module_finder.find_spec(info.name, None)  # type: ignore[call-arg]
+        found[info.name] = Path(spec.origin)
+    return found
+
+
+def unit(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def imports(path: Path, module_level_only: bool = False) -> list[tuple[str, int]]:
+    """(imported module, line) for every import in the file; with `module_level_only`, those
+    that run when the module is imported (not the ones inside functions)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = ast.walk(tree) if not module_level_only else _module_level(tree.body)
+    found = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}:{node.lineno}: the project uses absolute imports only"
+            found.append((node.module, node.lineno))
+            # `from package import submodule` imports the submodule too
+            found += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names]
+    return found
+
+
+def _module_level(body: list[ast.stmt]):
+    """The statements that run on import: all but function bodies (`if TYPE_CHECKING:` included,
+    since a type checker follows those imports too)."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        yield node
+        for child in ("body", "orelse", "finalbody"):
+            yield from _module_level(getattr(node, child, []))
+        for handler in getattr(node, "handlers", []):
+            yield from _module_level(handler.body)
+
+
+def test_every_module_is_found_and_layered():
+    found = modules()
+    assert len(found) > 60 and "resnet_studio.training.loop" in found and "resnet_studio.ui.canvas" in found
+    unlayered = sorted({unit(name) for name in found} - set(LAYER))
+    assert not unlayered, f"place these in LAYERS: {unlayered}"
+
+
+def test_imports_run_down_the_layers_only():
+    found = modules()
+    wrong = []
+    for name, path in found.items():
+        here = unit(name)
+        for target, line in imports(path):
+            if not target.startswith("resnet_studio") or target not in found:
+                continue
+            there = unit(target)
+            if there != here and LAYER[there] >= LAYER[here]:
+                wrong.append(f"{name}:{line} imports {target} ({here} may not depend on {there})")
+        for target, line in imports(path):
+            if target.split(".")[0] in QT and here != "ui":
+                wrong.append(f"{name}:{line} imports {target}: Qt belongs in resnet_studio/ui")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_modules_import_each_other_in_a_circle():
+    found = modules()
+    graph = {
+        name: {t for t, _ in imports(path, module_level_only=True) if t in found and t != name}
+        for name, path in found.items()
+    }
+    circles = []
+    for start in graph:  # a path from a module's import back to itself is a circle
+        seen, todo = set(), list(graph[start])
+        while todo:
+            node = todo.pop()
+            if node == start:
+                circles.append(start)
+                break
+            if node not in seen:
+                seen.add(node)
+                todo += graph[node]
+    assert not circles, f"modules in an import circle: {sorted(circles)}"
+
+
+def test_every_module_outside_ui_imports_without_loading_qt():
+    names = [name for name in modules() if unit(name) not in ("ui", "__main__")]
     code = (
-        "import sys\n"
-        + "".join(f"import {name}\n" for name in QT_FREE)
-        + "qt = ('PySide6', 'pyqtgraph', 'shiboken6', 'superqt')\n"
-        + "bad = sorted(m for m in sys.modules if m.split('.')[0] in qt)\n"
-        + "print(','.join(bad))\n"
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {QT!r})))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"Qt modules loaded by the core: {out.stdout}"
 
 
-def test_the_ui_package_does_load_qt():
-    """The check above would pass vacuously if it could not see Qt at all."""
-    code = "import sys, resnet_studio.ui; print('PySide6' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+def test_every_ui_module_imports_and_loads_qt():
+    """The checks above would pass vacuously if they could not see Qt at all."""
+    names = [name for name in modules() if unit(name) == "ui"]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print('PySide6' in sys.modules)\n"
     )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "True"
 
 
@@ -54,6 +157,6 @@ def test_the_window_appears_without_importing_torch():
         "app.processEvents()\n"
         "print('torch' in sys.modules)\n"
     )
-    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "False"

@@ -13,6 +13,17 @@ from dataclasses import asdict, dataclass
 from resnet_studio.architecture.spec import ArchitectureSpec, validate
 
 
+def block_name(stage: int, block: int) -> str:
+    """Block `block` of stage `stage` (both 1-based) as the analysis, the model's modules, feature
+    maps and gradient norms all name it: "stage2.block1"."""
+    return f"stage{stage}.block{block}"
+
+
+def short_block_name(name: str) -> str:
+    """ "stage2.block1" -> "s2 b1", for labels where space is short; other names stay as they are."""
+    return name.replace("stage", "s", 1).replace(".block", " b", 1) if name.startswith("stage") else name
+
+
 @dataclass(frozen=True)
 class LayerInfo:
     name: str  # module name in the built model, e.g. "stage2.block1"
@@ -132,7 +143,7 @@ def analyze(spec: ArchitectureSpec) -> Analysis:
             )
             channels = stage.channels
             layers.append(
-                LayerInfo(f"stage{s}.block{b}", stage.block, (channels, size, size), params, macs, used)
+                LayerInfo(block_name(s, b), stage.block, (channels, size, size), params, macs, used)
             )
 
     head_params = channels * spec.classes + spec.classes

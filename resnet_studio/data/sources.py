@@ -312,6 +312,7 @@ def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[Da
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         decoded = list(pool.map(one, files, chunksize=64))
     keep = [i for i, image in enumerate(decoded) if image is not None]
-    images = np.stack([decoded[i] for i in keep]) if keep else np.zeros((0, channels, size, size), np.uint8)
+    kept = [image for image in decoded if image is not None]
+    images = np.stack(kept) if kept else np.zeros((0, channels, size, size), np.uint8)
     labels = np.array([files[i][1] for i in keep], dtype=np.int64)
     return DataSet(torch.from_numpy(images), torch.from_numpy(labels)), len(files) - len(keep)

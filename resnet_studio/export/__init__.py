@@ -7,25 +7,9 @@ Submodules load torch on use, so importing this package stays cheap for the stud
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-FORMATS = ("torchscript", "onnx", "python")
-SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx", "python": ".py"}
-
-
-@dataclass(frozen=True)
-class ExportReport:
-    path: Path
-    format: str
-    max_abs_diff: float  # exported vs original outputs on `inputs` random images
-    inputs: int
-
-    def describe(self) -> str:
-        return (
-            f"wrote {self.path} ({self.format}); its outputs match the checkpoint's model to "
-            f"{self.max_abs_diff:.1e} max abs difference on {self.inputs} random inputs"
-        )
+from resnet_studio.export.report import FORMATS, SUFFIXES, ExportReport
 
 
 def export_checkpoint(checkpoint: str | Path, format: str, out: str | Path, inputs: int = 4) -> ExportReport:

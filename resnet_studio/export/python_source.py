@@ -12,8 +12,8 @@ import pprint
 
 import resnet_studio
 from resnet_studio.nn import blocks
+from resnet_studio.nn.checkpoint import LoadedModel
 from resnet_studio.nn.model import Head
-from resnet_studio.training.checkpoint import LoadedModel
 
 HEADER = '''"""{name}: a standalone PyTorch network exported by ResNet Studio {version}.
 

@@ -9,16 +9,17 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from resnet_studio.errors import UserError
-from resnet_studio.export import FORMATS, ExportReport
 from resnet_studio.export.python_source import standalone_source
+from resnet_studio.export.report import FORMATS, ExportReport
 from resnet_studio.fileio import NotARegularFile, atomic_write, atomic_write_text, check_writable_target
-from resnet_studio.training.checkpoint import LoadedModel, model_from_checkpoint
+from resnet_studio.nn.checkpoint import LoadedModel, model_from_checkpoint
 
 TOLERANCE = 1e-4  # float32; measured differences are ~1e-6
 
@@ -97,7 +98,7 @@ def _onnx(loaded: LoadedModel, x: Tensor, path: Path) -> Runner:
         return lambda batch: torch.from_numpy(session.run(None, {"image": batch.numpy()})[0])
     from onnx.reference import ReferenceEvaluator  # slow, but needs nothing more
 
-    evaluator = ReferenceEvaluator(str(path))
+    evaluator: Any = ReferenceEvaluator(str(path))  # its run() returns a list of arrays
     return lambda batch: torch.from_numpy(evaluator.run(None, {"image": batch.numpy()})[0])
 
 

@@ -12,7 +12,7 @@ import torch
 from resnet_studio.data.images import ImageError, is_image_name, load_image, load_image_with_preview
 from resnet_studio.data.transforms import normalize
 from resnet_studio.inspection.prediction import Prediction
-from resnet_studio.training.checkpoint import LoadedModel
+from resnet_studio.nn.checkpoint import LoadedModel
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:

@@ -17,7 +17,7 @@ from resnet_studio.data.transforms import batches, normalize
 from resnet_studio.errors import UserError
 
 if TYPE_CHECKING:
-    from resnet_studio.training.checkpoint import LoadedModel
+    from resnet_studio.nn.checkpoint import LoadedModel
 
 
 @dataclass
@@ -147,17 +147,11 @@ def evaluate(
     return result
 
 
-def evaluate_checkpoint(
-    loaded: LoadedModel,
-    source: str | None = None,
-    *,
-    limit_val: int | None = None,
-    device: torch.device | str = "cpu",
-    keep_predictions: bool = False,
-) -> tuple[Evaluation, DataSet, str]:
-    """A trained model on the validation (or test) images of `source` (default: the data it was
-    trained on), as `resnet-studio evaluate` and Inspect's Validation tab show it: the evaluation,
-    the images and the source used."""
+def validation_images(
+    loaded: LoadedModel, source: str | None = None, *, limit_val: int | None = None
+) -> tuple[DataSet, str]:
+    """The validation (or test) images of `source` (default: the data the model was trained on)
+    at the model's input size, and the source used; the class count must match the model's."""
     source = source or loaded.config.get("data", "demo")
     data = load_data(
         source,
@@ -171,9 +165,24 @@ def evaluate_checkpoint(
         raise UserError(
             f"--data {source}: {len(data.classes)} classes, but the checkpoint knows {len(loaded.classes)}"
         )
+    return data.val, source
+
+
+def evaluate_checkpoint(
+    loaded: LoadedModel,
+    source: str | None = None,
+    *,
+    limit_val: int | None = None,
+    device: torch.device | str = "cpu",
+    keep_predictions: bool = False,
+) -> tuple[Evaluation, DataSet, str]:
+    """A trained model on the validation (or test) images of `source` (default: the data it was
+    trained on), as `resnet-studio evaluate` and Inspect's Validation tab show it: the evaluation,
+    the images and the source used."""
+    images, source = validation_images(loaded, source, limit_val=limit_val)
     result = evaluate(
         loaded.model.to(device),
-        data.val,
+        images,
         loaded.classes,
         loaded.mean,
         loaded.std,
@@ -182,4 +191,4 @@ def evaluate_checkpoint(
         keep_predictions=keep_predictions,
         tta=loaded.tta,
     )
-    return result, data.val, source
+    return result, images, source

@@ -7,11 +7,12 @@ with respect to them, summed over channels, passed through ReLU and scaled up to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from resnet_studio.inspection.activations import tap_points
 from resnet_studio.nn.model import ResNet
@@ -56,4 +57,5 @@ def grad_cam(model: ResNet, x: Tensor, block: str, class_index: int | None = Non
 
 def first_layer_filters(model: ResNet) -> np.ndarray:
     """The stem's convolution kernels as float32 (out, in, k, k)."""
-    return model.stem.conv.weight.detach().float().cpu().numpy()
+    conv = cast(nn.Conv2d, model.stem.get_submodule("conv"))
+    return conv.weight.detach().float().cpu().numpy()

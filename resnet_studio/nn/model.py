@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import cast
 
 from torch import Tensor, nn
 
 from resnet_studio.architecture.spec import ArchitectureSpec, validate
-from resnet_studio.nn.blocks import BLOCKS
+from resnet_studio.nn.blocks import BLOCKS, BasicBlock, Bottleneck, PreActBlock
+
+Block = BasicBlock | Bottleneck | PreActBlock
 
 
 class Head(nn.Module):
@@ -56,7 +59,7 @@ class ResNet(nn.Module):
         channels = stem.channels
         self.stage_names: list[str] = []
         for s, stage in enumerate(spec.stages, start=1):
-            blocks = OrderedDict()
+            blocks: OrderedDict[str, nn.Module] = OrderedDict()
             for b in range(1, stage.count + 1):
                 stride = stage.stride if b == 1 else 1
                 blocks[f"block{b}"] = BLOCKS[stage.block](
@@ -80,10 +83,10 @@ class ResNet(nn.Module):
             for _, block in self.named_blocks():
                 nn.init.zeros_(block.last_bn().weight)
 
-    def named_blocks(self) -> list[tuple[str, nn.Module]]:
+    def named_blocks(self) -> list[tuple[str, Block]]:
         """("stage1.block1", module), ... in network order: the places inspection taps."""
         return [
-            (f"{stage_name}.{block_name}", block)
+            (f"{stage_name}.{block_name}", cast(Block, block))
             for stage_name in self.stage_names
             for block_name, block in getattr(self, stage_name).named_children()
         ]

@@ -1,4 +1,4 @@
-"""Training: config, the engine (a generator of events), checkpoints and run directories.
+"""Training: config, recipes, the engine (a generator of events) and run directories.
 
 Names load on first use (PEP 562), so that importing `training.config` or `training.events`
 does not import torch: the studio's window appears before torch has loaded.

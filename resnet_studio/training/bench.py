@@ -45,7 +45,7 @@ def _data(n: int) -> DataSplits:
 
 
 def engine_loop(data: DataSplits, steps: int, device: str) -> float:
-    config = TrainConfig(epochs=1, batch_size=BATCH, device=device, log_every=1)  # type: ignore[arg-type]
+    config = TrainConfig(epochs=1, batch_size=BATCH, device=device, log_every=1)
     times = [
         time.perf_counter()
         for e in Trainer(get_preset("resnet20"), config, data=data).events()

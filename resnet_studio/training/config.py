@@ -109,6 +109,12 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def resumed_config(saved: dict[str, Any], **overrides: Any) -> TrainConfig:
+    """What a resumed run trains with: its saved config (config.json), then `overrides` that are not
+    None (the command line's options; the studio's epochs, device and threads)."""
+    return TrainConfig.from_dict({**saved, **{k: v for k, v in overrides.items() if v is not None}})
+
+
 def lr_factor(schedule: str, step: int, total: int, warmup_fraction: float = 0.15) -> float:
     """Multiplier of the peak learning rate at `step` (0-based) of `total` steps."""
     progress = step / max(1, total)

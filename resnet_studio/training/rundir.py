@@ -21,6 +21,7 @@ from typing import IO, Any
 import resnet_studio
 from resnet_studio.errors import UserError, WriteError
 from resnet_studio.fileio import atomic_write, atomic_write_json, atomic_write_text, loads_json, read_json
+from resnet_studio.training.metrics import KEYS, MetricsRecord
 
 try:
     import fcntl
@@ -28,7 +29,6 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 STALE_AFTER_S = 600  # a "running" run whose metrics have not changed for this long was interrupted
-METRIC_KEYS = ("kind", "epoch", "step", "loss", "accuracy", "lr", "images_per_s", "time")
 
 
 LOCK_FILE = ".lock"  # held (flock) by the process writing the run; the OS drops it when it dies
@@ -63,8 +63,8 @@ class RunDirectory:
                 f"or follow it with `resnet-studio open {self.path}`"
             ) from None
         os.ftruncate(fd, 0)
-        holder = {"pid": os.getpid(), "host": platform.node(), "since": time.time()}
-        os.write(fd, json.dumps(holder).encode())
+        me = {"pid": os.getpid(), "host": platform.node(), "since": time.time()}
+        os.write(fd, json.dumps(me).encode())
         self._lock = fd
 
     def writer(self) -> str | None:
@@ -159,27 +159,23 @@ class RunDirectory:
             raise UserError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
         self._tensorboard = SummaryWriter(str(self.tensorboard_dir), flush_secs=5)
 
-    def append_metrics(self, record: dict[str, Any]) -> None:
+    def append_metrics(self, record: MetricsRecord) -> None:
         if self._metrics is None:
             try:
                 self._metrics = open(self.metrics_file, "a", encoding="utf-8")  # noqa: SIM115
             except OSError as exc:
                 raise WriteError.of(self.metrics_file, exc) from None
-        # NaN and infinities are not JSON: they are written as null, so every line stays readable.
-        clean = {k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in record.items()}
         try:
-            self._metrics.write(json.dumps(clean, allow_nan=False) + "\n")
+            self._metrics.write(json.dumps(record.to_json(), allow_nan=False) + "\n")
             self._metrics.flush()
         except OSError as exc:
             raise WriteError.of(self.metrics_file, exc) from None
         if self._tensorboard is not None:
             keys = (
-                ("loss", "accuracy")
-                if record["kind"] == "val"
-                else ("loss", "accuracy", "lr", "images_per_s")
+                ("loss", "accuracy") if record.kind == "val" else ("loss", "accuracy", "lr", "images_per_s")
             )
             for key in keys:
-                self._tensorboard.add_scalar(f"{record['kind']}/{key}", record[key], record["step"])
+                self._tensorboard.add_scalar(f"{record.kind}/{key}", getattr(record, key), record.step)
 
     def truncate_metrics(self, step: int) -> int:
         """Drop the records after `step` (a resume from a checkpoint at `step` writes them again);
@@ -189,10 +185,11 @@ class RunDirectory:
         kept, dropped = [], 0
         for line in self.metrics_file.read_bytes().splitlines(keepends=True):
             try:
-                record = loads_json(line)
-                late = int(record["step"]) > step
-            except (ValueError, KeyError, TypeError):
-                late = not line.endswith(b"\n")  # a torn last line goes; other odd lines stay
+                record = MetricsRecord.from_json(loads_json(line))
+            except ValueError:
+                record = None
+            # A torn last line goes; other odd lines stay.
+            late = record.step > step if record is not None else not line.endswith(b"\n")
             if late:
                 dropped += 1
             else:
@@ -224,7 +221,7 @@ class MetricsReader:
         self.offset = 0
         self.bad_lines = 0
 
-    def read_new(self) -> list[dict[str, Any]]:
+    def read_new(self) -> list[MetricsRecord]:
         try:
             with open(self.path, "rb") as handle:
                 if os.fstat(handle.fileno()).st_size < self.offset:
@@ -242,11 +239,12 @@ class MetricsReader:
             if not line.strip():
                 continue
             try:
-                record = loads_json(line)
+                record = MetricsRecord.from_json(loads_json(line))
             except ValueError:  # a torn line, bytes that are not UTF-8, absurd numbers or nesting
+                record = None
+            if record is None:
                 self.bad_lines += 1
-                continue
-            if isinstance(record, dict):
+            else:
                 records.append(record)
         return records
 
@@ -261,7 +259,7 @@ def _lock_holder(fd: int) -> str:
         return "a process"
 
 
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+def read_metrics(path: str | Path) -> list[MetricsRecord]:
     """All complete records of a run's metrics file (a run folder or the file itself)."""
     path = Path(path)
     return MetricsReader(path / "metrics.jsonl" if path.is_dir() else path).read_new()
@@ -315,12 +313,13 @@ def summarize_run(path: str | Path) -> RunSummary:
                 if b'"val"' not in line:
                     continue  # most lines are per-step train records: skip without parsing
                 try:
-                    record = loads_json(line)
-                    done = max(done, int(record["epoch"]))
-                    accuracy = float(record["accuracy"])
-                except (KeyError, TypeError, ValueError):
+                    record = MetricsRecord.from_json(loads_json(line))
+                except ValueError:
                     continue
-                best = accuracy if best is None else max(best, accuracy)
+                if record is None or record.kind != "val" or math.isnan(record.accuracy):
+                    continue
+                done = max(done, record.epoch)
+                best = record.accuracy if best is None else max(best, record.accuracy)
         updated = os.stat(run.metrics_file).st_mtime
     except OSError:
         updated = 0.0
@@ -362,9 +361,9 @@ def metrics_to_csv(run: str | Path, out: str | Path) -> int:
     if not records:
         raise UserError(f"{run}: no metrics to export (no metrics.jsonl, or it is empty)")
     buffer = io.StringIO()
-    table = csv.DictWriter(buffer, fieldnames=METRIC_KEYS, extrasaction="ignore", lineterminator="\n")
+    table = csv.DictWriter(buffer, fieldnames=KEYS, lineterminator="\n")
     table.writeheader()
-    table.writerows(records)
+    table.writerows(record.to_json() for record in records)
     try:
         atomic_write_text(out, buffer.getvalue())
     except OSError as exc:

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from resnet_studio.architecture.analysis import short_block_name
 from resnet_studio.data.images import is_image_name
 from resnet_studio.training.events import Activations
 from resnet_studio.ui.feature_tiles import image_pixmap, mosaic, to_pixmap
@@ -105,7 +106,7 @@ class ActivationView(QFrame):
         if len(self._labels) != len(event.maps):
             self._make_rows([name for name, _ in event.maps])
         for (name_label, maps_label), (name, maps) in zip(self._labels, event.maps, strict=True):
-            name_label.setText(name.replace("stage", "s").replace(".block", " b"))
+            name_label.setText(short_block_name(name))
             name_label.setToolTip(f"{name}: {maps.shape[0]} of its channels, {maps.shape[1]}x{maps.shape[2]}")
             maps_label.setPixmap(to_pixmap(mosaic(maps[:MAPS_PER_BLOCK], MAPS_PER_BLOCK, TILE)))
         self.shown_step = event.step
@@ -125,6 +126,8 @@ class ActivationView(QFrame):
         self._labels = []
         for row, _ in enumerate(names):
             name_label, maps_label = QLabel(), QLabel()
+            name_label.setObjectName("blockName")
+            maps_label.setObjectName("blockMaps")
             name_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.grid.addWidget(name_label, row + 1, 0)
             self.grid.addWidget(maps_label, row + 1, 1)

@@ -26,11 +26,11 @@ def run_studio(
     from PySide6.QtCore import QThreadPool
     from PySide6.QtWidgets import QApplication
 
-    from resnet_studio.ui.main_window import WORKSPACES, MainWindow
+    from resnet_studio.ui.main_window import MainWindow
     from resnet_studio.ui.theme import THEMES, apply_theme
+    from resnet_studio.ui.workspaces import Workspace
 
-    if workspace.lower() not in (w.lower() for w in WORKSPACES):
-        raise UserError(f"--workspace {workspace}: choose one of {', '.join(WORKSPACES)}")
+    first = Workspace.named(workspace)
     if theme not in THEMES:
         raise UserError(f"--theme {theme}: choose one of {', '.join(THEMES)}")
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -46,7 +46,7 @@ def run_studio(
     # The workspace is chosen once the window is up, as a user's click would: its first layout is
     # the one a real window gives it (screenshots included).
     app.processEvents()
-    window.show_workspace(workspace)
+    window.show_workspace(first)
     if path is not None and is_image_name(Path(path)) and Path(path).is_file():
         # A photo: classified, or looked into when Inspect is the workspace asked for.
         window.open_image(path, inspect=workspace.lower() == "inspect")

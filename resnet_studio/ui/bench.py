@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from resnet_studio.ui.workspaces import Workspace
+
 
 def measure() -> dict[str, float]:
     started = float(os.environ.get("RESNET_STUDIO_LAUNCHED", time.time()))
@@ -105,7 +107,7 @@ def _inspection_figures(app, window) -> dict[str, float]:
             drops.append((time.perf_counter() - begin) * 1000)
 
     inspect = window.inspect_view
-    window.show_workspace("Inspect")
+    window.show_workspace(Workspace.INSPECT)
     inspect.set_image(view.predictions[0].image, image.name)
     until(lambda: inspect.busy == 0 and inspect.analysis is not None)
     switches = []
@@ -167,7 +169,7 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow()
     window.resize(1280, 800)
-    window.show_workspace("Train")
+    window.show_workspace(Workspace.TRAIN)
     window.show()
     view = window.train_view
     view.runs_root = Path(tempfile.mkdtemp(prefix="resnet-studio-bench-"))
@@ -217,12 +219,12 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(10)
     timer.timeout.connect(tick)
+    loop = QEventLoop()  # the real event loop, as app.exec() runs it: no polling
+    window.training.event.connect(on_event)
+    window.training.ended.connect(loop.quit)
     view.start()
-    view.session.event.connect(on_event)
     clock.start()
     timer.start()
-    loop = QEventLoop()  # the real event loop, as app.exec() runs it: no polling
-    view.session.finished.connect(loop.quit)
     loop.exec()
     timer.stop()
     studio_rate = _epoch_rate(steps, config.batch_size)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.architecture import edits
-from resnet_studio.architecture.analysis import LayerInfo
+from resnet_studio.architecture.analysis import LayerInfo, block_name
 from resnet_studio.architecture.analysis import si_units as _si
 from resnet_studio.ui import icons
 from resnet_studio.ui.document import Document, Selection
@@ -111,7 +111,7 @@ class Canvas(QGraphicsView):
             self._figures(stem_layer.output_shape, stem_layer.params, stem_layer.macs) if stem_layer else "",
         )
         for i, stage in enumerate(spec.stages):
-            blocks = [layers.get(f"stage{i + 1}.block{b + 1}") for b in range(stage.count)]
+            blocks = [layers.get(block_name(i + 1, b + 1)) for b in range(stage.count)]
             known = [b for b in blocks if b is not None]
             figures = ""
             if known:

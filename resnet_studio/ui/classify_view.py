@@ -228,7 +228,7 @@ class ClassifyView(QWidget):
             loaded = source.load()
             return work(loaded), list(loaded.classes)
 
-        run_in_background(job, self, lambda result: self._show(*result, started), self._failed)
+        run_in_background(job, self, lambda result: self.show_predictions(*result, started), self._failed)
 
     def _report_progress(self) -> None:
         done, total = self._counter
@@ -243,7 +243,7 @@ class ClassifyView(QWidget):
 
     # -- results ------------------------------------------------------------------------------------
 
-    def _show(self, predictions: list[Prediction], classes: list[str], started: float) -> None:
+    def show_predictions(self, predictions: list[Prediction], classes: list[str], started: float) -> None:
         """Insert the new results above the earlier ones (newest first) and fill them CHUNK rows per
         pass of the event loop: thousands of rows never freeze it."""
         self.progress_timer.stop()

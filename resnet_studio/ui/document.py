@@ -54,8 +54,6 @@ class Document(QObject):
         super().__init__(parent)
         self.spec = spec
         self.path: Path | None = None
-        self.training: dict = {}
-        self.runs: list[str] = []
         self.selection: Selection = "network"
         self.undo_stack = QUndoStack(self)
         self._analysis: Analysis | None = None
@@ -95,14 +93,10 @@ class Document(QObject):
         self,
         spec: ArchitectureSpec,
         path: Path | None,
-        training: dict | None = None,
-        runs: list[str] | None = None,
     ) -> None:
         """A new or opened file: a fresh history and a clean state."""
         self.undo_stack.clear()
         self.path = path
-        self.training = training or {}
-        self.runs = runs or []
         self._set_spec(spec, "network")
         self.undo_stack.setClean()
         self.path_changed.emit()

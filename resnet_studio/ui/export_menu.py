@@ -3,16 +3,13 @@ run's metrics as CSV. Exports run (and check themselves) off the UI thread."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
 
 from resnet_studio.export import SUFFIXES
 from resnet_studio.ui.background import run_in_background
-
-if TYPE_CHECKING:
-    from resnet_studio.ui.main_window import MainWindow
 
 LABELS = {
     "torchscript": ("Model as &TorchScript…", "TorchScript (*.pt)"),
@@ -23,9 +20,14 @@ LABELS = {
 
 
 class ExportMenu(QMenu):
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(
+        self, window: QMainWindow, last_run: Callable[[], str | None], show_error: Callable[[str], None]
+    ) -> None:
+        """`last_run`: the run folder trained or followed last, if any; `show_error` reports a failure."""
         super().__init__("E&xport", window)
         self.window = window
+        self.last_run = last_run
+        self.show_error = show_error
         self.last_report: str | None = None  # the last export's summary, or its error
         for fmt, (label, _) in LABELS.items():
             action = self.addAction(label)
@@ -36,7 +38,7 @@ class ExportMenu(QMenu):
 
     def _default_source(self, fmt: str) -> str | None:
         """The run trained or followed last, if any: its folder (best checkpoint) is the source."""
-        run = self.window.train_view.last_run_dir
+        run = self.last_run()
         return run if run and Path(run).is_dir() else None
 
     def export(self, fmt: str, source: str | None = None, out: str | None = None) -> None:
@@ -66,7 +68,7 @@ class ExportMenu(QMenu):
 
     def _failed(self, exc: Exception) -> None:
         self.last_report = f"error: {exc}"
-        self.window.show_error(f"Export failed: {exc}")
+        self.show_error(f"Export failed: {exc}")
 
 
 def _run(fmt: str, source: str, out: str) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -18,19 +18,29 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTextBrowser,
     QVBoxLayout,
+    QWidget,
 )
 
 import resnet_studio
-from resnet_studio.training.shipped import weights_folder
+from resnet_studio.nn.shipped import weights_folder
+from resnet_studio.ui.workspaces import Workspace
 
-if TYPE_CHECKING:
-    from resnet_studio.ui.main_window import MainWindow
+
+class Shell(Protocol):
+    """What the tour and the menu need of the main window (named here, not imported from it)."""
+
+    settings: QSettings
+    undo_action: QAction
+    redo_action: QAction
+
+    def show_workspace(self, workspace: Workspace) -> None: ...
+
 
 TOUR_DONE = "tour/done"  # QSettings key: the tour was finished or skipped once
 
 TOUR = (
     (
-        "Build",
+        Workspace.BUILD,
         "<h3>1 of 4 · Build: design the network</h3>"
         "<p>The canvas shows the network from input to classes: the stem, each stage with its "
         "blocks and skip connections, the head. Drag a stage, a block, a stem or the head from the "
@@ -41,7 +51,7 @@ TOUR = (
         "the reference article's network. Ctrl+Z undoes any edit.</p>",
     ),
     (
-        "Train",
+        Workspace.TRAIN,
         "<h3>2 of 4 · Train: watch it learn</h3>"
         "<p>Pick the data and a recipe in <b>Setup</b> on the left (the demo shapes train in about "
         "two minutes on a laptop CPU) and press <b>Train</b>. Loss, accuracy, learning rate and "
@@ -51,14 +61,14 @@ TOUR = (
         "side by side: the point of residual networks, on your own network.</p>",
     ),
     (
-        "Inspect",
+        Workspace.INSPECT,
         "<h3>3 of 4 · Inspect: look inside</h3>"
         "<p>Open an image to see the feature maps of every block and Grad-CAM (which regions raise "
         "a class's score). The <b>Validation set</b> tab gives the confusion matrix, the per-class "
         "Correct/Incorrect table and the mistakes, most confident first.</p>",
     ),
     (
-        "Classify",
+        Workspace.CLASSIFY,
         "<h3>4 of 4 · Classify: ask it</h3>"
         "<p>Drop photos or folders anywhere on the window, or paste an image (Ctrl+V): each gets "
         "its top classes. Before you train anything, a ResNet-20 trained on CIFAR-10 answers "
@@ -92,11 +102,11 @@ def readme_sections(text: str) -> list[tuple[str, str]]:
 class TourDialog(QDialog):
     """Four pages, one per workspace; the window shows each workspace as its page is read."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QWidget, shell: Shell) -> None:
         super().__init__(window)
         self.setObjectName("tour")
         self.setWindowTitle("Welcome to ResNet Studio")
-        self.window_ = window
+        self.shell = shell
         self.page = 0
         self.text = QLabel()
         self.text.setWordWrap(True)
@@ -123,7 +133,7 @@ class TourDialog(QDialog):
     def show_page(self, page: int) -> None:
         self.page = max(0, min(page, len(TOUR) - 1))
         workspace, html = TOUR[self.page]
-        self.window_.show_workspace(workspace)
+        self.shell.show_workspace(workspace)
         self.text.setText(html)
         self.back_button.setEnabled(self.page > 0)
         self.next_button.setText("Done" if self.page == len(TOUR) - 1 else "Next")
@@ -136,19 +146,20 @@ class TourDialog(QDialog):
 
     def finish(self) -> None:
         """Skipped or done: remembered, so the tour is not offered again."""
-        self.window_.settings.setValue(TOUR_DONE, True)
-        self.window_.show_workspace("Build")
+        self.shell.settings.setValue(TOUR_DONE, True)
+        self.shell.show_workspace(Workspace.BUILD)
         self.accept()
 
     def reject(self) -> None:  # Escape or the close button: the same as Skip
-        self.window_.settings.setValue(TOUR_DONE, True)
+        self.shell.settings.setValue(TOUR_DONE, True)
         super().reject()
 
 
 class HelpMenu(QMenu):
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QWidget, shell: Shell) -> None:
         super().__init__("&Help", window)
         self.window_ = window
+        self.shell = shell
         self.tour: TourDialog | None = None
         self._add("&Tour of the Studio", self.start_tour)
         self._add("&Keyboard Shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
@@ -175,7 +186,7 @@ class HelpMenu(QMenu):
     def start_tour(self) -> TourDialog:
         """Non-modal: the user can try each workspace while reading about it."""
         if self.tour is None:
-            self.tour = TourDialog(self.window_)
+            self.tour = TourDialog(self.window_, self.shell)
         self.tour.show_page(0)
         self.tour.show()
         self.tour.raise_()
@@ -183,13 +194,13 @@ class HelpMenu(QMenu):
 
     def offer_tour(self) -> TourDialog | None:
         """The tour on a first launch only (skipped or finished once: never again)."""
-        if self.window_.settings.value(TOUR_DONE, False, type=bool):
+        if self.shell.settings.value(TOUR_DONE, False, type=bool):
             return None
         return self.start_tour()
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         """(keys, what they do) for every action with a shortcut, then the keys of OTHER_KEYS."""
-        fixed = {self.window_.undo_action: "Undo", self.window_.redo_action: "Redo"}  # texts change
+        fixed = {self.shell.undo_action: "Undo", self.shell.redo_action: "Redo"}  # texts change
         keys_of: dict[str, list[str]] = {}
         for action in self.window_.findChildren(QAction):
             name = fixed.get(action) or action.text().replace("&", "").rstrip("…")

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from resnet_studio.architecture import PRESETS, get_preset, save_spec
 from resnet_studio.errors import UserError
 from resnet_studio.project import ARCH_SUFFIX, PROJECT_SUFFIX, Project, open_file, save_project
+from resnet_studio.training.config import TrainConfig
 from resnet_studio.ui.canvas import Canvas
 from resnet_studio.ui.classify_view import ClassifyView
 from resnet_studio.ui.document import Document
@@ -34,8 +35,9 @@ from resnet_studio.ui.model_source import ModelSource
 from resnet_studio.ui.palette import Palette
 from resnet_studio.ui.summary import SummaryView
 from resnet_studio.ui.train_view import TrainView
+from resnet_studio.ui.training_controller import TrainingController
+from resnet_studio.ui.workspaces import Workspace
 
-WORKSPACES = ("Build", "Train", "Inspect", "Classify")
 FILE_FILTERS = f"ResNet Studio project (*{PROJECT_SUFFIX});;Architecture (*{ARCH_SUFFIX})"
 MAX_RECENT = 8
 
@@ -73,18 +75,20 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.train_view = TrainView(self.document)
-        self.train_view.runs_root = Path(str(self.settings.value("runsFolder", self.train_view.runs_root)))
-        self.tabs.addTab(self._build_workspace(), "Build")
-        self.tabs.addTab(self.train_view, "Train")
-        self.model_source = ModelSource(self.train_view)
+        default_runs = Path.home() / "ResNetStudio" / "runs"
+        self.training = TrainingController(Path(str(self.settings.value("runsFolder", default_runs))), self)
+        self.train_view = TrainView(self.document, self.training)
+        self.build_workspace = self._build_workspace()
+        self.tabs.addTab(self.build_workspace, Workspace.BUILD.value)
+        self.tabs.addTab(self.train_view, Workspace.TRAIN.value)
+        self.model_source = ModelSource(self.training)
         self.inspect_view = InspectView(self.model_source)
         self.classify_view = ClassifyView(self.model_source)
         self.classify_view.inspect_requested.connect(self._inspect_prediction)
-        self.train_view.run_finished.connect(lambda _: self.model_source.changed.emit())
-        self.train_view.run_started.connect(lambda _: self.model_source.described.emit())
-        self.tabs.addTab(self.inspect_view, "Inspect")
-        self.tabs.addTab(self.classify_view, "Classify")
+        self.training.run_finished.connect(lambda _: self.model_source.changed.emit())
+        self.training.run_started.connect(lambda _: self.model_source.described.emit())
+        self.tabs.addTab(self.inspect_view, Workspace.INSPECT.value)
+        self.tabs.addTab(self.classify_view, Workspace.CLASSIFY.value)
         self.setCentralWidget(self.tabs)
         self.setAcceptDrops(True)  # image files dropped anywhere are classified
         self.status_figures = QLabel()
@@ -184,11 +188,11 @@ class MainWindow(QMainWindow):
         if len(paths) == 1 and (first.suffix == PROJECT_SUFFIX or first.name.endswith(ARCH_SUFFIX)):
             self.open_file(first)
             return
-        self.show_workspace("Classify")
+        self.show_workspace(Workspace.CLASSIFY)
         self.classify_view.classify_paths(paths)
 
     def _inspect_prediction(self, prediction) -> None:
-        self.show_workspace("Inspect")
+        self.show_workspace(Workspace.INSPECT)
         self.inspect_view.set_image(prediction.image, Path(prediction.path).name)
 
     def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
@@ -225,7 +229,7 @@ class MainWindow(QMainWindow):
         self.fit_action = self._action("&Fit Network", self.canvas.fit, "Ctrl+0")
         self.zoom_in_action = self._action("Zoom &In", lambda: self.canvas.zoom(1.25), std.ZoomIn)
         self.zoom_out_action = self._action("Zoom &Out", lambda: self.canvas.zoom(0.8), std.ZoomOut)
-        self.train_action = self._action("&Train", lambda: self.show_workspace("train"), "Ctrl+T")
+        self.train_action = self._action("&Train", lambda: self.show_workspace(Workspace.TRAIN), "Ctrl+T")
         self.preset_actions = []
         for name, preset in PRESETS.items():
             action = self._action(preset.spec.name, lambda checked=False, n=name: self.load_preset(n))
@@ -249,15 +253,19 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         view.addActions([self.fit_action, self.zoom_in_action, self.zoom_out_action])
         view.addSeparator()
-        for i, name in enumerate(WORKSPACES):
+        for i, workspace in enumerate(Workspace):
             view.addAction(
-                self._action(name, lambda checked=False, n=name: self.show_workspace(n), f"Ctrl+{i + 1}")
+                self._action(
+                    workspace.value,
+                    lambda checked=False, w=workspace: self.show_workspace(w),
+                    f"Ctrl+{i + 1}",
+                )
             )
-        self.export_menu = ExportMenu(self)
+        self.export_menu = ExportMenu(self, lambda: self.training.last_run_dir, self.show_error)
         bar.addMenu(self.export_menu)
         self.presets_menu = bar.addMenu("&Presets")
         self.presets_menu.addActions(self.preset_actions)
-        self.help_menu = HelpMenu(self)
+        self.help_menu = HelpMenu(self, self)
         bar.addMenu(self.help_menu)
         self.addActions([self.undo_action, self.redo_action])
 
@@ -304,11 +312,16 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{name}[*] — ResNet Studio")
         self.setWindowModified(not self.document.undo_stack.isClean())
 
-    def show_workspace(self, name: str) -> None:
-        for i in range(self.tabs.count()):
-            if self.tabs.tabText(i).lower() == name.lower():
-                self.tabs.setCurrentIndex(i)
-                return
+    def show_workspace(self, workspace: Workspace) -> None:
+        self.tabs.setCurrentWidget(self.workspace_widget(workspace))
+
+    def workspace_widget(self, workspace: Workspace) -> QWidget:
+        return {
+            Workspace.BUILD: self.build_workspace,
+            Workspace.TRAIN: self.train_view,
+            Workspace.INSPECT: self.inspect_view,
+            Workspace.CLASSIFY: self.classify_view,
+        }[workspace]
 
     def show_error(self, message: str) -> None:
         """A message that names the file and the problem; non-blocking, so nothing waits on it."""
@@ -373,9 +386,8 @@ class MainWindow(QMainWindow):
         self.document.replace(
             project.architecture,
             path if path.suffix == PROJECT_SUFFIX or path.name.endswith(ARCH_SUFFIX) else None,
-            project.training,
-            project.runs,
         )
+        self._restore_training(path, project)
         self.canvas.fit()
         self._remember(path)
         self.statusBar().showMessage(f"Opened {path}", 5000)
@@ -384,10 +396,10 @@ class MainWindow(QMainWindow):
     def open_image(self, path: str | Path, inspect: bool = False) -> None:
         """A photo: classified in Classify, or its feature maps and Grad-CAM in Inspect."""
         if inspect:
-            self.show_workspace("Inspect")
+            self.show_workspace(Workspace.INSPECT)
             self.inspect_view.open_image(str(path))
         else:
-            self.show_workspace("Classify")
+            self.show_workspace(Workspace.CLASSIFY)
             self.classify_view.classify_paths([str(path)])
 
     def open_run(self, path: Path) -> bool:
@@ -400,7 +412,7 @@ class MainWindow(QMainWindow):
         except UserError as exc:
             self.show_error(f"{path}: the run's network cannot be shown ({exc}); following its metrics")
         self.canvas.fit()
-        self.show_workspace("Train")
+        self.show_workspace(Workspace.TRAIN)
         self.train_view.show_run(path)
         self.model_source.changed.emit()  # Inspect and Classify now default to this run
         self.statusBar().showMessage(f"Following run {path}", 5000)
@@ -449,10 +461,33 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exported {path}", 5000)
         return True
 
+    def _project(self, path: Path) -> Project:
+        """The network, Setup's settings and the runs made in this window; runs inside the
+        project's folder are saved relative to it, so that the folder can move."""
+        runs = []
+        for run in self.training.run_dirs:
+            try:
+                runs.append(run.relative_to(path.parent.resolve()).as_posix())
+            except ValueError:
+                runs.append(str(run))
+        return Project(self.document.spec, self.train_view.setup.config().to_dict(), runs)
+
+    def _restore_training(self, path: Path, project: Project) -> None:
+        """A project's Setup settings and its runs' curves (those still on disk)."""
+        if project.training:
+            try:
+                self.train_view.setup.apply_config(TrainConfig.from_dict(project.training))
+            except (UserError, TypeError, ValueError, AttributeError) as exc:
+                self.show_error(f"{path}: training: {exc}; Setup keeps its settings")
+        for run in project.runs:
+            folder = path.parent / run
+            if folder.is_dir():
+                self.train_view.show_run(folder)
+
     def _write(self, path: Path) -> bool:
         try:
             if path.suffix == PROJECT_SUFFIX:
-                save_project(Project(self.document.spec, self.document.training, self.document.runs), path)
+                save_project(self._project(path), path)
             else:
                 save_spec(self.document.spec, path)
         except OSError as exc:

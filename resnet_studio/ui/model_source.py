@@ -13,20 +13,20 @@ from PySide6.QtCore import QObject, Signal
 
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import read_json
-from resnet_studio.training.shipped import default_weights
+from resnet_studio.nn.shipped import default_weights
 
 if TYPE_CHECKING:
-    from resnet_studio.training.checkpoint import LoadedModel
-    from resnet_studio.ui.train_view import TrainView
+    from resnet_studio.nn.checkpoint import LoadedModel
+    from resnet_studio.ui.training_controller import TrainingController
 
 
 class ModelSource(QObject):
     changed = Signal()  # other weights answer now: views run their image through them again
     described = Signal()  # only the description changed (a run started, a network's name learned)
 
-    def __init__(self, train_view: TrainView) -> None:
+    def __init__(self, training: TrainingController) -> None:
         super().__init__()
-        self.train_view = train_view
+        self.training = training
         self.checkpoint: str | None = None
         self._cache: tuple[tuple[str, float], LoadedModel] | None = None
         self._names: dict[str, str] = {}  # checkpoint or run folder -> its network's name
@@ -35,17 +35,15 @@ class ModelSource(QObject):
         """The network and the weights that answer now, in words."""
         if self.checkpoint:
             return _named(self._names.get(self.checkpoint), f"checkpoint {self.checkpoint}")
-        view = self.train_view
-        session = view.session
-        run = Path(view.last_run_dir).name if view.last_run_dir else ""
-        if session is not None:
-            state = "the run training now" if view.training else "the last run"
-            return _named(session.trainer.spec.name, f"latest weights of {state} ({run})")
-        if view.last_run_dir:
-            if view.last_run_dir not in self._names:  # read once, not on every label refresh
-                self._names[view.last_run_dir] = _run_network_name(view.last_run_dir) or ""
-            name = self._names[view.last_run_dir]
-            return _named(name, f"best checkpoint of run {run}")
+        training = self.training
+        last = training.last_run_dir
+        run = Path(last).name if last else ""
+        if training.trainer is not None:
+            return _named(training.trainer.spec.name, f"latest weights of the run training now ({run})")
+        if last:
+            if last not in self._names:  # read once, not on every label refresh
+                self._names[last] = training.last_network or _run_network_name(last) or ""
+            return _named(self._names[last], f"best checkpoint of run {run}")
         shipped = default_weights()
         if shipped is not None:
             return shipped.describe()
@@ -61,23 +59,25 @@ class ModelSource(QObject):
 
     def load(self) -> LoadedModel:
         """The model to use now. Runs off the UI thread (loading a checkpoint takes a while)."""
-        from resnet_studio.training.checkpoint import model_from_checkpoint
+        from resnet_studio.nn.checkpoint import checkpoint_file, model_from_checkpoint
 
         if not self.checkpoint:
-            session = self.train_view.session
-            snapshot = session.trainer.snapshot() if session is not None else None
-            if snapshot is not None:
+            trainer = self.training.trainer
+            if trainer is not None:
+                snapshot = trainer.snapshot()
+                if snapshot is None:
+                    raise UserError("the training run is still loading its data: try again in a moment")
                 return snapshot
-            if session is not None and self.train_view.training:
-                raise UserError("the training run is still loading its data: try again in a moment")
         shipped = default_weights()
-        path = self.checkpoint or self.train_view.last_run_dir or (shipped.path if shipped else None)
+        path = self.checkpoint or self.training.last_run_dir or (shipped.path if shipped else None)
         if not path:
             raise UserError("no model yet: train a network in Train, or open a checkpoint")
+        # Keyed on the checkpoint file itself: a run folder's best.pt replaced by a better one
+        # (a rename inside checkpoints/) is noticed, which the folder's own time would not show.
         try:
-            key = (str(path), os.stat(path).st_mtime)
-        except OSError as exc:
-            raise UserError(f"{path}: {exc.strerror or exc}") from None
+            key = (str(path), os.stat(checkpoint_file(path)).st_mtime)
+        except (OSError, UserError) as exc:
+            raise UserError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, model_from_checkpoint(path))
             name = self._cache[1].spec.name

@@ -11,6 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
+from resnet_studio.training.metrics import MetricsRecord
+
 RUN_COLOURS = ["#4c8bf5", "#e8833a", "#3aa675", "#d0508a", "#8e6cd8", "#c9a227"]
 
 
@@ -57,23 +59,12 @@ class RunCurves:
         self.grads = grads
         self.dirty.add("gradients")
 
-    def add_record(self, record: dict) -> None:
+    def add_record(self, record: MetricsRecord) -> None:
         """One line of a run's metrics.jsonl (a run followed from disk)."""
-
-        def number(key: str, default: float = math.nan) -> float:
-            value = record.get(key, default)
-            return math.nan if value is None else float(value)  # null: a non-finite value
-
-        try:
-            kind, step = record["kind"], int(record["step"])
-            loss, accuracy = number("loss"), number("accuracy")
-            lr, speed = number("lr", 0.0), number("images_per_s", 0.0)
-        except (KeyError, TypeError, ValueError):
-            return  # a malformed line is skipped, as MetricsReader skips broken JSON
-        if kind == "train":
-            self.add_step(step, loss, lr, speed, accuracy)
-        elif kind == "val":
-            self.add_epoch(int(record.get("epoch", len(self.epochs) + 1)), step, loss, accuracy)
+        if record.kind == "train":
+            self.add_step(record.step, record.loss, record.lr, record.images_per_s, record.accuracy)
+        else:
+            self.add_epoch(record.epoch or len(self.epochs) + 1, record.step, record.loss, record.accuracy)
 
 
 def _ema(series: list[float], value: float) -> float:

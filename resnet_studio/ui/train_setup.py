@@ -320,8 +320,21 @@ class SetupPanel(QScrollArea):
 
     def apply_recipe(self, recipe: Recipe) -> None:
         """Fill the fields from a recipe (one of `training.recipes.RECIPES`)."""
-        values = recipe.config(TrainConfig(data=self.data_spec()))
         self.recipe.setCurrentIndex(max(0, self.recipe.findData(recipe.name)))
+        self._set_hyper_parameters(recipe.config(TrainConfig(data=self.data_spec())))
+
+    def apply_config(self, values: TrainConfig) -> None:
+        """Fill every field from a saved config (a project's training settings)."""
+        kind, _, path = values.data.partition(":")
+        if self.data_kind.findText(kind) >= 0:
+            self.data_kind.setCurrentText(kind)
+            self.data_path.setText(path)
+        self._set_hyper_parameters(values)
+        self.limit_train.setValue(values.limit_train or 0)
+        self.limit_val.setValue(values.limit_val or 0)
+        self.seed.setValue(values.seed)
+
+    def _set_hyper_parameters(self, values: TrainConfig) -> None:
         self.epochs.setValue(values.epochs)
         self.steps.setValue(values.steps or 0)
         self.budget.setValue((values.budget or 0) / 60)

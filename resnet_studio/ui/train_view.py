@@ -1,22 +1,21 @@
 """The Train workspace: setup and runs on the left; Train/Pause/Stop, the plain-vs-residual
 experiment, progress with ETA, live plots and live activations on the right.
 
-Events from the engine are stored as they arrive and drawn by a 10 Hz timer, so a fast GPU run
-cannot flood the UI thread with redraws. Each run of the session keeps its curves, in its own
-colour, so runs can be compared; runs on disk (also ones another process is writing) can be
-shown and followed, and stopped ones resumed.
+The view renders; `TrainingController` (training_controller.py) runs sessions, comparisons,
+resumes and follows runs on disk. Events are stored as they arrive and drawn by a timer, so a fast
+GPU run cannot flood the UI thread with redraws. Each run keeps its curves, in its own colour, so
+runs can be compared; runs on disk (also ones another process is writing) can be shown and
+followed, and stopped ones resumed.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -30,22 +29,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.errors import UserError
-from resnet_studio.fileio import run_folder_name
 from resnet_studio.training.compare import TwinResult, summarize
-from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.events import Activations, Evaluated, Finished, Planned, Started, Step
+from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.ui.activation_view import ActivationView
 from resnet_studio.ui.background import run_in_background
 from resnet_studio.ui.document import Document
 from resnet_studio.ui.runs_panel import RunsPanel
-from resnet_studio.ui.torch_loader import load_torch
 from resnet_studio.ui.train_plots import RunCurves, TrainPlots
 from resnet_studio.ui.train_setup import SetupPanel
-from resnet_studio.ui.train_worker import TrainingSession
+from resnet_studio.ui.training_controller import Launch, TrainingController, fit_channels
 
-FOLLOW_EVERY_MS = 500
 REDRAW_MIN_MS = 400  # between two redraw ticks (one plot or the activations each): ~16 ms of painting
 REDRAW_MAX_MS = 1000
 REDRAW_SHARE = 20  # wait 20x as long as a redraw took: at most 5% of a core
@@ -55,35 +50,18 @@ COMPARE_TIP = (
 )
 
 
-def fit_channels(image: np.ndarray, channels: int) -> np.ndarray:
-    """A uint8 (C, H, W) image with `channels` channels: grey repeated to RGB, RGB averaged to grey."""
-    if image.shape[0] == channels:
-        return image
-    if channels == 1:
-        return image.mean(axis=0, keepdims=True).round().astype(np.uint8)
-    return np.repeat(image[:1], channels, axis=0)
-
-
 class TrainView(QWidget):
-    run_started = Signal(str)  # the run folder
-    run_finished = Signal(str)  # the run folder
-
-    def __init__(self, document: Document) -> None:
+    def __init__(self, document: Document, controller: TrainingController) -> None:
         super().__init__()
         self.document = document
-        self.session: TrainingSession | None = None
-        self._session_done = True
+        self.controller = controller
         self.current: RunCurves | None = None
-        self.last_run_dir: str | None = None
-        self.last_finished: Finished | None = None
         self.total_steps = 0
         self.budget_end: float | None = None  # perf_counter() when a budgeted run ends
         self.started_at = 0.0
         self.start_step = 0
         self.pinned: tuple[np.ndarray, str] | None = None
-        self.queue: list[tuple[ArchitectureSpec, str]] = []  # runs still to do (plain vs residual)
-        self.comparing: str | None = None  # the network of a plain-vs-residual comparison under way
-        self.followed: dict[Path, tuple[object, RunCurves]] = {}  # run folder -> (reader, curves)
+        self.followed: dict[Path, RunCurves] = {}  # run folder on disk -> its curves
 
         self.setup = SetupPanel()
         self.setup.sample_chosen.connect(self.pin)
@@ -124,22 +102,25 @@ class TrainView(QWidget):
         self.outer.setChildrenCollapsible(False)
         layout = QHBoxLayout(self)
         layout.addWidget(self.outer)
-        self.runs_root = Path.home() / "ResNetStudio" / "runs"
+        self.runs_root = controller.runs_root
 
         self._next_part = 0
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_MIN_MS)
         self.redraw_timer.timeout.connect(self._redraw)
         self.redraw_timer.start()
-        self.follow_timer = QTimer(self)
-        self.follow_timer.setInterval(FOLLOW_EVERY_MS)
-        self.follow_timer.timeout.connect(self._follow)
+        controller.launched.connect(self._on_launch)
+        controller.event.connect(self._on_event)
+        controller.failed.connect(self._on_failed)
+        controller.ended.connect(self._on_ended)
+        controller.compared.connect(self._show_comparison)
+        controller.message.connect(self.message.setText)
+        controller.following.connect(self._on_following)
+        controller.followed.connect(self._add_records)
         document.changed.connect(self._update_buttons)
         self._update_buttons()
 
     # Aliases the tests and the main window use.
-    loss_plot = property(lambda self: self.plots.loss_plot)
-    accuracy_plot = property(lambda self: self.plots.accuracy_plot)
     gradient_view = property(lambda self: self.plots.gradient_view)
     runs = property(lambda self: self.plots.runs)
 
@@ -150,12 +131,13 @@ class TrainView(QWidget):
     @runs_root.setter
     def runs_root(self, root: Path) -> None:
         self.runs_panel.set_root(Path(root))
+        self.controller.runs_root = Path(root)
 
     def _controls(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")
-        self.train_button.clicked.connect(lambda: self.start())
+        self.train_button.clicked.connect(self.start)
         self.pause_button = QPushButton("Pause")
         self.pause_button.setObjectName("pauseButton")
         self.pause_button.setCheckable(True)
@@ -210,8 +192,7 @@ class TrainView(QWidget):
         image = fit_channels(np.asarray(image, dtype=np.uint8), self.document.spec.input.channels)
         self.pinned = (image, description)
         self.activation_view.show_pinned(image, description)
-        if self.training:
-            self.session.trainer.pin_image(image)
+        self.controller.pin(image)
 
     def _pin_first_sample(self) -> None:
         if self.pinned is None and self.setup.samples:
@@ -233,8 +214,7 @@ class TrainView(QWidget):
 
     @property
     def training(self) -> bool:
-        """From Train until the run's end has been handled here (not merely its thread ended)."""
-        return self.session is not None and not self._session_done
+        return self.controller.training
 
     def _update_buttons(self) -> None:
         running = self.training
@@ -249,143 +229,73 @@ class TrainView(QWidget):
         if not running:
             self.pause_button.setChecked(False)
 
-    def start(
-        self,
-        spec: ArchitectureSpec | None = None,
-        name: str | None = None,
-        config: TrainConfig | None = None,
-        resume: str | None = None,
-        curves: RunCurves | None = None,
-        compare_with: RunCurves | None = None,
-    ) -> bool:
-        """Train `spec` (the document's network by default); with `resume`, continue that run."""
-        if self.training or (resume is None and not self.document.valid):
+    def start(self) -> bool:
+        """Train the document's network with Setup's settings."""
+        if self.training or not self.document.valid:
             return False
-        # Everything alive now (torch's and Qt's modules, mostly) moves out of the collector's
-        # sight: a full collection of it, run on the UI thread, held the window for ~0.4 s while
-        # training. The young generations are collected first (milliseconds), so that little
-        # garbage is frozen with the rest.
-        gc.collect(1)
-        gc.freeze()
-        spec = spec or self.document.spec
         try:
-            config = config or self.setup.config()
-            load_torch()  # usually loaded already, in the background, since start-up
-            from resnet_studio.training.engine import Trainer
-
-            if resume is not None:
-                trainer = Trainer(None, config, resume=resume)
-                run_dir = Path(resume)
-            else:
-                run_dir = self.runs_root / run_folder_name(spec.name)
-                trainer = Trainer(spec, config, run_dir)
+            config = self.setup.config()
         except UserError as exc:
             self.message.setText(str(exc))
-            self.queue.clear()
             return False
-        if self.pinned is not None:
-            trainer.pin_image(fit_channels(self.pinned[0], trainer.spec.input.channels))
-        self.last_run_dir = str(run_dir)
-        self.last_finished = None
-        self.current = curves or self.plots.add_run(name or f"run {len(self.runs) + 1}")
-        self.plots.gradient_runs = [compare_with, self.current] if compare_with else [self.current]
-        self.activation_view.clear_maps()
-        self.session = TrainingSession(trainer, self)
-        self._session_done = False
-        self.session.event.connect(self._on_event)
-        self.session.failed.connect(self._on_failed)
-        self.session.finished.connect(self._on_finished)
-        self.progress.setRange(0, 0)  # busy until the data is loaded
-        self.progress.setFormat("Loading data…")
-        self.message.setText("")
-        self.session.start()
-        self._update_buttons()
-        self.run_started.emit(str(run_dir))
-        return True
+        return self.controller.start(self.document.spec, config, f"run {len(self.runs) + 1}")
 
     def compare(self) -> None:
         """One click: this network and its twin without shortcuts, same settings and budget."""
         if self.training or not self.document.valid:
             return
-        spec = self.document.spec
-        residual = spec if spec.shortcut != "none" else dataclasses.replace(spec, shortcut="projection")
-        plain = dataclasses.replace(spec, shortcut="none", name=f"{spec.name} (plain)")
-        residual = dataclasses.replace(residual, name=residual.name.replace(" (plain)", ""))
-        self.queue = [(plain, "plain")]
-        self.summary.hide()
-        self.comparing = residual.name
-        if not self.start(residual, "residual"):
-            self.queue.clear()
-            self.comparing = None
-
-    def resume_run(self, path: str) -> None:
-        """Continue a stopped run from its last checkpoint (a completed one for more epochs)."""
-        if self.training:
-            return
-        from resnet_studio.training.rundir import RunDirectory, read_metrics, summarize_run
-
-        holder = RunDirectory(path).writer()
-        if holder is not None:  # another process trains it: follow it rather than fight over it
-            self.message.setText(f"{Path(path).name} is being trained by {holder}: following it")
-            self.show_run(path)
-            return
         try:
-            summary = summarize_run(path)
-            base = TrainConfig.from_dict(RunDirectory(path).read_config())
-            epochs = base.epochs
-            if summary.status == "completed":
-                epochs = self.setup.epochs.value()
-                if epochs <= summary.epochs_done:
-                    raise UserError(
-                        f"{Path(path).name} has completed {summary.epochs_done} epochs: set Epochs "
-                        "above that in Setup to train it further"
-                    )
-            config = dataclasses.replace(
-                base,
-                epochs=epochs,
-                threads=self.setup.threads.value(),
-                grad_norms=True,
-                device=self.setup.device.currentData() or "auto",
-                distributed=False,
-            )
+            config = self.setup.config()
         except UserError as exc:
             self.message.setText(str(exc))
             return
-        self.message.setText(f"Resuming {Path(path).name}…")
+        self.summary.hide()
+        self.controller.compare(self.document.spec, config)
 
-        def start_with_history(records: list[dict]) -> None:
-            curves = self.plots.add_run(Path(path).name)
-            for record in records:
-                curves.add_record(record)
-            self.start(config=config, resume=path, curves=curves)
-
-        run_in_background(lambda: read_metrics(path), self, start_with_history)
+    def resume_run(self, path: str) -> None:
+        """Continue a stopped run from its last checkpoint (a completed one for Setup's epochs)."""
+        try:
+            settings = self.setup.config()
+        except UserError as exc:
+            self.message.setText(str(exc))
+            return
+        self.controller.resume(path, settings)
 
     def _pause_toggled(self, paused: bool) -> None:
-        if self.session is None:
+        if not self.training:
             return
+        self.controller.pause(paused)
         if paused:
-            self.session.pause()
             self.pause_button.setText("Resume")
             self.progress.setFormat(self.progress.format().split(" · paused")[0] + " · paused")
         else:
-            self.session.resume()
             self.pause_button.setText("Pause")
 
     def stop(self) -> None:
-        self.queue.clear()  # stopping a comparison stops all of it
-        if self.session is not None:
-            self.session.stop()
+        if self.training:
+            self.controller.stop()
             self.progress.setFormat("Stopping after this step…")
 
     def stop_and_wait(self, timeout_ms: int = 30_000) -> bool:
         """Stop cleanly (a checkpoint is written) and wait for the thread: closing the window."""
-        self.queue.clear()
-        if self.session is None or not self.session.running:
-            return True
-        return self.session.stop(timeout_ms)
+        return self.controller.stop_and_wait(timeout_ms)
 
     # -- events -------------------------------------------------------------------------------------
+
+    def _on_launch(self, launch: Launch) -> None:
+        previous = self.current
+        self.current = self.plots.add_run(launch.name)
+        for record in launch.history:
+            self.current.add_record(record)
+        if launch.compared and previous is not None:
+            self.plots.gradient_runs = [previous, self.current]
+        else:
+            self.plots.gradient_runs = [self.current]
+        self.activation_view.clear_maps()
+        self.progress.setRange(0, 0)  # busy until the data is loaded
+        self.progress.setFormat("Loading data…")
+        self.message.setText("")
+        self._update_buttons()
 
     def _on_event(self, event: object) -> None:
         curves = self.current
@@ -415,7 +325,6 @@ class TrainView(QWidget):
             curves.add_epoch(event.epoch, event.step, event.loss, event.accuracy)
             self.message.setText(f"{curves.name} · epoch {event.epoch}: val accuracy {event.accuracy:.1%}")
         elif isinstance(event, Finished):
-            self.last_finished = event
             self.message.setText(f"{curves.name} {event.status}: {event.message}")
             self.progress.setFormat(f"{event.status.capitalize()} · step {event.step}")
 
@@ -427,43 +336,36 @@ class TrainView(QWidget):
             remaining = max(0.0, self.budget_end - time.perf_counter())
         eta = f"{int(remaining // 60)}:{int(remaining % 60):02d}"
         paused = " · paused" if self.pause_button.isChecked() else ""
-        name = f"{self.current.name} · " if len(self.plots.gradient_runs) > 1 or self.queue else ""
+        name = f"{self.current.name} · " if self.controller.comparing else ""
         return (
             f"{name}epoch {event.epoch} · step {event.step}/{self.total_steps} · "
             f"{event.images_per_s:.0f} img/s · ETA {eta}{paused}"
         )
 
     def _on_failed(self, message: str) -> None:
-        self.queue.clear()
         self.message.setText(message)
         self.progress.setRange(0, 1)
         self.progress.setFormat("Failed")
 
-    def _on_finished(self) -> None:
-        self._session_done = True
+    def _on_ended(self) -> None:
         self.redraw_all()
         self._update_buttons()
-        if self.last_run_dir:
-            self.run_finished.emit(self.last_run_dir)
         if self.runs_panel.loaded:
             self.runs_panel.refresh()
-        completed = self.last_finished is not None and self.last_finished.status == "completed"
-        if self.queue and completed:
-            spec, name = self.queue.pop(0)
-            self.start(spec, name, compare_with=self.current)
+
+    def _show_comparison(self, network: str) -> None:
+        """Both runs of a comparison completed: what they show, in a paragraph."""
+        if len(self.plots.gradient_runs) != 2:
             return
-        self.queue.clear()
-        if self.comparing is not None and completed and len(self.plots.gradient_runs) == 2:
-            residual, plain = self.plots.gradient_runs
-            self.summary.setText(
-                summarize(
-                    self.comparing,
-                    TwinResult(_last(residual.val_acc, 100), _last(residual.smooth), residual.grads),
-                    TwinResult(_last(plain.val_acc, 100), _last(plain.smooth), plain.grads),
-                )
+        residual, plain = self.plots.gradient_runs
+        self.summary.setText(
+            summarize(
+                network,
+                TwinResult(_last(residual.val_acc, 100), _last(residual.smooth), residual.grads),
+                TwinResult(_last(plain.val_acc, 100), _last(plain.smooth), plain.grads),
             )
-            self.summary.show()
-        self.comparing = None
+        )
+        self.summary.show()
 
     def _redraw(self) -> None:
         """One changed view per tick, in turn: a frame never repaints everything at once. Ticks
@@ -489,40 +391,24 @@ class TrainView(QWidget):
 
     def show_run(self, path: str | Path) -> None:
         """Overlay a run folder's curves and keep following it while another process writes it."""
-        from resnet_studio.training.rundir import MetricsReader, RunDirectory
+        self.controller.follow(path)
 
-        path = Path(path).resolve()
-        if path in self.followed or (self.training and Path(self.last_run_dir or "").resolve() == path):
+    def _on_following(self, path: Path) -> None:
+        self.followed[path] = self.plots.add_run(path.name)
+
+    def _add_records(self, path: Path, records: list[MetricsRecord]) -> None:
+        curves = self.followed.get(path)
+        if curves is None:
             return
-        reader = MetricsReader(RunDirectory(path).metrics_file)
-        if not self.training:
-            self.last_run_dir = str(path)  # what Export uses by default
-        curves = self.plots.add_run(path.name)
-        self.followed[path] = (reader, curves)
-        run_in_background(reader.read_new, self, lambda records: self._add_records(path, records))
-
-    def _add_records(self, path: Path, records: list[dict]) -> None:
-        reader, curves = self.followed[path]
         for record in records:
             curves.add_record(record)
-        if not self.follow_timer.isActive():
-            self.follow_timer.start()
         if not self.training:
             self._show_follow_progress(path)
-
-    def _follow(self) -> None:
-        """New lines of followed runs: only the bytes appended since the last look."""
-        for path, (reader, curves) in self.followed.items():
-            records = reader.read_new()
-            for record in records:
-                curves.add_record(record)
-            if records and not self.training:
-                self._show_follow_progress(path)
 
     def _show_follow_progress(self, path: Path) -> None:
         from resnet_studio.training.rundir import summarize_run
 
-        _, curves = self.followed[path]
+        curves = self.followed[path]
         try:
             summary = summarize_run(path)
         except UserError:
@@ -539,7 +425,7 @@ class TrainView(QWidget):
 
     def confirm_close(self) -> bool:
         """While training: ask, then stop cleanly. True when the window may close."""
-        if self.session is None or not self.session.running:
+        if not self.controller.thread_running:
             return True  # no thread left, even if its last events are still queued
         box = QMessageBox(
             QMessageBox.Icon.Question,

@@ -13,8 +13,8 @@ from resnet_studio.data.images import load_image
 from resnet_studio.data.transforms import normalize
 from resnet_studio.errors import UserError
 from resnet_studio.export import export_checkpoint
+from resnet_studio.nn.checkpoint import model_from_checkpoint
 from resnet_studio.training import TrainConfig, Trainer, run_training
-from resnet_studio.training.checkpoint import model_from_checkpoint
 
 BOTTLENECK = ArchitectureSpec(
     name="Bottleneck net",

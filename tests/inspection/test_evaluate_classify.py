@@ -7,8 +7,8 @@ from resnet_studio.data import demo
 from resnet_studio.inspection.classify import classify_files, expand_paths
 from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.nn import build_model
+from resnet_studio.nn.checkpoint import model_from_checkpoint
 from resnet_studio.training import TrainConfig, Trainer, run_training
-from resnet_studio.training.checkpoint import model_from_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from resnet_studio.inspection.classify import classify_picture
 from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.inspection.gradcam import first_layer_filters, grad_cam
 from resnet_studio.nn import build_model
-from resnet_studio.training.checkpoint import LoadedModel
+from resnet_studio.nn.checkpoint import LoadedModel
 
 
 @pytest.fixture(scope="module")

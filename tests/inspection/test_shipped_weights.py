@@ -13,8 +13,8 @@ from resnet_studio.data import demo
 from resnet_studio.data.sources import load_data
 from resnet_studio.inspection.classify import classify_files
 from resnet_studio.inspection.evaluate import evaluate
-from resnet_studio.training.checkpoint import load_checkpoint, model_from_checkpoint
-from resnet_studio.training.shipped import (
+from resnet_studio.nn.checkpoint import load_checkpoint, model_from_checkpoint
+from resnet_studio.nn.shipped import (
     DEFAULT,
     INDEX,
     default_weights,

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from resnet_studio.cli import main
-from resnet_studio.training.checkpoint import load_checkpoint
-from resnet_studio.training.shipped import resolve
+from resnet_studio.nn.checkpoint import load_checkpoint
+from resnet_studio.nn.shipped import resolve
 
 GOOD = load_checkpoint("resnet20-demo")
 GOOD.pop("path")

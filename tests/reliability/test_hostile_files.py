@@ -20,10 +20,11 @@ from resnet_studio.fileio import (
     loads_json,
     read_json,
 )
+from resnet_studio.nn.checkpoint import load_checkpoint
+from resnet_studio.nn.shipped import resolve
 from resnet_studio.project import open_file
-from resnet_studio.training.checkpoint import load_checkpoint
+from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.training.rundir import MetricsReader, metrics_to_csv
-from resnet_studio.training.shipped import resolve
 
 
 def run_cli(capsys, *args):
@@ -122,7 +123,7 @@ def test_json_that_breaks_parsers_gets_a_message_naming_the_file(what, tmp_path,
     good = json.dumps({"kind": "train", "step": 1, "loss": 1.0})
     metrics.write_bytes((text if isinstance(text, bytes) else text.encode()) + b"\n" + good.encode() + b"\n")
     reader = MetricsReader(metrics)
-    assert reader.read_new() == [json.loads(good)] and reader.bad_lines == 1
+    assert reader.read_new() == [MetricsRecord.from_json(json.loads(good))] and reader.bad_lines == 1
 
 
 def test_a_pipe_or_a_huge_file_is_never_read_as_json(tmp_path):

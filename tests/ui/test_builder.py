@@ -322,3 +322,36 @@ def test_opening_a_project_that_breaks_json_parsers_says_so(window, tmp_path, te
     assert not window.open_file(path)
     assert "evil.rsproj" in window.last_error and reason in window.last_error
     assert window.document.spec == spec  # the network on the canvas is kept
+
+
+def test_a_project_keeps_the_training_settings_and_the_runs_made_from_it(window, qtbot, tmp_path):
+    run = tmp_path / "runs" / "first"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text(
+        '{"kind": "train", "epoch": 1, "step": 1, "loss": 2.0, "accuracy": 0.1, "lr": 0.1}\n'
+        '{"kind": "val", "epoch": 1, "step": 1, "loss": 1.5, "accuracy": 0.4}\n'
+    )
+    setup = window.train_view.setup
+    setup.epochs.setValue(7)
+    setup.lr.setValue(0.05)
+    setup.data_kind.setCurrentText("folder")
+    setup.data_path.setText(str(tmp_path / "photos"))
+    window.train_view.show_run(run)
+    project = tmp_path / "net.rsproj"
+    assert window.save_as(project)
+    saved = json.loads(project.read_text())
+    # Runs inside the project's folder are saved relative to it: the folder can move.
+    assert saved["training"]["epochs"] == 7 and saved["runs"] == ["runs/first"]
+
+    fresh = MainWindow()  # another session opens the project
+    qtbot.addWidget(fresh)
+    assert fresh.open_file(project)
+    setup = fresh.train_view.setup
+    assert setup.epochs.value() == 7 and setup.lr.value() == 0.05
+    assert setup.data_spec() == f"folder:{tmp_path / 'photos'}"
+    qtbot.waitUntil(lambda: any(r.name == "first" and r.val_acc == [40.0] for r in fresh.train_view.runs))
+
+    saved["training"]["epochs"] = "many"  # a hand-edited file: the network still opens
+    project.write_text(json.dumps(saved))
+    assert fresh.open_file(project)
+    assert "net.rsproj: training: epochs" in fresh.last_error and setup.epochs.value() == 7

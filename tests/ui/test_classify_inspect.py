@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
@@ -17,6 +18,7 @@ from resnet_studio.data import demo
 from resnet_studio.inspection.prediction import Prediction
 from resnet_studio.training import TrainConfig, Trainer, run_training
 from resnet_studio.ui import MainWindow
+from resnet_studio.ui.workspaces import Workspace
 
 TINY = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
 
@@ -122,7 +124,7 @@ def test_pasted_image_is_classified(window, qtbot):
     picture = np.ascontiguousarray(demo.generate(1, seed=9)[0][0].transpose(1, 2, 0))
     image = QImage(picture.data, 32, 32, 96, QImage.Format.Format_RGB888).copy()
     QGuiApplication.clipboard().setImage(image)
-    window.show_workspace("Classify")
+    window.show_workspace(Workspace.CLASSIFY)
     window.classify_view.paste()
     qtbot.waitUntil(lambda: not window.classify_view.busy, timeout=30_000)
     table = window.classify_view.table
@@ -151,7 +153,7 @@ def test_results_accumulate_newest_first_and_the_panel_shows_the_newest(window, 
     known = view.findChild(object, "knownClasses").text()
     assert known.startswith("This model knows 10 classes: circle, ring,") and "Any image gets one" in known
     # An answer below 50% is marked unsure, in the table and beside the picture.
-    view._show([Prediction("odd.png", [("star", 0.31), ("ring", 0.30)])], list(demo.CLASSES), 0.0)
+    view.show_predictions([Prediction("odd.png", [("star", 0.31), ("ring", 0.30)])], list(demo.CLASSES), 0.0)
     assert view.table.item(0, 1).text() == "odd.png" and view.table.item(0, 2).font().italic()
     assert "Unsure" in view.caption.text() and "none of the classes" in view.caption.text()
     marked = [view.table.item(r, 2).font().italic() for r in range(view.table.rowCount())]
@@ -208,9 +210,11 @@ def test_evaluation_table_matches_the_command_line(window, qtbot, checkpoint, ca
     row, column = next(
         (i, j) for i, r in enumerate(expected["confusion"]) for j, n in enumerate(r) if i != j and n
     )
-    view._cell_clicked(row, column)
+    cell = view.confusion.visualItemRect(view.confusion.item(row, column)).center()
+    QTest.mouseClick(view.confusion.viewport(), Qt.MouseButton.LeftButton, pos=cell)
     assert view.gallery.count() == expected["confusion"][row][column]
-    view._gallery_open(view.gallery.item(0))
+    view.gallery.setCurrentItem(view.gallery.item(0))
+    QTest.keyClick(view.gallery, Qt.Key.Key_Return)  # activates the item, as a double-click does
     assert view.tabs.currentIndex() == 0 and "validation image" in view.image_name
 
 

@@ -1,12 +1,18 @@
 """The Train workspace with real training on a tiny network and a slice of the demo data."""
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
+from resnet_studio.nn.checkpoint import load_checkpoint
 from resnet_studio.training import Finished
-from resnet_studio.training.checkpoint import load_checkpoint
 from resnet_studio.ui import MainWindow
+from resnet_studio.ui.workspaces import Workspace
 
 TINY = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
 
@@ -20,7 +26,7 @@ def window(qtbot, tmp_path):
     view.setup.limit_train.setValue(640)
     view.setup.limit_val.setValue(128)
     view.setup.batch_size.setValue(64)
-    w.show_workspace("Train")
+    w.show_workspace(Workspace.TRAIN)
     w.show()
     yield w
     view.stop_and_wait()
@@ -35,7 +41,10 @@ def test_train_button_trains_and_the_plots_receive_data(window, qtbot):
     qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
     assert view.training and not view.train_button.isEnabled() and view.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not view.training, timeout=120_000)
-    assert isinstance(view.last_finished, Finished) and view.last_finished.status == "completed"
+    assert (
+        isinstance(view.controller.last_finished, Finished)
+        and view.controller.last_finished.status == "completed"
+    )
     view.redraw_all()
     x, y = view.runs[0].items["smooth"].getData()
     assert len(x) == 20 and y[-1] > 0  # 2 epochs of 10 steps, every step plotted
@@ -50,8 +59,8 @@ def test_train_button_trains_and_the_plots_receive_data(window, qtbot):
     # Live activations of the pinned sample (the first one, pinned by default): stem and block.
     activations = window.findChild(object, "activationView")
     assert activations is view.activation_view and activations.shown_step == 20
-    assert [name.text() for name, _ in activations._labels] == ["stem", "s1 b1"]
-    pixmap = activations._labels[1][1].pixmap()
+    assert [name.text() for name in activations.findChildren(QLabel, "blockName")] == ["stem", "s1 b1"]
+    pixmap = activations.findChildren(QLabel, "blockMaps")[1].pixmap()
     assert pixmap.width() > 4 * pixmap.height() > 0  # a strip of feature maps
     assert "after step 20" in activations.caption.text() and "network says" in activations.caption.text()
     # Hover read-out: the value of each curve at the step under the mouse.
@@ -65,7 +74,7 @@ def test_pause_resume_and_stop_leave_a_resumable_checkpoint(window, qtbot):
     view.train_button.click()
     qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 2, timeout=120_000)
     view.pause_button.click()
-    assert view.session.trainer.paused and view.pause_button.text() == "Resume"
+    assert view.controller.session.trainer.paused and view.pause_button.text() == "Resume"
     qtbot.wait(300)
     seen = len(view.runs[0].steps)
     qtbot.wait(600)
@@ -74,9 +83,9 @@ def test_pause_resume_and_stop_leave_a_resumable_checkpoint(window, qtbot):
     qtbot.waitUntil(lambda: len(view.runs[0].steps) > seen + 1, timeout=60_000)
     view.stop_button.click()
     qtbot.waitUntil(lambda: not view.training, timeout=60_000)
-    assert view.last_finished.status == "stopped"
-    state = load_checkpoint(f"{view.last_run_dir}/checkpoints/last.pt")
-    assert state["step"] == view.last_finished.step  # 10 steps an epoch: where it resumes
+    assert view.controller.last_finished.status == "stopped"
+    state = load_checkpoint(f"{view.controller.last_run_dir}/checkpoints/last.pt")
+    assert state["step"] == view.controller.last_finished.step  # 10 steps an epoch: where it resumes
     assert state["epoch"] * 10 + state["batch_in_epoch"] == state["step"]
 
 
@@ -96,7 +105,7 @@ def test_closing_mid_training_stops_cleanly(window, qtbot):
     view.setup.epochs.setValue(200)
     view.train_button.click()
     qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 1, timeout=120_000)
-    thread = view.session.thread
+    thread = view.controller.session.thread
 
     def answer():
         box = QApplication.activeModalWidget()
@@ -106,9 +115,11 @@ def test_closing_mid_training_stops_cleanly(window, qtbot):
     QTimer.singleShot(50, answer)
     assert window.close()
     assert thread.isFinished()  # close() returned only after the training thread ended
-    qtbot.waitUntil(lambda: view.last_finished is not None)  # its last event, delivered after
-    assert view.last_finished.status == "stopped"
-    assert (view.runs_root / view.last_run_dir.split("/")[-1] / "checkpoints" / "last.pt").is_file()
+    qtbot.waitUntil(lambda: view.controller.last_finished is not None)  # its last event, delivered after
+    assert view.controller.last_finished.status == "stopped"
+    assert (
+        view.runs_root / view.controller.last_run_dir.split("/")[-1] / "checkpoints" / "last.pt"
+    ).is_file()
 
 
 def test_pinning_a_sample_or_a_dropped_image(window, qtbot, tmp_path):
@@ -154,7 +165,6 @@ def test_schedule_preview_follows_the_settings(window):
 
 
 def test_plain_vs_residual_trains_both_twins_and_overlays_their_gradients(window, qtbot):
-    import json
 
     view = window.train_view
     view.setup.epochs.setValue(1)
@@ -163,11 +173,23 @@ def test_plain_vs_residual_trains_both_twins_and_overlays_their_gradients(window
     qtbot.mouseClick(view.compare_button, Qt.MouseButton.LeftButton)
     # While a run trains, Classify and Inspect name its network and say its weights answer.
     assert all("Model: Tiny, latest weights of the run training now" in label.text() for label in labels)
-    qtbot.waitUntil(lambda: len(view.runs) == 2 and not view.training and not view.queue, timeout=180_000)
+    qtbot.waitUntil(
+        lambda: len(view.runs) == 2 and not view.training and not view.controller.queue, timeout=180_000
+    )
     assert [run.name for run in view.runs] == ["residual", "plain"]
-    # ...and afterwards the network that answers is the plain twin, trained last: they say so.
-    after = "Model: Tiny (plain), latest weights of the last run"
+    # ...and afterwards the network that answers is the plain twin, trained last: they say so. Its
+    # session is released (a trainer holds a model and a data set): its checkpoint answers.
+    after = "Model: Tiny (plain), best checkpoint of run"
     assert all(label.text().startswith(after) for label in labels)
+    assert view.controller.session is None and view.controller.trainer is None
+    first = window.model_source.load()
+    assert window.model_source.load() is first  # cached...
+    best = Path(view.controller.last_run_dir) / "checkpoints" / "best.pt"
+    replacement = best.with_name("new.pt")
+    replacement.write_bytes(best.read_bytes())
+    os.utime(replacement, (best.stat().st_mtime + 5,) * 2)
+    os.replace(replacement, best)  # as the engine writes a better epoch's weights
+    assert window.model_source.load() is not first  # ...until best.pt is replaced
     # The comparison ends with a paragraph of what it shows, with both runs' figures.
     summary = window.findChild(object, "compareSummary")
     residual_acc, plain_acc = view.runs[0].val_acc[-1], view.runs[1].val_acc[-1]
@@ -191,7 +213,7 @@ def test_runs_list_shows_a_stopped_run_and_resumes_it(window, qtbot):
     qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 3, timeout=120_000)
     view.stop_button.click()
     qtbot.waitUntil(lambda: not view.training, timeout=60_000)
-    stopped_at = view.last_finished.step
+    stopped_at = view.controller.last_finished.step
     view.left.setCurrentWidget(view.runs_panel)
     panel = view.runs_panel
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=10_000)
@@ -200,7 +222,10 @@ def test_runs_list_shows_a_stopped_run_and_resumes_it(window, qtbot):
     assert panel.resume_button.isEnabled()
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
-        lambda: view.last_finished is not None and view.last_finished.status == "completed", timeout=120_000
+        lambda: (
+            view.controller.last_finished is not None and view.controller.last_finished.status == "completed"
+        ),
+        timeout=120_000,
     )
     resumed = view.runs[-1]
     assert resumed.name == panel.summaries[0].path.name
@@ -212,7 +237,6 @@ def test_runs_list_shows_a_stopped_run_and_resumes_it(window, qtbot):
 
 
 def test_open_run_folder_follows_metrics_written_by_another_process(window, qtbot, tmp_path):
-    import json
 
     run = tmp_path / "elsewhere"
     run.mkdir()
@@ -288,7 +312,6 @@ def test_recipes_come_from_the_engine_and_fill_the_setup(window, qtbot):
 
 
 def test_the_studio_trains_with_every_core_by_default(window):
-    import os
 
     assert window.train_view.setup.config().threads == os.cpu_count()
     window.train_view.setup.threads.setValue(1)
@@ -304,7 +327,7 @@ def test_a_budget_in_setup_sets_the_run_length_and_the_progress_follows(window, 
     budget.setValue(0.1)  # 6 seconds
     qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not view.training, timeout=120_000)
-    finished = view.last_finished
+    finished = view.controller.last_finished
     assert finished.status == "completed" and "within the budget" in finished.message
     assert view.progress.maximum() == finished.step  # the bar followed the planned total
 
@@ -324,13 +347,12 @@ def test_accuracy_is_plotted_per_step_from_the_first_steps(window, qtbot):
     assert len(x) >= 3 and list(x[:3]) == [1, 2, 3] and all(0 <= v <= 100 for v in y)
     assert len(run.items["acc"].getData()[0]) == len(x)
     assert run.val_acc == []  # no evaluation yet: the per-step curve is all there is
-    assert view.accuracy_plot.getAxis("bottom").labelText == "step"
+    assert view.plots.accuracy_plot.getAxis("bottom").labelText == "step"
     assert "(step 2)" in view.plots.readouts[1].show_at(2.1)
     view.stop_and_wait()
 
 
 def test_resume_of_a_run_another_process_trains_follows_it_instead(window, qtbot, tmp_path):
-    import json
     import subprocess
     import sys
 
@@ -382,12 +404,12 @@ def test_first_visit_to_train_in_a_real_window_puts_the_plots_first(qtbot, size)
     w.resize(*size)
     w.show()
     qtbot.waitExposed(w)
-    w.show_workspace("Train")
+    w.show_workspace(Workspace.TRAIN)
     qtbot.wait(50)
     view = w.train_view
     plots, activations = view.plots.width(), view.activation_view.width()
     assert activations <= max(240, view.splitter.width() // 3) + 10 and plots > 1.5 * activations
-    assert view.loss_plot.width() >= (280 if size[0] >= 1280 else 180)  # the two plot columns
+    assert view.plots.loss_plot.width() >= (280 if size[0] >= 1280 else 180)  # the two plot columns
     assert 300 <= view.left.width() <= 360
     setup = view.setup
     assert setup.widget().width() <= setup.viewport().width()  # Setup is not cut at its right edge

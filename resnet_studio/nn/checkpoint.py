@@ -24,7 +24,7 @@ from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.errors import SpecError, UserError, WriteError
 from resnet_studio.fileio import atomic_write
 from resnet_studio.nn.model import ResNet, build_model
-from resnet_studio.training.shipped import resolve
+from resnet_studio.nn.shipped import resolve
 
 FORMAT = "resnet-studio.checkpoint"
 INFERENCE_BATCH = 64  # images classified at a time
@@ -42,19 +42,35 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         raise WriteError.of(path, exc, "cannot write the checkpoint") from None
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint safely; anything that is not one of ours raises `UserError`. `path` may
-    also be a run folder or the name of shipped weights (`resnet20-cifar10`)."""
+def write_slim_checkpoint(source: str | Path, out: str | Path, data: str) -> None:
+    """Keep what inference needs from a run's checkpoint (how the shipped files are made):
+    architecture, weights, classes, normalisation, the config (with `data` naming the source in
+    words a user can use, not a path on the machine that trained it) and the step reached."""
+    state = load_checkpoint(source)
+    keep = ("architecture", "model", "classes", "normalization", "input_size", "epoch", "step")
+    slim = {key: state[key] for key in keep if key in state}
+    slim["config"] = {**state.get("config", {}), "data": data}
+    save_checkpoint(out, slim)
+
+
+def checkpoint_file(path: str | Path) -> Path:
+    """The file a checkpoint argument names: the file itself, a run folder's best checkpoint (else
+    its last), or the file of shipped weights named by name; `UserError` when there is none."""
     path = resolve(path)
     if path.is_dir():
         for candidate in (path / "checkpoints" / "best.pt", path / "checkpoints" / "last.pt"):
             if candidate.is_file():
-                path = candidate
-                break
-        else:
-            raise UserError(f"{path}: no checkpoints/best.pt or checkpoints/last.pt in this folder")
+                return candidate
+        raise UserError(f"{path}: no checkpoints/best.pt or checkpoints/last.pt in this folder")
     if not path.is_file():
         raise UserError(f"{path}: no such checkpoint file")
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint safely; anything that is not one of ours raises `UserError`. `path` may
+    also be a run folder or the name of shipped weights (`resnet20-cifar10`)."""
+    path = checkpoint_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols of foreign files

@@ -88,16 +88,3 @@ def resolve(name_or_path: str | Path) -> Path:
 def default_weights() -> ShippedWeights | None:
     weights = shipped_weights()
     return weights.get(DEFAULT) or next(iter(weights.values()), None)
-
-
-def write_slim_checkpoint(source: str | Path, out: str | Path, data: str) -> None:
-    """Keep what inference needs from a run's checkpoint (how the shipped files are made):
-    architecture, weights, classes, normalisation, the config (with `data` naming the source in
-    words a user can use, not a path on the machine that trained it) and the step reached."""
-    from resnet_studio.training.checkpoint import load_checkpoint, save_checkpoint
-
-    state = load_checkpoint(source)
-    keep = ("architecture", "model", "classes", "normalization", "input_size", "epoch", "step")
-    slim = {key: state[key] for key in keep if key in state}
-    slim["config"] = {**state.get("config", {}), "data": data}
-    save_checkpoint(out, slim)

@@ -1,0 +1,523 @@
+"""One training run in one process, from set-up to its last event; `Trainer` (engine.py) drives it.
+
+The inner step (`TrainingLoop.step`) reads like the loops of airbench or nanoGPT: schedule,
+augment, forward, loss, backward, update. Around it, `train_epoch` adds pause and stop, the time
+budget and logging; `end_epoch` checks, evaluates and checkpoints; `run` ties them together.
+Losses and accuracies add up on the device: the host waits for them only when a step is logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from resnet_studio.architecture.analysis import analyze
+from resnet_studio.architecture.cost import too_big
+from resnet_studio.architecture.spec import ArchitectureSpec
+from resnet_studio.data.sources import DataSet, DataSplits, load_data
+from resnet_studio.data.transforms import batches, epoch_order, normalize, random_crop_flip
+from resnet_studio.errors import UserError, WriteError
+from resnet_studio.inspection.activations import feature_maps
+from resnet_studio.inspection.evaluate import evaluate
+from resnet_studio.nn.checkpoint import load_weights, save_checkpoint
+from resnet_studio.nn.model import build_model
+from resnet_studio.training import distributed as dist_helpers
+from resnet_studio.training.budget import BudgetPlanner
+from resnet_studio.training.config import TrainConfig
+from resnet_studio.training.device import DeviceSettings, device_memory
+from resnet_studio.training.divergence import DivergenceGuard, weights_finite
+from resnet_studio.training.events import (
+    Activations,
+    CheckpointSaved,
+    Evaluated,
+    Event,
+    Finished,
+    Planned,
+    Started,
+    Step,
+)
+from resnet_studio.training.metrics import MetricsRecord
+from resnet_studio.training.optim import grad_norms, make_optimizer, set_lr
+from resnet_studio.training.rng import augment_generator, restore_rng, rng_state, seed_everything
+from resnet_studio.training.rundir import RunDirectory
+
+
+class Controls:
+    """What other threads change while a run trains: pause, stop and the pinned image. Each is
+    one flag or one reference swap, safe from any thread; the loop looks at them between steps."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.running = threading.Event()
+        self.running.set()
+        self.pinned: np.ndarray | None = None  # uint8 (C, H, W)
+        self.pinned_version = 0
+
+
+@dataclass
+class Position:
+    """Where a run stands: what a checkpoint records and a resume restores."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps done
+    batch_in_epoch: int = 0  # batches done of the epoch under way
+    best: float | None = None  # best validation accuracy so far
+    elapsed: float = 0.0  # seconds of training before this process started
+
+
+class Sums:
+    """Loss and correct answers summed on the device (adding costs no host sync), and the count."""
+
+    def __init__(self, device: torch.device, carried: list | None = None) -> None:
+        self.loss = torch.zeros((), device=device)
+        self.correct = torch.zeros((), device=device, dtype=torch.int64)
+        self.seen = 0
+        if carried is not None:  # an interrupted epoch's sums, from its checkpoint
+            self.loss += float(carried[0])
+            self.correct += int(carried[1])
+            self.seen = int(carried[2])
+
+    def add(self, loss_times_n: Tensor, correct: Tensor, n: int) -> None:
+        self.loss += loss_times_n
+        self.correct += correct
+        self.seen += n
+
+    def means(self) -> tuple[float, float]:
+        """(mean loss, accuracy): the host sync."""
+        total = max(1, self.seen)
+        return float(self.loss) / total, float(self.correct) / total
+
+    def saved(self) -> list:
+        return [float(self.loss), int(self.correct), self.seen]
+
+
+class TrainingLoop:
+    """Set up in the constructor (data, model, optimizer, a resumed state); `run()` trains."""
+
+    def __init__(
+        self,
+        spec: ArchitectureSpec,
+        cfg: TrainConfig,
+        run: RunDirectory | None,
+        controls: Controls,
+        resume_state: dict[str, Any] | None,
+        data: DataSplits | None,
+        settings_for_rank: Callable[[int], DeviceSettings],
+    ) -> None:
+        budget_start = time.perf_counter()  # a budget counts the data loading too
+        self.spec, self.cfg, self.folder, self.controls = spec, cfg, run, controls
+        self.rank, self.world = dist_helpers.rank_and_world(cfg.distributed)
+        self.writer = run if self.rank == 0 else None
+        self.settings: DeviceSettings = settings_for_rank(self.rank)
+        torch.set_num_threads(self.settings.threads)
+        seed_everything(cfg.seed + self.rank)
+        # Refused before anything is built: a small file can name a network no machine can hold.
+        problem = too_big(analyze(spec), cfg.batch_size, device_memory(self.settings.device))
+        if problem is not None:
+            raise UserError(f"{problem}; lower the batch size, the input size or the widths")
+        self.data = data or load_data(
+            cfg.data,
+            image_size=spec.input.size,
+            channels=spec.input.channels,
+            limit_train=cfg.limit_train,
+            limit_val=cfg.limit_val,
+            seed=cfg.seed,
+            download=cfg.download,
+            val_fraction=cfg.val_fraction,
+        )
+        self.device = device = self.settings.device
+        model = build_model(spec, cfg.zero_init_residual).to(device)
+        if self.settings.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.net = dist_helpers.wrap(model, cfg, device) if self.world > 1 else model
+        self.optimizer = make_optimizer(cfg, model)
+        self.scaler = torch.amp.GradScaler(device.type) if self.settings.needs_grad_scaler else None
+        # Gradient flow: one group of parameters per block, stem first and head last.
+        parts = [model.stem, *(block for _, block in model.named_blocks()), model.head]
+        self.grad_groups = [list(part.parameters()) for part in parts] if cfg.grad_norms else []
+        self.steps_per_epoch = max(1, len(self.data.train) // (cfg.batch_size * self.world))  # full batches
+        self.total_steps = cfg.steps or self.steps_per_epoch * cfg.epochs
+        self.pos = Position()
+        self.carried: list | None = None  # an interrupted epoch's sums
+        self.augment_state: Tensor | None = None  # and its augmentation generator
+        self.resumed = resume_state is not None
+        self.first_loss = None
+        if resume_state is not None:
+            self._restore(resume_state)
+        self.planner = (
+            BudgetPlanner(
+                cfg.budget,
+                budget_start - self.pos.elapsed,
+                self.steps_per_epoch,
+                cfg.batch_size * self.world,
+                len(self.data.val),
+            )
+            if cfg.budget is not None
+            else None
+        )
+        self.epochs = -(-self.total_steps // self.steps_per_epoch)  # ceil: a last epoch may be partial
+        self.train_set = DataSet(self.data.train.images.to(device), self.data.train.labels.to(device))
+        self.log_every = cfg.log_every or (1 if device.type == "cpu" else 25)
+        amp = self.settings.amp_dtype
+        self.autocast = torch.autocast(device.type, dtype=amp) if amp else nullcontext()
+        self.status, self.message = "completed", f"finished {self.epochs} epochs"
+        self.epoch_sums = Sums(device)
+        self.probe_at, self.probed_version = 0.0, -1
+        self.grads_at = -math.inf  # when gradient norms were last measured
+        self.gap_from: float | None = None  # when the last epoch's last step ended (for the budget)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        load_weights(self.model, state["model"], state["path"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise UserError(
+                f"{state['path']}: its optimizer state does not fit this run ({exc}); "
+                "an optimizer other than the run's cannot continue it"
+            ) from None
+        pos = self.pos
+        pos.epoch, pos.step = int(state["epoch"]), int(state["step"])
+        pos.batch_in_epoch = int(state.get("batch_in_epoch", 0))
+        pos.best, pos.elapsed = state.get("best_accuracy"), float(state.get("time", 0.0))
+        restore_rng(state["rng"], self.device)
+        if pos.batch_in_epoch:
+            self.augment_state = state["rng"].get("augment")
+            self.carried = state.get("epoch_sums")
+        if self.cfg.budget is not None:
+            self.total_steps = int(state.get("schedule", {}).get("total", self.total_steps))
+        self.first_loss = state.get("first_loss")
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> Iterator[Event]:
+        self._open_run_folder()
+        yield self._started()
+        self.run_start = time.perf_counter() - self.pos.elapsed
+        # Distributed ranks see different local losses: there only a non-finite one counts (the
+        # weights, the same on every rank, are checked each epoch), so that all ranks stop together.
+        self.guard = DivergenceGuard(factor=math.inf if self.world > 1 else 20.0, first=self.first_loss)
+        pos = self.pos
+        try:
+            yield from self.probe()  # the untrained network's view of the pinned image
+            while pos.epoch < self.epochs and pos.step < self.total_steps and self.status == "completed":
+                yield from self.train_epoch()
+                if self.status != "completed":
+                    break
+                yield from self.end_epoch()
+            if self.status != "failed":
+                yield from self.probe(force=True)  # the final weights' view, whatever the throttle
+        except GeneratorExit:
+            self.status, self.message = "stopped", f"stopped at epoch {pos.epoch + 1}, step {pos.step}"
+            raise
+        except WriteError as exc:  # a full disk: the run ends here, with what was already saved
+            kept = (
+                self.folder.last_checkpoint if self.folder and self.folder.last_checkpoint.is_file() else None
+            )
+            self.status = "failed"
+            self.message = f"{exc}; " + (
+                f"the previous checkpoint is intact ({kept})" if kept else "no checkpoint was written"
+            )
+        except BaseException as exc:
+            self.status, self.message = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+                # On a full disk this fails too: the lock, gone with this process, says "interrupted".
+                with contextlib.suppress(WriteError):
+                    self.writer.write_status(self.status, pos.epoch, pos.step, self.message)
+        elapsed = time.perf_counter() - self.run_start
+        yield Finished(self.status, self.message, pos.epoch, pos.step, pos.best, elapsed)
+
+    def _open_run_folder(self) -> None:
+        writer = self.writer
+        if writer is None:
+            return
+        if not self.resumed:
+            writer.create(self.spec.to_dict(), self.cfg.to_dict(), self.settings.describe())
+        else:
+            writer.path.mkdir(parents=True, exist_ok=True)
+            # After a crash the metrics may run past the checkpoint: those steps come again.
+            writer.truncate_metrics(self.pos.step)
+        if self.cfg.tensorboard:
+            writer.enable_tensorboard()
+        writer.write_status("running", self.pos.epoch, self.pos.step)
+
+    def _started(self) -> Started:
+        data = self.data
+        notes: tuple[str, ...] = (f"skipped {data.skipped} unreadable image files",) if data.skipped else ()
+        if data.empty_classes:
+            notes += (f"left out class folders without images: {', '.join(data.empty_classes)}",)
+        return Started(
+            str(self.writer.path) if self.writer else None,
+            self.settings.describe(),
+            self.epochs,
+            self.steps_per_epoch,
+            self.total_steps,
+            self.pos.step,
+            sum(p.numel() for p in self.model.parameters()),
+            tuple(data.classes),
+            len(data.train),
+            len(data.val),
+            notes,
+        )
+
+    # -- one epoch -----------------------------------------------------------------------------
+
+    def step(self, images: Tensor, labels: Tensor, aug: torch.Generator) -> tuple[Tensor, Tensor]:
+        """One optimizer step on a batch of uint8 images: (logits, loss)."""
+        cfg, settings = self.cfg, self.settings
+        set_lr(self.optimizer, cfg, self.pos.step, self.total_steps)
+        if cfg.augment:
+            images = random_crop_flip(images, aug)
+        x = normalize(
+            images,
+            self.data.mean,
+            self.data.std,
+            size=self.spec.input.size,
+            channels_last=settings.channels_last,
+        )
+        with self.autocast:
+            logits = self.net(x)
+            loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        self.pos.step += 1
+        self.pos.batch_in_epoch += 1
+        return logits, loss
+
+    def train_epoch(self) -> Iterator[Event]:
+        cfg, pos, controls = self.cfg, self.pos, self.controls
+        order = dist_helpers.shard(
+            epoch_order(len(self.train_set), cfg.seed, pos.epoch),
+            self.rank,
+            self.world,
+            self.steps_per_epoch * cfg.batch_size,
+        )
+        aug = augment_generator(cfg.seed, pos.epoch, self.rank, self.augment_state)
+        self.augment_state = None
+        self.net.train()
+        since_log = Sums(self.device)  # what the next Step event reports
+        self.epoch_sums = Sums(self.device, self.carried)
+        self.carried = None
+        self.tick = time.perf_counter()
+        for images, labels in batches(
+            self.train_set, cfg.batch_size, order.to(self.device), True, start=pos.batch_in_epoch
+        ):
+            if not controls.running.is_set():
+                yield from self._wait_while_paused()
+            if pos.step >= self.total_steps:
+                break  # a budget or a step count ends the run inside this epoch
+            if controls.stop.is_set():
+                self.status, self.message = "stopped", f"stopped at epoch {pos.epoch + 1}, step {pos.step}"
+                yield from self.save([self.folder.last_checkpoint] if self.folder else [], aug)
+                break
+            logits, loss = self.step(images, labels, aug)
+            yield from self._follow_budget()
+            n = len(labels)
+            correct = (logits.argmax(1) == labels).sum()
+            since_log.add(loss.detach() * n, correct, n)
+            self.epoch_sums.add(loss.detach() * n, correct, n)
+            last_of_epoch = pos.batch_in_epoch == self.steps_per_epoch or pos.step == self.total_steps
+            if pos.step % self.log_every == 0 or last_of_epoch:
+                yield from self._log(since_log, last_of_epoch)
+                if self.status != "completed":
+                    break
+                since_log = Sums(self.device)
+                self.tick = time.perf_counter()  # a snapshot's cost counts in the next speed
+                yield from self.probe()
+
+    def _wait_while_paused(self) -> Iterator[Event]:
+        paused_at = time.perf_counter()
+        while not self.controls.running.wait(0.2):
+            if self.controls.pinned_version != self.probed_version:
+                yield from self.probe()  # a newly pinned image, shown while paused
+        self.tick = time.perf_counter()  # a pause is not training time
+        if self.planner is not None:
+            self.planner.paused(self.tick - paused_at)
+
+    def _follow_budget(self) -> Iterator[Event]:
+        """With a time budget: after the first steps (and again after the first epoch's
+        evaluation) set the number of steps from the measured speed."""
+        planner, pos = self.planner, self.pos
+        if planner is None:
+            return
+        now = time.perf_counter()
+        if self.gap_from is not None:
+            planner.observe_epoch_gap(now - self.gap_from, pos.step, now)
+            self.gap_from = None
+        if planner.observe_step(pos.step, now):
+            planned = planner.plan(pos.step, now)
+            if planned != self.total_steps:
+                self.total_steps = planned
+                self.epochs = -(-planned // self.steps_per_epoch)
+                self.message = f"finished {planned} steps within the budget"
+                yield Planned(self.epochs, planned, planner.budget, planner.elapsed(now))
+
+    def _log(self, sums: Sums, last_of_epoch: bool) -> Iterator[Event]:
+        """A Step event and its metrics record; a diverged loss ends the run instead."""
+        mean_loss, accuracy = sums.means()  # the only host sync of the loop
+        now = time.perf_counter()
+        why = self.guard.check_loss(mean_loss)
+        if why is not None:
+            self.status, self.message = "failed", self._diverged(why)
+            return
+        norms: tuple[float, ...] = ()
+        if self.grad_groups and (now - self.grads_at >= self.cfg.grad_norm_interval or last_of_epoch):
+            norms, self.grads_at = grad_norms(self.grad_groups), now  # a view, not a log
+        lr = self.optimizer.param_groups[0]["lr"]
+        event = Step(
+            self.pos.epoch + 1,
+            self.pos.step,
+            mean_loss,
+            accuracy,
+            lr,
+            sums.seen * self.world / max(now - self.tick, 1e-9),
+            now - self.run_start,
+            self.pos.step / self.total_steps,
+            norms,
+        )
+        if self.writer is not None:
+            self.writer.append_metrics(
+                MetricsRecord(
+                    "train",
+                    event.epoch,
+                    event.step,
+                    event.loss,
+                    event.accuracy,
+                    lr,
+                    event.images_per_s,
+                    event.time,
+                )
+            )
+        yield event
+
+    # -- between epochs ------------------------------------------------------------------------
+
+    def end_epoch(self) -> Iterator[Event]:
+        """Check the weights, evaluate them (rank 0) and checkpoint them."""
+        pos, data = self.pos, self.data
+        self.gap_from = time.perf_counter()
+        pos.epoch += 1
+        pos.batch_in_epoch = 0
+        if not weights_finite(self.model):  # every rank holds the same weights: all stop together
+            self.status, self.message = "failed", self._diverged("the weights hold NaN or infinite values")
+            return
+        if self.rank != 0:
+            return  # rank 0 evaluates the weights its checkpoint holds; the rest train on
+        result = evaluate(
+            self.model,
+            data.val,
+            data.classes,
+            data.mean,
+            data.std,
+            size=self.spec.input.size,
+            device=self.device,
+            channels_last=self.settings.channels_last,
+            amp_dtype=self.settings.amp_dtype,
+            tta=self.cfg.tta,
+        )
+        why = self.guard.check_loss(result.loss, "the validation loss") if self.world == 1 else None
+        if why is not None:  # nothing is saved: the last good checkpoint stays as it was
+            self.status, self.message = "failed", self._diverged(why)
+            return
+        improved = pos.best is None or result.accuracy > pos.best
+        pos.best = result.accuracy if improved else pos.best
+        train_loss, train_accuracy = self.epoch_sums.means()
+        now = time.perf_counter() - self.run_start
+        event = Evaluated(
+            pos.epoch, pos.step, result.loss, result.accuracy, train_loss, train_accuracy, now, improved
+        )
+        if self.writer is not None:
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.writer.append_metrics(
+                MetricsRecord("val", pos.epoch, pos.step, result.loss, result.accuracy, lr, 0.0, now)
+            )
+        yield event
+        if self.folder is not None:
+            targets = [self.folder.last_checkpoint] + ([self.folder.best_checkpoint] if improved else [])
+            yield from self.save(targets)
+
+    def _diverged(self, why: str) -> str:
+        pos = self.pos
+        where = (
+            f"training diverged at epoch {pos.epoch + 1}, step {pos.step}: {why}. Try a lower learning rate"
+        )
+        if self.folder is not None and self.folder.last_checkpoint.is_file():
+            return f"{where}; the last good checkpoint is kept ({self.folder.last_checkpoint})"
+        return f"{where}; no checkpoint was written (it diverged before its first epoch ended)"
+
+    # -- checkpoints and the pinned image -----------------------------------------------------
+
+    def checkpoint_state(self, aug: torch.Generator | None) -> dict[str, Any]:
+        """Everything an exact resume needs, and everything inference needs (DESIGN.md)."""
+        cfg, pos, data = self.cfg, self.pos, self.data
+        return {
+            "architecture": self.spec.to_dict(),
+            "classes": list(data.classes),
+            "normalization": {"mean": data.mean, "std": data.std},
+            "input_size": self.spec.input.size,
+            "config": cfg.to_dict(),
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": {"name": cfg.schedule, "step": pos.step, "total": self.total_steps},
+            "epoch": pos.epoch,
+            "step": pos.step,
+            "batch_in_epoch": pos.batch_in_epoch,
+            # The epoch's sums so far: its train loss after a resume covers the whole epoch.
+            "epoch_sums": self.epoch_sums.saved(),
+            "best_accuracy": pos.best,
+            "first_loss": self.guard.first,
+            "time": time.perf_counter() - self.run_start,
+            "rng": rng_state(self.device, aug),
+        }
+
+    def save(self, paths: list[Path], aug: torch.Generator | None = None) -> Iterator[Event]:
+        if self.writer is None:
+            return
+        state = self.checkpoint_state(aug)
+        for path in paths:
+            save_checkpoint(path, state)
+            yield CheckpointSaved(str(path), self.pos.epoch, self.pos.step)
+
+    def probe(self, force: bool = False) -> Iterator[Event]:
+        """Feature maps of the pinned image, throttled; a no-grad pass in eval mode."""
+        image, version = self.controls.pinned, self.controls.pinned_version
+        now = time.perf_counter()
+        if image is None or self.rank != 0:
+            return
+        if (
+            not force
+            and version == self.probed_version
+            and now - self.probe_at < self.cfg.activation_interval
+        ):
+            return
+        self.probe_at, self.probed_version = now, version
+        x = normalize(
+            torch.from_numpy(image)[None].to(self.device),
+            self.data.mean,
+            self.data.std,
+            size=self.spec.input.size,
+            channels_last=self.settings.channels_last,
+        )
+        maps, logits = feature_maps(self.model, x, max_channels=16)
+        yield Activations(self.pos.step, maps, tuple(torch.softmax(logits[0], 0).tolist()))

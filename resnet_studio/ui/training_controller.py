@@ -1,0 +1,295 @@
+"""The studio's training, without widgets: one session at a time (the engine in a worker thread),
+the queue of a plain-vs-residual comparison, resuming a run, and runs on disk followed while
+another process writes them.
+
+The Train view renders what this sends and asks it to act; other workspaces ask it which weights
+answer now (`trainer`, `last_run_dir`). A finished session is released with its trainer (a model
+and a data set held in memory): its weights live on in the run folder's checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from resnet_studio.architecture.spec import ArchitectureSpec
+from resnet_studio.errors import UserError
+from resnet_studio.fileio import run_folder_name
+from resnet_studio.training.config import TrainConfig, resumed_config
+from resnet_studio.training.events import Finished
+from resnet_studio.training.metrics import MetricsRecord
+from resnet_studio.ui.background import run_in_background
+from resnet_studio.ui.torch_loader import load_torch
+from resnet_studio.ui.train_worker import TrainingSession
+
+if TYPE_CHECKING:
+    from resnet_studio.training.engine import Trainer
+    from resnet_studio.training.rundir import MetricsReader
+
+FOLLOW_EVERY_MS = 500
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A session that has just started: what the view needs to give it curves."""
+
+    run_dir: Path
+    name: str  # its label in the plots
+    compared: bool = False  # the second network of a comparison: drawn beside the first
+    history: tuple[MetricsRecord, ...] = ()  # a resumed run's records so far
+
+
+def fit_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """A uint8 (C, H, W) image with `channels` channels: grey repeated to RGB, RGB averaged to grey."""
+    if image.shape[0] == channels:
+        return image
+    if channels == 1:
+        return image.mean(axis=0, keepdims=True).round().astype(np.uint8)
+    return np.repeat(image[:1], channels, axis=0)
+
+
+class TrainingController(QObject):
+    launched = Signal(object)  # a Launch
+    event = Signal(object)  # an engine event of the session under way
+    failed = Signal(str)  # the session could not run: why
+    ended = Signal()  # a session's end has been handled (the next one of a comparison may follow)
+    compared = Signal(str)  # a comparison of this network has completed both runs
+    message = Signal(str)  # a note for the user
+    following = Signal(object)  # a run folder on disk, followed from now on
+    followed = Signal(object, list)  # (run folder, new MetricsRecords) of a run on disk
+    run_started = Signal(str)  # the run folder
+    run_finished = Signal(str)
+
+    def __init__(self, runs_root: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runs_root = runs_root
+        self.session: TrainingSession | None = None
+        self.last_run_dir: str | None = None
+        self.last_network: str | None = None  # the network of the session under way or last run
+        self.run_dirs: list[Path] = []  # every run trained or followed here, oldest first
+        self.last_finished: Finished | None = None
+        self.queue: list[tuple[ArchitectureSpec, str, TrainConfig]] = []  # the comparison's next run
+        self.comparing: str | None = None  # the network of a comparison under way
+        self.pinned: np.ndarray | None = None  # shown to every new session's activations
+        self.readers: dict[Path, MetricsReader] = {}  # followed run folder -> its reader
+        self._reading: set[Path] = set()  # followed runs with a read under way
+        self.follow_timer = QTimer(self)
+        self.follow_timer.setInterval(FOLLOW_EVERY_MS)
+        self.follow_timer.timeout.connect(self._follow)
+
+    # -- state ------------------------------------------------------------------------------------
+
+    @property
+    def training(self) -> bool:
+        """From start until the session's end has been handled (not merely its thread ended)."""
+        return self.session is not None
+
+    @property
+    def trainer(self) -> Trainer | None:
+        return self.session.trainer if self.session is not None else None
+
+    def pin(self, image: np.ndarray) -> None:
+        self.pinned = image
+        if self.session is not None:
+            self.session.trainer.pin_image(fit_channels(image, self.session.trainer.spec.input.channels))
+
+    # -- sessions ---------------------------------------------------------------------------------
+
+    def start(
+        self,
+        spec: ArchitectureSpec | None,
+        config: TrainConfig,
+        name: str,
+        resume: str | None = None,
+        history: tuple[MetricsRecord, ...] = (),
+        compared: bool = False,
+    ) -> bool:
+        """Train `spec` with `config`; with `resume`, continue that run folder instead."""
+        if self.training:
+            return False
+        self._freeze_garbage()
+        try:
+            load_torch()  # usually loaded already, in the background, since start-up
+            from resnet_studio.training.engine import Trainer
+
+            if resume is not None:
+                trainer, run_dir = Trainer(None, config, resume=resume), Path(resume)
+            else:
+                assert spec is not None
+                run_dir = self.runs_root / run_folder_name(spec.name)
+                trainer = Trainer(spec, config, run_dir)
+        except UserError as exc:
+            self.message.emit(str(exc))
+            self.queue.clear()
+            return False
+        if self.pinned is not None:
+            trainer.pin_image(fit_channels(self.pinned, trainer.spec.input.channels))
+        self.last_run_dir, self.last_network, self.last_finished = str(run_dir), trainer.spec.name, None
+        self.remember(run_dir)
+        self.session = TrainingSession(trainer, self)
+        self.session.event.connect(self._on_event)
+        self.session.failed.connect(self._on_failed)
+        self.session.finished.connect(self._on_finished)
+        self.launched.emit(Launch(run_dir, name, compared, history))
+        self.session.start()
+        self.run_started.emit(str(run_dir))
+        return True
+
+    @staticmethod
+    def _freeze_garbage() -> None:
+        # Everything alive now (torch's and Qt's modules, mostly) moves out of the collector's
+        # sight: a full collection of it, run on the UI thread, held the window for ~0.4 s while
+        # training. The young generations are collected first (milliseconds), so that little
+        # garbage is frozen with the rest. Process-wide, and meant to be: the studio owns its process.
+        gc.collect(1)
+        gc.freeze()
+
+    def compare(self, spec: ArchitectureSpec, config: TrainConfig) -> bool:
+        """This network, then its twin without shortcuts, with the same settings."""
+        if self.training:
+            return False
+        residual = spec if spec.shortcut != "none" else dataclasses.replace(spec, shortcut="projection")
+        residual = dataclasses.replace(residual, name=residual.name.replace(" (plain)", ""))
+        plain = dataclasses.replace(spec, shortcut="none", name=f"{residual.name} (plain)")
+        self.queue = [(plain, "plain", config)]
+        self.comparing = residual.name
+        if not self.start(residual, config, "residual"):
+            self.queue.clear()
+            self.comparing = None
+            return False
+        return True
+
+    def resume(self, path: str, settings: TrainConfig) -> None:
+        """Continue a stopped run from its last checkpoint (a completed one for more epochs: as
+        many as `settings.epochs`); `settings` also gives this machine's device and threads."""
+        if self.training:
+            return
+        from resnet_studio.training.rundir import RunDirectory, read_metrics, summarize_run
+
+        holder = RunDirectory(path).writer()
+        if holder is not None:  # another process trains it: follow it rather than fight over it
+            self.message.emit(f"{Path(path).name} is being trained by {holder}: following it")
+            self.follow(path)
+            return
+        try:
+            summary = summarize_run(path)
+            saved = RunDirectory(path).read_config()
+            epochs = TrainConfig.from_dict(saved).epochs
+            if summary.status == "completed":
+                epochs = settings.epochs
+                if epochs <= summary.epochs_done:
+                    raise UserError(
+                        f"{Path(path).name} has completed {summary.epochs_done} epochs: set Epochs "
+                        "above that in Setup to train it further"
+                    )
+            config = resumed_config(
+                saved,
+                epochs=epochs,
+                threads=settings.threads,
+                grad_norms=True,
+                device=settings.device,
+                distributed=False,
+            )
+        except UserError as exc:
+            self.message.emit(str(exc))
+            return
+        self.message.emit(f"Resuming {Path(path).name}…")
+        run_in_background(
+            lambda: read_metrics(path),
+            self,
+            lambda records: self.start(None, config, Path(path).name, resume=path, history=tuple(records)),
+        )
+
+    def pause(self, paused: bool) -> None:
+        if self.session is not None:
+            (self.session.pause if paused else self.session.resume)()
+
+    def stop(self) -> None:
+        self.queue.clear()  # stopping a comparison stops all of it
+        if self.session is not None:
+            self.session.stop()
+
+    def stop_and_wait(self, timeout_ms: int = 30_000) -> bool:
+        """Stop cleanly (a checkpoint is written) and wait for the thread: closing the window."""
+        self.queue.clear()
+        if self.session is None or not self.session.running:
+            return True
+        return self.session.stop(timeout_ms)
+
+    @property
+    def thread_running(self) -> bool:
+        return self.session is not None and self.session.running
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, Finished):
+            self.last_finished = event
+        self.event.emit(event)
+
+    def _on_failed(self, message: str) -> None:
+        self.queue.clear()
+        self.failed.emit(message)
+
+    def _on_finished(self) -> None:
+        session, self.session = self.session, None  # released: its model and data go with it
+        if session is not None:
+            session.deleteLater()
+        self.ended.emit()
+        if self.last_run_dir:
+            self.run_finished.emit(self.last_run_dir)
+        completed = self.last_finished is not None and self.last_finished.status == "completed"
+        if self.queue and completed:
+            spec, name, config = self.queue.pop(0)
+            self.start(spec, config, name, compared=True)
+            return
+        self.queue.clear()
+        if self.comparing is not None and completed:
+            self.compared.emit(self.comparing)
+        self.comparing = None
+
+    # -- runs on disk -----------------------------------------------------------------------------
+
+    def remember(self, path: Path) -> None:
+        path = Path(path).resolve()
+        if path not in self.run_dirs:
+            self.run_dirs.append(path)
+
+    def follow(self, path: str | Path) -> bool:
+        """Read a run folder's metrics, then keep reading what another process appends. False when
+        it is followed already or is the run training here."""
+        from resnet_studio.training.rundir import MetricsReader, RunDirectory
+
+        path = Path(path).resolve()
+        if path in self.readers or (self.training and Path(self.last_run_dir or "").resolve() == path):
+            return False
+        self.readers[path] = MetricsReader(RunDirectory(path).metrics_file)
+        if not self.training:
+            self.last_run_dir = str(path)  # what Export and Inspect use by default
+            self.last_network = None
+        self.remember(path)
+        self.following.emit(path)
+        self._read(path)
+        self.follow_timer.start()
+        return True
+
+    def _follow(self) -> None:
+        """New lines of followed runs, read off the UI thread: only the bytes appended since the
+        last look, and never two reads of one file at a time."""
+        for path in self.readers:
+            if path not in self._reading:
+                self._read(path)
+
+    def _read(self, path: Path) -> None:
+        self._reading.add(path)
+
+        def done(records: list[MetricsRecord]) -> None:
+            self._reading.discard(path)
+            if records:
+                self.followed.emit(path, records)
+
+        run_in_background(self.readers[path].read_new, self, done, lambda _: self._reading.discard(path))
