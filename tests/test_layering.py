@@ -30,6 +30,10 @@ LAYERS = (
     ("__main__",),
 )
 LAYER = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
+# Inside ui/: each workspace is a room that may use what the rooms share (common/) and nothing of
+# another room; the shell (the window) holds them all.
+ROOMS = ("common", "build", "train", "inspect", "classify", "shell")
+ROOM_MAY_USE = {room: {room, "common"} for room in ROOMS} | {"shell": set(ROOMS)}
 
 
 def modules() -> dict[str, Path]:
@@ -77,7 +81,11 @@ def _module_level(body: list[ast.stmt]):
 
 def test_every_module_is_found_and_layered():
     found = modules()
-    assert len(found) > 60 and "resnet_studio.training.loop" in found and "resnet_studio.ui.canvas" in found
+    assert (
+        len(found) > 60
+        and "resnet_studio.training.loop" in found
+        and "resnet_studio.ui.build.canvas" in found
+    )
     unlayered = sorted({unit(name) for name in found} - set(LAYER))
     assert not unlayered, f"place these in LAYERS: {unlayered}"
 
@@ -96,6 +104,26 @@ def test_imports_run_down_the_layers_only():
         for target, line in imports(path):
             if target.split(".")[0] in QT and here != "ui":
                 wrong.append(f"{name}:{line} imports {target}: Qt belongs in resnet_studio/ui")
+    assert not wrong, "\n".join(wrong)
+
+
+def room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 3 and parts[1] == "ui" else None
+
+
+def test_every_ui_module_is_in_a_room_and_rooms_keep_to_themselves():
+    found = modules()
+    ui = [name for name in found if unit(name) == "ui" and name != "resnet_studio.ui"]
+    assert ui and all(room(name) in ROOMS for name in ui if name.count(".") > 2), ui
+    loose = [name for name in ui if name.count(".") == 2 and name.split(".")[-1] not in ROOMS]
+    assert not loose, f"modules outside the rooms of ui/: {loose}"
+    wrong = []
+    for name in ui:
+        for target, line in imports(found[name]):
+            there = room(target)
+            if there is not None and target in found and there not in ROOM_MAY_USE[room(name) or "shell"]:
+                wrong.append(f"{name}:{line} imports {target} (the {room(name)} room may not use {there})")
     assert not wrong, "\n".join(wrong)
 
 

@@ -14,6 +14,6 @@ __all__ = ["MainWindow"]
 def __getattr__(name: str) -> Any:
     if name != "MainWindow":
         raise AttributeError(f"module 'resnet_studio.ui' has no attribute {name!r}")
-    from resnet_studio.ui.main_window import MainWindow
+    from resnet_studio.ui.shell.main_window import MainWindow
 
     return MainWindow

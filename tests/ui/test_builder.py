@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QToolButton
 from resnet_studio.architecture import get_preset, load_spec
 from resnet_studio.project import open_file
 from resnet_studio.ui import MainWindow
-from resnet_studio.ui.palette import MIME_TYPE, mime_for
+from resnet_studio.ui.build.palette import MIME_TYPE, mime_for
 
 
 @pytest.fixture

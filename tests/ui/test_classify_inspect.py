@@ -18,7 +18,7 @@ from resnet_studio.data import demo
 from resnet_studio.inspection.prediction import Prediction
 from resnet_studio.training import TrainConfig, Trainer, run_training
 from resnet_studio.ui import MainWindow
-from resnet_studio.ui.workspaces import Workspace
+from resnet_studio.ui.common.workspaces import Workspace
 
 TINY = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
 

@@ -34,7 +34,7 @@ def test_screenshot_option_writes_a_png(tmp_path, qapp):
 def test_help_menu_tour_shortcuts_and_guide(qtbot):
     """The tour walks the four workspaces, is offered on a first launch only (skipping counts),
     and the Help menu lists the keyboard shortcuts and the README's sections."""
-    from resnet_studio.ui.help_menu import TOUR_DONE
+    from resnet_studio.ui.shell.help_menu import TOUR_DONE
 
     window = MainWindow()
     qtbot.addWidget(window)

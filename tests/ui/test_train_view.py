@@ -12,7 +12,7 @@ from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
 from resnet_studio.nn.checkpoint import load_checkpoint
 from resnet_studio.training import Finished
 from resnet_studio.ui import MainWindow
-from resnet_studio.ui.workspaces import Workspace
+from resnet_studio.ui.common.workspaces import Workspace
 
 TINY = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
 
@@ -167,7 +167,7 @@ def test_schedule_preview_follows_the_settings(window):
 def test_plain_vs_residual_trains_both_twins_and_overlays_their_gradients(window, qtbot):
 
     view = window.train_view
-    view.setup.epochs.setValue(1)
+    view.setup.epochs.setValue(2)  # the comparison trains one epoch each unless asked otherwise
     labels = [w.findChild(object, "modelSource") for w in (window.classify_view, window.inspect_view)]
     assert all("shipped" in label.text() for label in labels)  # before any run of the user's
     qtbot.mouseClick(view.compare_button, Qt.MouseButton.LeftButton)
@@ -199,6 +199,7 @@ def test_plain_vs_residual_trains_both_twins_and_overlays_their_gradients(window
     folders = sorted((view.runs_root).iterdir())
     shortcuts = sorted(json.loads((f / "architecture.json").read_text())["shortcut"] for f in folders)
     assert shortcuts == ["none", "projection"]
+    assert [json.loads((f / "config.json").read_text())["epochs"] for f in folders] == [1, 1]
     view.redraw_all()
     bars = [b for b in view.plots.gradient_bars if b.isVisible()]
     assert len(bars) == 2 and all(len(b.opts["height"]) == 3 for b in bars)
@@ -415,3 +416,16 @@ def test_first_visit_to_train_in_a_real_window_puts_the_plots_first(qtbot, size)
     assert setup.widget().width() <= setup.viewport().width()  # Setup is not cut at its right edge
     w.close()
     w.deleteLater()
+
+
+def test_plain_vs_residual_can_take_setups_full_length(window, qtbot):
+    view = window.train_view
+    view.setup.epochs.setValue(3)
+    assert view.compare_short.isChecked()  # the default: one epoch each
+    view.compare_full.trigger()
+    assert view.compare_full.isChecked() and not view.compare_short.isChecked()
+    qtbot.mouseClick(view.compare_button, Qt.MouseButton.LeftButton)
+    config = Path(view.controller.last_run_dir) / "config.json"
+    qtbot.waitUntil(config.is_file, timeout=60_000)
+    assert json.loads(config.read_text())["epochs"] == 3
+    assert view.stop_and_wait()

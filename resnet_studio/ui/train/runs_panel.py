@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.training.rundir import RunSummary, list_runs
-from resnet_studio.ui.background import run_in_background
+from resnet_studio.ui.common.background import run_in_background
 
 COLUMNS = ("Run", "Best val", "State")  # the run cell: folder, then network and epochs below
 

@@ -1,11 +1,11 @@
-"""Studio figures for `resnet-studio bench`, run in a child process: `python -m resnet_studio.ui.bench`.
+"""Studio figures for `resnet-studio bench`, run in a child process: `python -m resnet_studio.ui.shell.bench`.
 
 - startup_s: from launching the interpreter to the main window shown (imports included).
 - edit_update_ms: a builder edit on ResNet-110 (the inspector's block count) to the canvas and
   summary redrawn, median of 30; edit_update_max_ms the worst of them.
 - drop_to_topk_ms, feature_maps_ms: see `_inspection_figures`.
 
-`python -m resnet_studio.ui.bench train` measures the Train workspace (ResNet-20, demo data,
+`python -m resnet_studio.ui.shell.bench train` measures the Train workspace (ResNet-20, demo data,
 batch 128, a pinned image with live activations and gradient flow on):
 - studio_vs_engine: training images/s in the studio / the headless engine with the same settings
   and threads, both over whole epochs after the first (evaluation excluded).
@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from resnet_studio.ui.workspaces import Workspace
+from resnet_studio.ui.common.workspaces import Workspace
 
 
 def measure() -> dict[str, float]:
@@ -38,7 +38,7 @@ def measure() -> dict[str, float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from resnet_studio.ui.main_window import MainWindow
+    from resnet_studio.ui.shell.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow()
@@ -164,7 +164,7 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
     from resnet_studio.training.config import TrainConfig
     from resnet_studio.training.engine import Trainer
     from resnet_studio.training.events import Evaluated, Step
-    from resnet_studio.ui.main_window import MainWindow
+    from resnet_studio.ui.shell.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow()
@@ -249,7 +249,7 @@ def _child(*args: str, timeout: int) -> dict[str, float]:
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "resnet_studio.ui.bench", *args],
+            [sys.executable, "-m", "resnet_studio.ui.shell.bench", *args],
             capture_output=True,
             text=True,
             env=env,

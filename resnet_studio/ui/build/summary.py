@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from resnet_studio.ui.document import Document
+from resnet_studio.ui.common.document import Document
 
 HEADERS = ["Layer", "Type", "Output", "Params", "MACs"]
 

@@ -24,19 +24,19 @@ from resnet_studio.architecture import PRESETS, get_preset, save_spec
 from resnet_studio.errors import UserError
 from resnet_studio.project import ARCH_SUFFIX, PROJECT_SUFFIX, Project, open_file, save_project
 from resnet_studio.training.config import TrainConfig
-from resnet_studio.ui.canvas import Canvas
-from resnet_studio.ui.classify_view import ClassifyView
-from resnet_studio.ui.document import Document
-from resnet_studio.ui.export_menu import ExportMenu
-from resnet_studio.ui.help_menu import HelpMenu
-from resnet_studio.ui.inspect_view import InspectView
-from resnet_studio.ui.inspector import Inspector
-from resnet_studio.ui.model_source import ModelSource
-from resnet_studio.ui.palette import Palette
-from resnet_studio.ui.summary import SummaryView
-from resnet_studio.ui.train_view import TrainView
-from resnet_studio.ui.training_controller import TrainingController
-from resnet_studio.ui.workspaces import Workspace
+from resnet_studio.ui.build.canvas import Canvas
+from resnet_studio.ui.build.inspector import Inspector
+from resnet_studio.ui.build.palette import Palette
+from resnet_studio.ui.build.summary import SummaryView
+from resnet_studio.ui.classify.classify_view import ClassifyView
+from resnet_studio.ui.common.document import Document
+from resnet_studio.ui.common.model_source import ModelSource
+from resnet_studio.ui.common.training_controller import TrainingController
+from resnet_studio.ui.common.workspaces import Workspace
+from resnet_studio.ui.inspect.inspect_view import InspectView
+from resnet_studio.ui.shell.export_menu import ExportMenu
+from resnet_studio.ui.shell.help_menu import HelpMenu
+from resnet_studio.ui.train.train_view import TrainView
 
 FILE_FILTERS = f"ResNet Studio project (*{PROJECT_SUFFIX});;Architecture (*{ARCH_SUFFIX})"
 MAX_RECENT = 8

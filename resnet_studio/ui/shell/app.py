@@ -10,8 +10,8 @@ from pathlib import Path
 
 from resnet_studio.data.images import is_image_name
 from resnet_studio.errors import UserError
-from resnet_studio.ui.background import wait_for_background
-from resnet_studio.ui.torch_loader import load_torch
+from resnet_studio.ui.common.background import wait_for_background
+from resnet_studio.ui.common.torch_loader import load_torch
 
 
 def run_studio(
@@ -26,9 +26,9 @@ def run_studio(
     from PySide6.QtCore import QThreadPool
     from PySide6.QtWidgets import QApplication
 
-    from resnet_studio.ui.main_window import MainWindow
-    from resnet_studio.ui.theme import THEMES, apply_theme
-    from resnet_studio.ui.workspaces import Workspace
+    from resnet_studio.ui.common.theme import THEMES, apply_theme
+    from resnet_studio.ui.common.workspaces import Workspace
+    from resnet_studio.ui.shell.main_window import MainWindow
 
     first = Workspace.named(workspace)
     if theme not in THEMES:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.architecture import BLOCK_KINDS, SHORTCUT_KINDS, edits
 from resnet_studio.architecture.spec import MAX_BLOCKS_PER_STAGE, MAX_CHANNELS, MAX_SIZE
-from resnet_studio.ui.document import Document
+from resnet_studio.ui.common.document import Document
 
 SHORTCUT_TITLES = {
     "projection": "projection (1×1 conv)",

@@ -10,21 +10,25 @@ followed, and stopped ones resumed.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QSizePolicy,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -33,20 +37,25 @@ from resnet_studio.errors import UserError
 from resnet_studio.training.compare import TwinResult, summarize
 from resnet_studio.training.events import Activations, Evaluated, Finished, Planned, Started, Step
 from resnet_studio.training.metrics import MetricsRecord
-from resnet_studio.ui.activation_view import ActivationView
-from resnet_studio.ui.background import run_in_background
-from resnet_studio.ui.document import Document
-from resnet_studio.ui.runs_panel import RunsPanel
-from resnet_studio.ui.train_plots import RunCurves, TrainPlots
-from resnet_studio.ui.train_setup import SetupPanel
-from resnet_studio.ui.training_controller import Launch, TrainingController, fit_channels
+from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.document import Document
+from resnet_studio.ui.common.training_controller import Launch, TrainingController, fit_channels
+from resnet_studio.ui.train.activation_view import ActivationView
+from resnet_studio.ui.train.runs_panel import RunsPanel
+from resnet_studio.ui.train.train_plots import RunCurves, TrainPlots
+from resnet_studio.ui.train.train_setup import SetupPanel
 
 REDRAW_MIN_MS = 400  # between two redraw ticks (one plot or the activations each): ~16 ms of painting
 REDRAW_MAX_MS = 1000
 REDRAW_SHARE = 20  # wait 20x as long as a redraw took: at most 5% of a core
+# Plain vs residual trains each twin for one epoch unless the user asks for Setup's length: on the
+# demo data, measured on 2 CPU cores, ResNet-20 reached 57% after one epoch and its plain twin 31%
+# (loss 1.20 against 1.80), about 80 s each; after three epochs both reach 99% and the lesson is gone.
+COMPARE_EPOCHS = 1
 COMPARE_TIP = (
-    "Train this network, then its twin without shortcuts, with the same settings and budget; "
-    "their curves and gradient profiles are overlaid"
+    "Train this network, then its twin without shortcuts, one epoch each with Setup's other "
+    "settings (the arrow: Setup's full length instead); their curves and gradient profiles are "
+    "overlaid and a paragraph says what the pair shows"
 )
 
 
@@ -145,10 +154,24 @@ class TrainView(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stopButton")
         self.stop_button.clicked.connect(self.stop)
-        self.compare_button = QPushButton("Plain vs residual")
+        self.compare_button = QToolButton()
+        self.compare_button.setText("Plain vs residual")
         self.compare_button.setObjectName("compareButton")
         self.compare_button.setToolTip(COMPARE_TIP)
+        self.compare_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.compare_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         self.compare_button.clicked.connect(self.compare)
+        lengths = QMenu(self.compare_button)
+        group = QActionGroup(lengths)
+        self.compare_short = lengths.addAction(
+            f"{COMPARE_EPOCHS} epoch each: the gap shows within minutes", lambda: None
+        )
+        self.compare_full = lengths.addAction("Setup's length (epochs, steps or budget)", lambda: None)
+        for action in (self.compare_short, self.compare_full):
+            action.setCheckable(True)
+            group.addAction(action)
+        self.compare_short.setChecked(True)
+        self.compare_button.setMenu(lengths)
         self.progress = _ElidedProgressBar()
         self.progress.setObjectName("trainProgress")
         self.progress.setRange(0, 1)
@@ -241,7 +264,8 @@ class TrainView(QWidget):
         return self.controller.start(self.document.spec, config, f"run {len(self.runs) + 1}")
 
     def compare(self) -> None:
-        """One click: this network and its twin without shortcuts, same settings and budget."""
+        """One click: this network and its twin without shortcuts, with the same settings (one
+        epoch each, unless the button's menu asks for Setup's length)."""
         if self.training or not self.document.valid:
             return
         try:
@@ -249,6 +273,8 @@ class TrainView(QWidget):
         except UserError as exc:
             self.message.setText(str(exc))
             return
+        if self.compare_short.isChecked():
+            config = dataclasses.replace(config, epochs=COMPARE_EPOCHS, steps=None, budget=None)
         self.summary.hide()
         self.controller.compare(self.document.spec, config)
 

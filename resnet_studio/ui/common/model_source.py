@@ -17,7 +17,7 @@ from resnet_studio.nn.shipped import default_weights
 
 if TYPE_CHECKING:
     from resnet_studio.nn.checkpoint import LoadedModel
-    from resnet_studio.ui.training_controller import TrainingController
+    from resnet_studio.ui.common.training_controller import TrainingController
 
 
 class ModelSource(QObject):

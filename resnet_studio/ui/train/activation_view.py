@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QScrollA
 from resnet_studio.architecture.analysis import short_block_name
 from resnet_studio.data.images import is_image_name
 from resnet_studio.training.events import Activations
-from resnet_studio.ui.feature_tiles import image_pixmap, mosaic, to_pixmap
+from resnet_studio.ui.common.feature_tiles import image_pixmap, mosaic, to_pixmap
 
 MAPS_PER_BLOCK = 8
 TILE = 30  # pixels per feature map on screen

@@ -24,9 +24,9 @@ from resnet_studio.fileio import run_folder_name
 from resnet_studio.training.config import TrainConfig, resumed_config
 from resnet_studio.training.events import Finished
 from resnet_studio.training.metrics import MetricsRecord
-from resnet_studio.ui.background import run_in_background
-from resnet_studio.ui.torch_loader import load_torch
-from resnet_studio.ui.train_worker import TrainingSession
+from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.torch_loader import load_torch
+from resnet_studio.ui.common.train_worker import TrainingSession
 
 if TYPE_CHECKING:
     from resnet_studio.training.engine import Trainer

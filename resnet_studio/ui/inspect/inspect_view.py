@@ -32,9 +32,10 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.data.images import image_file_filter
 from resnet_studio.errors import error_text
-from resnet_studio.ui.background import run_in_background
-from resnet_studio.ui.feature_tiles import image_pixmap, mosaic, tile_list, to_pixmap
-from resnet_studio.ui.model_source import ModelSource
+from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.feature_tiles import image_pixmap, mosaic, tile_list, to_pixmap
+from resnet_studio.ui.common.model_source import ModelSource
+from resnet_studio.ui.inspect.experiments_view import ExperimentsView
 
 VIEW = 224  # on-screen side of the image and its Grad-CAM
 _HEAT = pg.colormap.get("turbo").getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.float32)
@@ -112,6 +113,8 @@ class InspectView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._features_tab(), "Image")
         self.tabs.addTab(self._evaluation_tab(), "Validation set")
+        self.experiments = ExperimentsView(source)
+        self.tabs.addTab(self.experiments, "Why residuals work")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)

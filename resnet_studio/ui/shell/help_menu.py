@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 import resnet_studio
 from resnet_studio.nn.shipped import weights_folder
-from resnet_studio.ui.workspaces import Workspace
+from resnet_studio.ui.common.workspaces import Workspace
 
 
 class Shell(Protocol):
@@ -57,8 +57,10 @@ TOUR = (
         "two minutes on a laptop CPU) and press <b>Train</b>. Loss, accuracy, learning rate and "
         "speed plot live; <b>Activations</b> shows what every block sees of a pinned image; "
         "<b>Gradient flow</b> shows how much each block learns.</p>"
-        "<p><b>Plain vs residual</b> trains the network and its twin without skip connections, "
-        "side by side: the point of residual networks, on your own network.</p>",
+        "<p><b>Plain vs residual</b> trains the network and then its twin without skip "
+        "connections, one epoch each: the plain twin learns markedly slower, the point of "
+        "residual networks, on your own network. Inspect's <b>Why residuals work</b> tab then "
+        "removes blocks from each and compares their blocks' representations.</p>",
     ),
     (
         Workspace.INSPECT,

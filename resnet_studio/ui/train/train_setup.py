@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 from resnet_studio.errors import error_text
 from resnet_studio.training.config import TrainConfig, lr_factor
 from resnet_studio.training.recipes import RECIPES, Recipe
-from resnet_studio.ui.background import run_in_background
-from resnet_studio.ui.feature_tiles import image_pixmap, tile_list
-from resnet_studio.ui.train_worker import studio_threads
+from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.feature_tiles import image_pixmap, tile_list
+from resnet_studio.ui.common.train_worker import studio_threads
 
 SAMPLE_COUNT = 12
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
 
 from resnet_studio.export import SUFFIXES
-from resnet_studio.ui.background import run_in_background
+from resnet_studio.ui.common.background import run_in_background
 
 LABELS = {
     "torchscript": ("Model as &TorchScript…", "TorchScript (*.pt)"),

@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from resnet_studio.ui.torch_loader import load_torch
+from resnet_studio.ui.common.torch_loader import load_torch
 
 
 class _Relay(QObject):

@@ -12,7 +12,7 @@ from PySide6.QtCore import QMimeData, QSize, Qt
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
 from resnet_studio.fileio import loads_json
-from resnet_studio.ui import icons
+from resnet_studio.ui.common import icons
 
 MIME_TYPE = "application/x-resnet-studio-block"
 

@@ -32,9 +32,9 @@ from resnet_studio.data.images import image_file_filter
 from resnet_studio.errors import error_text
 from resnet_studio.fileio import atomic_write_text
 from resnet_studio.inspection.prediction import UNSURE_BELOW, Prediction
-from resnet_studio.ui.background import run_in_background
-from resnet_studio.ui.feature_tiles import to_pixmap
-from resnet_studio.ui.model_source import ModelSource
+from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.feature_tiles import to_pixmap
+from resnet_studio.ui.common.model_source import ModelSource
 
 TOP_K = 5
 CHUNK = 100  # table rows filled per pass of the event loop

@@ -1,0 +1,189 @@
+"""`evaluate`, `classify`, `lesion`, `similarity`, `export` and `bench`: what a trained network does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from resnet_studio.cli.common import DEVICES, checkpoint_help
+from resnet_studio.errors import UserError
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "export",
+        help="TorchScript, ONNX or standalone PyTorch source of a checkpoint; a run's metrics as CSV",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT|RUN_DIR")
+    p.add_argument("--format", required=True, choices=["torchscript", "onnx", "python", "csv"])
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class table and confusion matrix")
+    _checkpoint_and_data(p)
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("classify", help="top-k classes of image files (folders are walked)")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help=checkpoint_help())
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--top", type=int, default=5, metavar="K")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_classify)
+
+    p = sub.add_parser(
+        "lesion",
+        help="validation accuracy with each block removed, and with k random blocks removed (Veit et al.)",
+    )
+    _checkpoint_and_data(p)
+    p.set_defaults(handler=cmd_lesion)
+
+    p = sub.add_parser(
+        "similarity", help="linear CKA between the outputs of every pair of blocks (Kornblith et al.)"
+    )
+    _checkpoint_and_data(p, default_limit=256)
+    p.add_argument("--versus", metavar="CHECKPOINT", help="compare with this network's blocks instead")
+    p.set_defaults(handler=cmd_similarity)
+
+    p = sub.add_parser("bench", help="measure training throughput against plain PyTorch loops")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--steps", type=int, default=30, help="timed steps per loop (default 30)")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.set_defaults(handler=cmd_bench)
+
+
+def _checkpoint_and_data(p: argparse.ArgumentParser, default_limit: int | None = None) -> None:
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help=checkpoint_help())
+    p.add_argument("--data", metavar="SPEC", help="default: the data the checkpoint was trained on")
+    p.add_argument(
+        "--limit-val",
+        type=int,
+        metavar="N",
+        default=default_limit,
+        help=f"use at most N validation images (default {default_limit or 'all'})",
+    )
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--json", action="store_true")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from resnet_studio.inspection.evaluate import evaluate_checkpoint
+    from resnet_studio.nn.checkpoint import model_from_checkpoint
+    from resnet_studio.training.device import choose_device
+
+    loaded = model_from_checkpoint(args.checkpoint)
+    result, images, source = evaluate_checkpoint(
+        loaded, args.data, limit_val=args.limit_val, device=choose_device(args.device)
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(f"{loaded.path} on {source} ({len(images)} validation images)")
+        print(result.table())
+        print()
+        print(result.confusion_table())
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from resnet_studio.inspection.classify import classify_files
+    from resnet_studio.inspection.prediction import UNSURE_BELOW
+    from resnet_studio.nn.checkpoint import model_from_checkpoint
+
+    if args.top < 1:
+        raise UserError(f"--top: must be a positive integer, got {args.top}")
+    loaded = model_from_checkpoint(args.checkpoint)
+    results = classify_files(loaded, args.paths, top_k=args.top)
+    if not results:
+        raise UserError("no image files found in the given paths")
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        print(f"{len(loaded.classes)} classes known: {', '.join(loaded.classes)}")
+        for r in results:
+            if r.error:
+                print(f"{r.path}: error: {r.error}")
+            else:
+                unsure = f"  (unsure: below {UNSURE_BELOW:.0%})" if r.unsure else ""
+                print(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top) + unsure)
+    # Every file unreadable is the user's problem to fix; some unreadable is still a success.
+    return 2 if all(r.error for r in results) else 0
+
+
+def cmd_lesion(args: argparse.Namespace) -> int:
+    from resnet_studio.inspection.evaluate import validation_images
+    from resnet_studio.inspection.lesion import lesion_study
+    from resnet_studio.nn.checkpoint import model_from_checkpoint
+    from resnet_studio.training.device import choose_device
+
+    loaded = model_from_checkpoint(args.checkpoint)
+    images, source = validation_images(loaded, args.data, limit_val=args.limit_val)
+    device = choose_device(args.device)
+    result = lesion_study(
+        loaded.model.to(device), images, loaded.classes, loaded.mean, loaded.std, device=device
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    print(f"{loaded.path} on {source} ({len(images)} validation images): {result.baseline:.1%} whole")
+    for name, accuracy in result.blocks:
+        print(f"  without {name:<16} {accuracy:6.1%}")
+    for k, accuracy in result.random:
+        print(f"  without {k:>2} random blocks {accuracy:6.1%}")
+    return 0
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from resnet_studio.inspection.evaluate import validation_images
+    from resnet_studio.inspection.similarity import block_grams, similarity
+    from resnet_studio.nn.checkpoint import model_from_checkpoint
+    from resnet_studio.training.device import choose_device
+
+    device = choose_device(args.device)
+    loaded = model_from_checkpoint(args.checkpoint)
+    images, source = validation_images(loaded, args.data, limit_val=args.limit_val)
+    grams = block_grams(loaded.model.to(device), images, loaded.mean, loaded.std, device=device)
+    other = grams
+    if args.versus:
+        versus = model_from_checkpoint(args.versus)
+        if versus.input_size != loaded.input_size or versus.channels != loaded.channels:
+            raise UserError(f"--versus {args.versus}: its input differs from {args.checkpoint}'s")
+        other = block_grams(versus.model.to(device), images, versus.mean, versus.std, device=device)
+    result = similarity(grams, other)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    print(f"linear CKA on {len(images)} validation images of {source}")
+    print(" " * 16 + "".join(f"{name[-8:]:>9}" for name in result.columns))
+    for name, row in zip(result.rows, result.cka, strict=True):
+        print(f"{name:<16}" + "".join(f"{value:9.2f}" for value in row))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "csv":
+        from resnet_studio.training.rundir import metrics_to_csv
+
+        rows = metrics_to_csv(args.checkpoint, args.out)
+        print(f"wrote {args.out} ({rows} rows of metrics)")
+        return 0
+    from resnet_studio.export import export_checkpoint
+
+    print(export_checkpoint(args.checkpoint, args.format, args.out).describe())
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from resnet_studio.training.bench import run_bench
+
+    figures = run_bench(steps=args.steps, device=args.device, log=None if args.json else print)
+    from resnet_studio.ui.shell.bench import studio_figures  # Qt loads in a child process only
+
+    studio = studio_figures()
+    figures.update(studio)
+    if not args.json:
+        for key, value in studio.items():
+            print(f"{key:<18} {value}")
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    return 0

@@ -1,0 +1,88 @@
+"""`presets`, `recipes` and `summary`: the networks and recipes there are, and a network's figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from resnet_studio.architecture.analysis import si_units
+from resnet_studio.cli.common import arch_options, spec_of
+from resnet_studio.errors import UserError
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("presets", help="list the built-in networks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_presets)
+    p = sub.add_parser("recipes", help="list the training recipes")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_recipes)
+    p = sub.add_parser("summary", help="per-layer shapes, parameters and multiply-accumulates")
+    arch_options(p, required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_summary)
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from resnet_studio.architecture import PRESETS, analyze
+
+    rows: list[dict[str, Any]] = []
+    for name, preset in PRESETS.items():
+        a = analyze(preset.spec)
+        rows.append(
+            {
+                "name": name,
+                "title": preset.spec.name,
+                "description": preset.description,
+                "depth": preset.spec.depth,
+                "params": a.params,
+                "macs": a.macs,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'name':<10} {'depth':>5} {'params':>12} {'MACs':>10}  description")
+    for r in rows:
+        figures = f"{r['depth']:>5} {r['params']:>12,} {si_units(r['macs']):>10}"
+        print(f"{r['name']:<10} {figures}  {r['description']}")
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from resnet_studio.training.recipes import RECIPES
+
+    rows = [
+        {"name": r.name, "title": r.title, "description": r.description, "preset": r.preset, **r.settings}
+        for r in RECIPES.values()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in RECIPES.values():
+        network = f" Network: {r.preset}." if r.preset else ""
+        print(f"{r.name:<12} {r.description}{network}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from resnet_studio.architecture import analyze
+
+    spec = spec_of(args)
+    if spec is None:
+        raise UserError("give --preset NAME or --arch FILE")
+    analysis = analyze(spec)
+    if args.json:
+        print(json.dumps(analysis.to_dict(), indent=2))
+        return 0
+    print(f"{analysis.name}: input {'x'.join(map(str, analysis.input_shape))}")
+    print(f"{'layer':<16} {'type':<11} {'output':>14} {'params':>12} {'MACs':>10}  shortcut")
+    for layer in analysis.layers:
+        shape = "x".join(map(str, layer.output_shape))
+        print(
+            f"{layer.name:<16} {layer.type:<11} {shape:>14} {layer.params:>12,} "
+            f"{si_units(layer.macs):>10}  {layer.shortcut}"
+        )
+    print(f"{'total':<16} {'':<11} {'':>14} {analysis.params:>12,} {si_units(analysis.macs):>10}")
+    return 0

@@ -1,0 +1,202 @@
+"""`train`: a network trained headless into a run folder, with a progress bar; also under torchrun."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from resnet_studio.cli.common import DEVICES, PROG, arch_options, spec_of
+from resnet_studio.errors import UserError
+from resnet_studio.fileio import run_folder_name
+
+if TYPE_CHECKING:
+    from resnet_studio.architecture.spec import ArchitectureSpec
+    from resnet_studio.training import Finished, TrainConfig, Trainer
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a network headless, writing a run folder")
+    p.set_defaults(handler=cmd_train)
+    arch_options(p, required=False)
+    p.add_argument(
+        "--data",
+        default="demo",
+        metavar="SPEC",
+        help="demo, cifar10[:ROOT], cifar100[:ROOT] or folder:PATH (default demo)",
+    )
+    p.add_argument(
+        "--recipe",
+        metavar="NAME",
+        help="a named set of hyper-parameters: quick, article, he2015, cifar-10min (see `recipes`); "
+        "options given explicitly override its values",
+    )
+    p.add_argument(
+        "--budget",
+        metavar="DURATION",
+        help="train for this long, e.g. 10m, 90s, 1h30m: the number of steps is set from the measured "
+        "speed so that the run, evaluation included, ends on time with its schedule completed",
+    )
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--steps", type=int, metavar="N", help="optimizer steps in all (instead of --epochs)")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        metavar="X",
+        help="validate on this fraction of the training set, held out (e.g. 0.1), not on the test set",
+    )
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    p.add_argument("--schedule", choices=["step", "cosine", "onecycle", "constant"])
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="flip test-time augmentation: evaluation and classification average each image with "
+        "its mirror image (the checkpoint remembers it)",
+    )
+    _run_options(p)
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit-train", type=int, metavar="N")
+    p.add_argument("--limit-val", type=int, metavar="N")
+    p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: one per core)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/NAME-TIME)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or finished run")
+    p.add_argument("--distributed", action="store_true", help="DistributedDataParallel under torchrun")
+    p.add_argument("--sync-batchnorm", action="store_true", help="with --distributed")
+    p.add_argument("--download", action="store_true", help="download CIFAR data if missing")
+    p.add_argument(
+        "--tensorboard", action="store_true", help="also write RUN_DIR/tensorboard (needs tensorboard)"
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from resnet_studio.training import Trainer
+    from resnet_studio.training.distributed import finish
+
+    spec, config, out = _plan(args)
+    trainer = Trainer(spec, config, out, resume=args.resume)
+    # Ctrl-C and SIGTERM (what `kill` and a container stop send) stop after the current step with
+    # a checkpoint; a second one aborts.
+    signals = [signal.SIGINT, signal.SIGTERM]
+    previous = {number: signal.getsignal(number) for number in signals}
+
+    def interrupt(signum: int, frame: object) -> None:
+        sys.stderr.write(
+            f"\n{PROG}: stopping after this step ({signal.Signals(signum).name} again to abort)\n"
+        )
+        trainer.stop()
+        for number in signals:
+            signal.signal(number, previous[number] if number == signal.SIGINT else _abort)
+
+    for number in signals:
+        signal.signal(number, interrupt)
+    try:
+        finished = _render_training(trainer)
+    finally:
+        for number in signals:
+            signal.signal(number, previous[number])
+        finish()
+    return 0 if finished is not None and finished.status != "failed" else 1
+
+
+def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfig, str]:
+    """The network, the config (a recipe, then the options given) and the run folder."""
+    from resnet_studio.training import TrainConfig
+    from resnet_studio.training.config import parse_duration, resumed_config
+    from resnet_studio.training.recipes import get_recipe
+    from resnet_studio.training.rundir import RunDirectory
+
+    recipe = get_recipe(args.recipe) if args.recipe else None
+    spec = spec_of(args)
+    if spec is None and recipe is not None and recipe.preset and not args.resume:
+        from resnet_studio.architecture import get_preset
+
+        spec = get_preset(recipe.preset)
+    overrides = {
+        "data": args.data,
+        "epochs": args.epochs,
+        "steps": args.steps,
+        "budget": parse_duration(args.budget) if args.budget is not None else None,
+        "val_fraction": args.val_fraction,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+        "schedule": args.schedule,
+        "weight_decay": args.weight_decay,
+        "label_smoothing": args.label_smoothing,
+        "limit_train": args.limit_train,
+        "limit_val": args.limit_val,
+        "device": args.device,
+        "threads": args.threads,
+        "seed": args.seed,
+    }
+    if args.resume:
+        if spec is not None:
+            raise UserError("--resume continues the run's own architecture; drop --preset/--arch")
+        if recipe is not None:
+            raise UserError("--recipe starts a new run; --resume continues a run with its own settings")
+        del overrides["data"]  # a run continues on its own data
+        config = resumed_config(RunDirectory(args.resume).read_config(), **overrides)
+        out = args.resume
+    else:
+        if spec is None:
+            raise UserError("give --preset NAME or --arch FILE (or --resume RUN_DIR)")
+        chosen = {k: v for k, v in overrides.items() if v is not None}
+        if args.epochs is not None and args.steps is None:
+            chosen["steps"] = None  # epochs asked for explicitly win over a recipe's step count
+        if args.no_augment:
+            chosen["augment"] = False
+        if args.tta:
+            chosen["tta"] = True
+        if (args.epochs is not None or args.steps is not None) and args.budget is None:
+            chosen["budget"] = None  # so do epochs or steps over a recipe's budget
+        config = recipe.config(**chosen) if recipe else TrainConfig(**chosen)
+        config = dataclasses.replace(
+            config, download=args.download, sync_batchnorm=args.sync_batchnorm, tensorboard=args.tensorboard
+        )
+        out = args.out or str(Path("runs") / run_folder_name(spec.name))
+        if Path(out, "metrics.jsonl").exists():
+            raise UserError(f"--out {out}: already holds a run; use --resume {out} or another folder")
+    config.distributed = args.distributed
+    config.tensorboard = args.tensorboard or config.tensorboard
+    config.check()
+    return spec, config, out
+
+
+def _abort(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _render_training(trainer: Trainer) -> Finished | None:
+    from resnet_studio.training import Evaluated, Finished, Planned, Started, Step
+    from resnet_studio.training.progress import ProgressView
+
+    # Under torchrun every rank runs this loop; only rank 0 speaks.
+    quiet = trainer.config.distributed and os.environ.get("RANK", "0") != "0"
+    view = ProgressView(stream=open(os.devnull, "w") if quiet else None)  # noqa: SIM115
+    finished = None
+    for event in trainer.events():
+        if isinstance(event, Started):
+            view.started(event)
+        elif isinstance(event, Step):
+            view.step(event)
+        elif isinstance(event, Planned):
+            view.planned(event)
+        elif isinstance(event, Evaluated):
+            view.evaluated(event)
+        elif isinstance(event, Finished):
+            finished = event
+            view.finished(event)
+    return finished

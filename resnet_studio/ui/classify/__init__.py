@@ -1,0 +1,1 @@
+"""The Classify workspace: images dropped or pasted, answered with their top classes."""

@@ -1,0 +1,1 @@
+"""The Inspect workspace: feature maps, Grad-CAM and the validation results of the model that answers."""
