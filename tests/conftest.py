@@ -38,6 +38,24 @@ def demo_splits() -> DataSplits:
     return load_data("demo")
 
 
+@pytest.fixture(scope="session")
+def demo_slice(demo_splits: DataSplits):
+    """`demo_slice(train, val)`: a seeded random `train` training images and the first `val`
+    validation images of the demo set, with the whole set's normalisation."""
+
+    def make(train: int, val: int) -> DataSplits:
+        return DataSplits(
+            "demo",
+            demo_splits.classes,
+            demo_splits.train.subset(train, 0),
+            DataSet(demo_splits.val.images[:val], demo_splits.val.labels[:val]),
+            demo_splits.mean,
+            demo_splits.std,
+        )
+
+    return make
+
+
 @pytest.fixture
 def small_demo(demo_splits: DataSplits) -> DataSplits:
     """512 training and 256 validation images of the demo set."""

@@ -6,15 +6,10 @@ files without importing torch, which `data.sources` needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from resnet_studio.lazy import lazy_exports
 
 _EXPORTS = {"DataSet": "sources", "DataSplits": "sources", "load_data": "sources", "parse_source": "sources"}
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'resnet_studio.data' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"resnet_studio.data.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

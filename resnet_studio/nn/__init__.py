@@ -7,8 +7,7 @@ before torch has loaded, which the other modules need.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from resnet_studio.lazy import lazy_exports
 
 _EXPORTS = {
     "BLOCKS": "blocks",
@@ -22,8 +21,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'resnet_studio.nn' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"resnet_studio.nn.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

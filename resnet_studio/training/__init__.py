@@ -6,8 +6,7 @@ does not import torch: the studio's window appears before torch has loaded.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from resnet_studio.lazy import lazy_exports
 
 _EXPORTS = {
     "TrainConfig": "config",
@@ -28,8 +27,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'resnet_studio.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"resnet_studio.training.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -12,20 +12,12 @@ from resnet_studio.training import TrainConfig, Trainer, run_training
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, demo_splits):
+def trained(tmp_path_factory, demo_slice):
     """A tiny network trained for a few seconds; its run folder."""
     from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
-    from resnet_studio.data.sources import DataSet, DataSplits
 
     spec = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
-    data = DataSplits(
-        "demo",
-        demo_splits.classes,
-        demo_splits.train.subset(1024, 0),
-        DataSet(demo_splits.val.images[:300], demo_splits.val.labels[:300]),
-        demo_splits.mean,
-        demo_splits.std,
-    )
+    data = demo_slice(1024, 300)
     run = tmp_path_factory.mktemp("run")
     run_training(Trainer(spec, TrainConfig(epochs=2, batch_size=64, threads=2), run, data=data))
     return run

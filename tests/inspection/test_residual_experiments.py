@@ -66,18 +66,9 @@ def test_removing_a_block_whose_branch_is_zero_changes_nothing():
 
 
 @pytest.fixture(scope="module")
-def trained_pair(tmp_path_factory, demo_splits):
+def trained_pair(tmp_path_factory, demo_slice):
     """The small network and its plain twin, a few epochs on 2,048 demo images each."""
-    from resnet_studio.data.sources import DataSet, DataSplits
-
-    data = DataSplits(
-        "demo",
-        demo_splits.classes,
-        demo_splits.train.subset(2048, 0),
-        DataSet(demo_splits.val.images[:300], demo_splits.val.labels[:300]),
-        demo_splits.mean,
-        demo_splits.std,
-    )
+    data = demo_slice(2048, 300)
     root = tmp_path_factory.mktemp("pair")
     for name, shortcut in (("residual", "zero-pad"), ("plain", "none")):
         spec = dataclasses.replace(SMALL, shortcut=shortcut, name=name)

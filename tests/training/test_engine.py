@@ -58,17 +58,8 @@ def test_events_run_folder_and_metrics(tiny_spec, small_demo, tmp_path):
     assert records[-1].accuracy == evals[-1].accuracy
 
 
-def test_training_learns_the_demo_data(demo_splits):
-    from resnet_studio.data.sources import DataSet, DataSplits
-
-    data = DataSplits(
-        "demo",
-        demo_splits.classes,
-        demo_splits.train.subset(6000, 0),
-        DataSet(demo_splits.val.images[:500], demo_splits.val.labels[:500]),
-        demo_splits.mean,
-        demo_splits.std,
-    )
+def test_training_learns_the_demo_data(demo_slice):
+    data = demo_slice(6000, 500)
     spec = ArchitectureSpec(
         name="Small",
         stem=StemSpec(16),
