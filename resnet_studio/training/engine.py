@@ -28,8 +28,9 @@ from resnet_studio.training import distributed as dist_helpers
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.device import DeviceSettings, choose_device, settings_for
 from resnet_studio.training.events import Event, Finished
-from resnet_studio.training.loop import Controls, TrainingLoop
+from resnet_studio.training.loop import TrainingLoop
 from resnet_studio.training.rundir import RunDirectory
+from resnet_studio.training.state import Controls
 
 
 class Trainer:

@@ -155,14 +155,32 @@ def _epoch_rate(steps: list[tuple[int, int, float]], batch: int) -> float:
     return images / seconds if seconds else 0.0
 
 
+def _reference_rates(spec, config, pinned) -> tuple[float, float]:
+    """Images/s of the headless engine with the studio's settings, threads and pinned image, and of
+    `resnet-studio train`'s defaults (no pinned image, no gradient norms, its own thread count) on
+    the same network and data. References run 6 epochs (50 timed steps each): fewer left them 10%
+    apart from run to run."""
+    from resnet_studio.data.sources import load_data
+    from resnet_studio.training.config import TrainConfig
+    from resnet_studio.training.engine import Trainer
+    from resnet_studio.training.events import Step
+
+    data = load_data("demo", limit_train=TRAIN_IMAGES, limit_val=512)
+    trainer = Trainer(spec, dataclasses.replace(config, epochs=6), data=data)
+    trainer.pin_image(pinned)
+    reference = [(e.epoch, e.step, e.time) for e in trainer.events() if isinstance(e, Step)]
+    headless = Trainer(
+        spec, TrainConfig(data="demo", epochs=6, limit_train=TRAIN_IMAGES, limit_val=512), data=data
+    )
+    headless_steps = [(e.epoch, e.step, e.time) for e in headless.events() if isinstance(e, Step)]
+    return _epoch_rate(reference, config.batch_size), _epoch_rate(headless_steps, config.batch_size)
+
+
 def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from resnet_studio.data.sources import load_data
-    from resnet_studio.training.config import TrainConfig
-    from resnet_studio.training.engine import Trainer
     from resnet_studio.training.events import Evaluated, Step
     from resnet_studio.ui.shell.main_window import MainWindow
 
@@ -180,22 +198,7 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
         app.processEvents()
     config = view.setup.config()
 
-    # The headless engine with the same settings, threads and pinned image: the reference.
-    data = load_data("demo", limit_train=TRAIN_IMAGES, limit_val=512)
-    # References run 6 epochs (50 timed steps each): fewer left them 10% apart from run to run.
-    trainer = Trainer(window.document.spec, dataclasses.replace(config, epochs=6), data=data)
-    trainer.pin_image(view.pinned[0])
-    reference = [(e.epoch, e.step, e.time) for e in trainer.events() if isinstance(e, Step)]
-    engine_rate = _epoch_rate(reference, config.batch_size)
-    # `resnet-studio train`'s defaults on the same network and data: no pinned image, no gradient
-    # norms, its own thread count. The studio's defaults are measured against this.
-    headless = Trainer(
-        window.document.spec,
-        TrainConfig(data="demo", epochs=6, limit_train=TRAIN_IMAGES, limit_val=512),
-        data=data,
-    )
-    headless_steps = [(e.epoch, e.step, e.time) for e in headless.events() if isinstance(e, Step)]
-    headless_rate = _epoch_rate(headless_steps, config.batch_size)
+    engine_rate, headless_rate = _reference_rates(window.document.spec, config, view.pinned[0])
 
     steps: list[tuple[int, int, float]] = []
     memory: dict[int, float] = {}

@@ -58,8 +58,24 @@ class SetupPanel(QScrollArea):
         self._samples_for = ""
         self._recipe_extras: dict[str, object] = {}  # recipe values without a field of their own
         body = QWidget()
-        form = QFormLayout(body)
-        self.form = form
+        self.form = QFormLayout(body)
+        self._recipe_row()
+        self._data_rows()
+        self._length_and_optimizer_rows()
+        for combo in body.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+        for widget in (self.schedule, self.epochs, self.lr):
+            signal = getattr(widget, "currentTextChanged", None) or widget.valueChanged
+            signal.connect(lambda *_: self.update_schedule_plot())
+        self.update_schedule_plot()
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(body)
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(300)
+        self.setMaximumWidth(360)
+
+    def _recipe_row(self) -> None:
         self.recipe = QComboBox()
         self.recipe.setObjectName("recipe")
         for recipe in RECIPES.values():
@@ -73,7 +89,11 @@ class SetupPanel(QScrollArea):
             lambda _: self.recipe.setToolTip(RECIPES[self.recipe.currentData()].description)
         )
         self.recipe.setToolTip(next(iter(RECIPES.values())).description)
-        form.addRow("Recipe", self.recipe)
+        self.form.addRow("Recipe", self.recipe)
+
+    def _data_rows(self) -> None:
+        """Which data, where, a preview of samples, how many images, augmentation."""
+        form = self.form
         self.data_kind = QComboBox()
         self.data_kind.addItems(["demo", "cifar10", "cifar100", "folder"])
         self.data_path = QLineEdit()
@@ -127,6 +147,10 @@ class SetupPanel(QScrollArea):
             "answer with its mirror image's (twice the inference work, usually a little more accurate)"
         )
         form.addRow("Predict", self.tta)
+
+    def _length_and_optimizer_rows(self) -> None:
+        """How long (budget, epochs, steps), the split, the optimizer and its schedule, the machine."""
+        form = self.form
         self.epochs = _spin(1, 10_000, 3)
         self.steps = _spin(0, 100_000_000, 0)
         self.steps.setSpecialValueText("from epochs")
@@ -182,18 +206,6 @@ class SetupPanel(QScrollArea):
             ("CPU threads", self.threads),
         ):
             form.addRow(label, widget)
-        for combo in body.findChildren(QComboBox):
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(8)
-        for widget in (self.schedule, self.epochs, self.lr):
-            signal = getattr(widget, "currentTextChanged", None) or widget.valueChanged
-            signal.connect(lambda *_: self.update_schedule_plot())
-        self.update_schedule_plot()
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setWidget(body)
-        self.setWidgetResizable(True)
-        self.setMinimumWidth(300)
-        self.setMaximumWidth(360)
 
     def _schedule_plot(self) -> pg.PlotWidget:
         plot = pg.PlotWidget()
