@@ -15,12 +15,15 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F  # noqa: N812
 from torch import Tensor
 
 from resnet_studio.data.sources import DataSet
 from resnet_studio.data.transforms import batches, normalize
 from resnet_studio.inspection.activations import tap_points
 from resnet_studio.nn.model import ResNet
+
+MAX_FEATURES = 16_384  # numbers kept per image and block: a CIFAR network's 16x32x32, unpooled
 
 
 def centered_gram(x: Tensor) -> Tensor:
@@ -57,7 +60,7 @@ def block_grams(
     points = tap_points(model)
     outputs: dict[str, list[Tensor]] = {name: [] for name, _ in points}
     hooks = [
-        module.register_forward_hook(lambda _m, _i, out, name=name: outputs[name].append(out.float().cpu()))
+        module.register_forward_hook(lambda _m, _i, out, name=name: outputs[name].append(_bounded(out)))
         for name, module in points
     ]
     was_training = model.training
@@ -71,6 +74,17 @@ def block_grams(
         model.train(was_training)
     names = [name for name, _ in points]
     return names, [centered_gram(torch.cat(outputs.pop(name))) for name in names]
+
+
+def _bounded(out: Tensor) -> Tensor:
+    """A block's output for the Gram matrix, on the CPU: at most MAX_FEATURES numbers an image. A
+    larger map (an ImageNet network's 56x56 stage) is average-pooled to fewer positions first, so
+    that the outputs kept for a few hundred images stay in the hundreds of MB, not tens of GB."""
+    channels, height, width = out.shape[1:]
+    if channels * height * width > MAX_FEATURES:
+        side = max(1, int((MAX_FEATURES / channels) ** 0.5))
+        out = F.adaptive_avg_pool2d(out, (min(side, height), min(side, width)))
+    return out.float().cpu()
 
 
 @dataclass

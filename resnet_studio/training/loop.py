@@ -284,8 +284,9 @@ class TrainingLoop:
             yield from self._follow_budget()
             n = len(labels)
             correct = (logits.argmax(1) == labels).sum()
-            since_log.add(loss.detach() * n, correct, n)
-            self.epoch_sums.add(loss.detach() * n, correct, n)
+            summed = loss.detach() * n
+            since_log.add(summed, correct, n)
+            self.epoch_sums.add(summed, correct, n)
             last_of_epoch = pos.batch_in_epoch == self.steps_per_epoch or pos.step == self.total_steps
             if pos.step % self.log_every == 0 or last_of_epoch:
                 yield from self._log(since_log, last_of_epoch)

@@ -10,7 +10,7 @@ import torch
 from resnet_studio.architecture import ArchitectureSpec, InputSpec, StageSpec, StemSpec, get_preset
 from resnet_studio.cli import main
 from resnet_studio.inspection.lesion import lesion_study, lesioned, removable_blocks
-from resnet_studio.inspection.similarity import block_grams, linear_cka, similarity
+from resnet_studio.inspection.similarity import MAX_FEATURES, _bounded, block_grams, linear_cka, similarity
 from resnet_studio.nn import build_model
 from resnet_studio.training import TrainConfig, Trainer, run_training
 
@@ -119,3 +119,10 @@ def test_similarity_refuses_probes_of_different_sizes(demo_splits):
     b = block_grams(model, demo_splits.val.subset(30, 0), demo_splits.mean, demo_splits.std)
     with pytest.raises(ValueError, match="different numbers of images"):
         similarity(a, b)
+
+
+def test_large_block_outputs_are_pooled_to_a_bounded_size_and_small_ones_kept_whole():
+    cifar = torch.randn(3, 16, 32, 32)
+    assert torch.equal(_bounded(cifar), cifar)  # 16,384 numbers: CKA of the outputs themselves
+    imagenet = _bounded(torch.randn(3, 64, 112, 112))  # a ResNet-18 stem: 802,816 numbers an image
+    assert imagenet.shape[:2] == (3, 64) and imagenet[0].numel() <= MAX_FEATURES

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
+from resnet_studio.fileio import NotARegularFile
 from resnet_studio.training import TrainConfig, Trainer, run_training
 from resnet_studio.ui import MainWindow
 from resnet_studio.ui.common.workspaces import Workspace
@@ -61,6 +62,15 @@ def test_lesion_study_of_a_network_and_its_plain_twin(window, qtbot, tmp_path):
     view.save(tmp_path / "lesion.png")
     assert json.loads((tmp_path / "lesion.json").read_text())["kind"] == "lesion"
     assert (tmp_path / "lesion.png").read_bytes()[:4] == b"\x89PNG"
+    # A link or a folder named as the output is refused and left as it is.
+    target = tmp_path / "keep.json"
+    target.write_text("mine")
+    (tmp_path / "link.png").symlink_to(target)
+    (tmp_path / "folder.json").mkdir()
+    for bad in ("link.png", "folder.json"):
+        with pytest.raises(NotARegularFile):
+            view.save(tmp_path / bad)
+    assert target.read_text() == "mine" and (tmp_path / "folder.json").is_dir()
 
 
 def test_block_similarity_is_drawn_and_a_run_can_be_cancelled(window, qtbot):

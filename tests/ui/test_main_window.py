@@ -29,6 +29,13 @@ def test_screenshot_option_writes_a_png(tmp_path, qapp):
     assert main(["--screenshot", str(path), "--workspace", "train"]) == 0
     image = QImage(str(path))
     assert image.width() >= 1000 and image.height() >= 600
+    # Never written through a link: the file it points to keeps its bytes, and the error says why.
+    target = tmp_path / "keep.txt"
+    target.write_text("mine")
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    assert main(["--screenshot", str(link)]) == 2
+    assert target.read_text() == "mine" and link.is_symlink()
 
 
 def test_help_menu_tour_shortcuts_and_guide(qtbot):

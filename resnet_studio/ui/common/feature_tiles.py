@@ -1,12 +1,17 @@
-"""Feature maps as pictures: numpy arrays to colour-mapped `QImage`s (shared by Train and Inspect)."""
+"""Feature maps as pictures: numpy arrays to colour-mapped `QImage`s (shared by Train and Inspect),
+and pictures written as PNG files."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget
+
+from resnet_studio.fileio import atomic_write
 
 _LUT = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
 
@@ -67,3 +72,15 @@ def tile_list(name: str, icon: int, cell: tuple[int, int]) -> QListWidget:
     tiles.setMovement(QListView.Movement.Static)
     tiles.setWrapping(True)
     return tiles
+
+
+def write_png(pixmap: QPixmap, path: str | Path) -> None:
+    """`pixmap` as a PNG file, written atomically: never through a link, into a folder, a pipe or a
+    device (`NotARegularFile`), and a failed write leaves the previous file as it was (`OSError`)."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not pixmap.save(buffer, "PNG"):
+        raise OSError(f"{path}: the picture could not be encoded as PNG")
+    buffer.close()
+    atomic_write(path, lambda handle: handle.write(bytes(data.data())))

@@ -31,6 +31,7 @@ from resnet_studio.architecture.analysis import short_block_name
 from resnet_studio.errors import error_text
 from resnet_studio.fileio import atomic_write_json
 from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.feature_tiles import write_png
 from resnet_studio.ui.common.model_source import ModelSource
 
 LESION_NOTE = (
@@ -107,9 +108,12 @@ class ExperimentsView(QWidget):
         row.addWidget(self.limit)
         for widget in (self.lesion_button, self.similarity_button, self.cancel_button):
             row.addWidget(widget)
-        row.addWidget(self.progress, 1)
-        row.addWidget(self.save_png)
-        row.addWidget(self.save_json)
+        row.addStretch(1)
+        # The progress on a line of its own: beside the buttons, a 1024-pixel window cut its text.
+        status = QHBoxLayout()
+        status.addWidget(self.progress, 1)
+        status.addWidget(self.save_png)
+        status.addWidget(self.save_json)
 
         self.figures = QStackedWidget()
         self.lesion_plot = pg.GraphicsLayoutWidget()
@@ -122,6 +126,7 @@ class ExperimentsView(QWidget):
         self.figures.addWidget(self.similarity_plot)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addLayout(status)
         layout.addWidget(self.note)
         layout.addWidget(self.figures, 1)
 
@@ -256,8 +261,10 @@ class ExperimentsView(QWidget):
             image.setLevels((0.0, 1.0))  # one colour scale for both networks
             plot.addItem(image)
             ticks = [(j + 0.5, short_block_name(n)) for j, n in enumerate(network["rows"])]
-            plot.getAxis("bottom").setTicks([ticks])
             plot.getAxis("left").setTicks([ticks])
+            # Below, numbers (0: the stem): names side by side overlap in a narrow window.
+            plot.getAxis("bottom").setTicks([[(j + 0.5, str(j)) for j in range(len(ticks))]])
+            plot.setLabel("bottom", "the same blocks, in order (0: stem)")
             plot.invertY(True)
             plot.setAspectLocked(True)
             plot.setRange(xRange=(0, len(matrix)), yRange=(0, len(matrix)), padding=0)
@@ -274,15 +281,18 @@ class ExperimentsView(QWidget):
             return
         suggested = f"{self.result['kind']}.{kind}"
         path, _ = QFileDialog.getSaveFileName(self, "Save", suggested, f"{kind.upper()} (*.{kind})")
-        if path:
+        if not path:
+            return
+        try:
             self.save(path)
+        except OSError as exc:  # a link, a folder or a device named, a full disk: said, not raised
+            self.note.setText(f"Not saved: {path}: {exc.strerror or exc}")
 
     def save(self, path: str | Path) -> None:
-        """The figure as PNG, or the numbers as JSON, by the file's suffix."""
-        path = Path(path)
-        if path.suffix.lower() == ".png":
-            if not self.figures.currentWidget().grab().save(str(path)):
-                raise OSError(f"{path}: cannot write the picture")
+        """The figure as PNG, or the numbers as JSON, by the file's suffix; written atomically and
+        never through a link or into a device (`NotARegularFile`)."""
+        if Path(path).suffix.lower() == ".png":
+            write_png(self.figures.currentWidget().grab(), path)
         else:
             atomic_write_json(path, self.result)
 

@@ -26,6 +26,7 @@ def run_studio(
     from PySide6.QtCore import QThreadPool
     from PySide6.QtWidgets import QApplication
 
+    from resnet_studio.ui.common.feature_tiles import write_png
     from resnet_studio.ui.common.theme import THEMES, apply_theme
     from resnet_studio.ui.common.workspaces import Workspace
     from resnet_studio.ui.shell.main_window import MainWindow
@@ -67,8 +68,12 @@ def run_studio(
                 break
         window.canvas.fit()
         app.processEvents()
-        if not window.grab().save(screenshot):
-            raise UserError(f"--screenshot {screenshot}: cannot write the PNG")
+        try:
+            write_png(window.grab(), screenshot)
+        except OSError as exc:
+            raise UserError(
+                f"--screenshot {screenshot}: cannot write the PNG ({exc.strerror or exc})"
+            ) from None
         window.document.undo_stack.setClean()  # a screenshot never asks to save
         window.close()
         return 0

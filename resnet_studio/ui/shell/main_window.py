@@ -470,7 +470,11 @@ class MainWindow(QMainWindow):
                 runs.append(run.relative_to(path.parent.resolve()).as_posix())
             except ValueError:
                 runs.append(str(run))
-        return Project(self.document.spec, self.train_view.setup.config().to_dict(), runs)
+        try:
+            training = self.train_view.setup.config().to_dict()
+        except UserError:  # Setup holds settings that cannot train: the network is still saved
+            training = {}
+        return Project(self.document.spec, training, runs)
 
     def _restore_training(self, path: Path, project: Project) -> None:
         """A project's Setup settings and its runs' curves (those still on disk)."""
