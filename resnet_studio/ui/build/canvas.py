@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
 from resnet_studio.architecture import edits
 from resnet_studio.architecture.analysis import LayerInfo, block_name
 from resnet_studio.architecture.analysis import si_units as _si
+from resnet_studio.ui.build.palette import payload_of
 from resnet_studio.ui.common import icons
 from resnet_studio.ui.common.document import Document, Selection
-from resnet_studio.ui.build.palette import payload_of
 
 CARD_WIDTH = 520.0
 PAD = 12.0
