@@ -1,5 +1,7 @@
+
 """The builder driven only through the UI: real drops, clicks, keys, inspector edits and files."""
 
+import dataclasses
 import json
 
 import pytest
@@ -12,6 +14,7 @@ from resnet_studio.architecture import get_preset, load_spec
 from resnet_studio.project import open_file
 from resnet_studio.ui import MainWindow
 from resnet_studio.ui.build.palette import MIME_TYPE, mime_for
+from resnet_studio.ui.common.document import HEAD, NETWORK, STEM, Part
 
 
 @pytest.fixture
@@ -90,7 +93,7 @@ def test_build_through_the_ui_then_undo_and_redo_exactly(window, qtbot):
         Qt.MouseButton.LeftButton,
         pos=view_point(window, stage_card(window, 2).rect.center()),
     )
-    assert window.document.selection == ("stage", 2)
+    assert window.document.selection == Part.stage(2)
     window.inspector.channels.setValue(48)
     assert window.document.spec.stages[2].channels == 48
     assert window.document.undo_stack.undoText() == "Set stage 3 channels to 48"
@@ -138,14 +141,14 @@ def test_summary_and_canvas_follow_every_edit(window):
     assert window.summary.rowCount() == 57 and window.summary.item(56, 0).text() == "Total"
     assert window.summary.item(56, 3).text() == "1,727,962"
     assert len(window.canvas.stage_cards()) == 3
-    window.document.select(("stage", 0))
+    window.document.select(Part.stage(0))
     window.inspector.count.setValue(20)
     assert window.summary.rowCount() == 59
     assert any("basic × 20" in i.text() for i in window.canvas.scene().items() if hasattr(i, "text"))
 
 
 def test_invalid_setting_is_shown_in_place_and_disables_training(window):
-    window.document.select(("stage", 1))
+    window.document.select(Part.stage(1))
     window.inspector.block.setCurrentIndex(1)  # bottleneck
     window.inspector.channels.setValue(30)  # not a multiple of 4
     doc = window.document
@@ -163,7 +166,7 @@ def test_invalid_setting_is_shown_in_place_and_disables_training(window):
 
 def test_save_and_reopen_give_an_identical_spec(window, tmp_path):
     window.load_preset("resnet50")
-    window.document.select(("stage", 2))
+    window.document.select(Part.stage(2))
     window.inspector.count.setValue(5)
     spec = window.document.spec
     project = tmp_path / "net.rsproj"
@@ -221,11 +224,11 @@ def test_unsaved_changes_prompt_on_new_and_close(window, tmp_path):
 
 def test_double_click_opens_the_properties(window):
     canvas = window.canvas
-    stem = next(c for c in canvas.cards if c.key == "stem")
+    stem = next(c for c in canvas.cards if c.key == STEM)
     QTest.mouseDClick(
         canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window, stem.rect.center())
     )
-    assert window.document.selection == "stem" and window.inspector.title.text() == "Stem"
+    assert window.document.selection == STEM and window.inspector.title.text() == "Stem"
     assert window.inspector.pages.currentWidget().objectName() == "inspector-stem"
 
 
@@ -257,24 +260,24 @@ def test_undo_and_redo_restore_a_selection_that_exists(window, qtbot):
     document, canvas = window.document, window.canvas
     second = view_point(window, stage_card(window, 1).rect.center())
     QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=second)
-    assert document.selection == ("stage", 1)
+    assert document.selection == Part.stage(1)
     last = len(document.spec.stages)
     assert drop(window, {"kind": "stage", "block": "bottleneck"}, QPointF(100, canvas.gap_y(last)))
-    assert document.selection == ("stage", last)
+    assert document.selection == Part.stage(last)
     assert window.inspector.title.text() == f"Stage {last + 1}"
     window.undo_action.trigger()
     assert len(document.spec.stages) == last
-    assert document.selection == ("stage", 1)  # where the user was before the drop
+    assert document.selection == Part.stage(1)  # where the user was before the drop
     assert window.inspector.title.text() == "Stage 2"
     window.redo_action.trigger()  # the bottleneck stage again, selected again
-    assert document.selection == ("stage", last) and window.inspector.title.text() == f"Stage {last + 1}"
+    assert document.selection == Part.stage(last) and window.inspector.title.text() == f"Stage {last + 1}"
     window.undo_action.trigger()
     window.inspector.count.setValue(5)  # editing the restored selection edits that stage
     assert document.spec.stages[1].count == 5 and len(document.spec.stages) == last
     empty = canvas.viewport().rect().bottomRight() - QPoint(3, 3)
     assert canvas.card_at(canvas.mapToScene(empty)) is None
     QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=empty)
-    assert document.selection == "network" and window.inspector.title.text() == "Network"
+    assert document.selection == NETWORK and window.inspector.title.text() == "Network"
 
 
 def test_the_toolbar_never_jumps_and_the_canvas_keeps_the_whole_network_in_view(window, qtbot):
@@ -290,7 +293,7 @@ def test_the_toolbar_never_jumps_and_the_canvas_keeps_the_whole_network_in_view(
     assert undo.isEnabled() and undo.text() == "Undo"
     assert undo.toolTip().startswith("Undo Add bottleneck stage")
     assert [b.geometry() for b in toolbar.findChildren(QToolButton)] == positions
-    head = next(card for card in canvas.cards if card.key == "head")
+    head = next(card for card in canvas.cards if card.key == HEAD)
     visible = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
     assert visible.contains(head.rect), (visible, head.rect)  # seven stages, the head still in view
     undo.click()
@@ -303,12 +306,26 @@ def test_the_toolbar_never_jumps_and_the_canvas_keeps_the_whole_network_in_view(
 
 def test_a_network_too_big_for_this_machine_is_flagged_with_its_estimate(window):
     window.inspector.input_size.setValue(4096)  # ResNet-20 at 4,096 px: tens of GB a batch
-    problem = window.document.problem_for("network")
+    problem = window.document.problem_for(NETWORK)
     assert problem is not None and "needs about" in problem and "GB" in problem
     assert not window.document.valid and not window.train_action.isEnabled()
     assert "needs about" in window.inspector.problem.text()
     window.undo_action.trigger()
     assert window.document.valid and window.train_action.isEnabled()
+
+
+def test_problems_belong_to_the_part_they_name_and_a_selection_is_typed(window):
+    document = window.document
+    document.select(Part.stage(1))
+    spec = document.spec
+    broken = dataclasses.replace(spec.stages[2], channels=0)
+    bad = dataclasses.replace(spec, stages=(*spec.stages[:2], broken))
+    document.apply(bad, "bad channels", Part.stage(2))
+    assert document.problem_for(Part.stage(2)) is not None
+    assert document.problem_for(Part.stage(0)) is None and document.problem_for(STEM) is None
+    assert window.inspector.title.text() == "Stage 3" and "⚠" in window.inspector.problem.text()
+    with pytest.raises(TypeError, match="a selection is a Part"):
+        document.select("stem")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

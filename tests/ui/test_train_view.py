@@ -12,6 +12,7 @@ from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
 from resnet_studio.nn.checkpoint import load_checkpoint
 from resnet_studio.training import Finished
 from resnet_studio.ui import MainWindow
+from resnet_studio.ui.common.document import Part
 from resnet_studio.ui.common.workspaces import Workspace
 
 TINY = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
@@ -90,7 +91,7 @@ def test_pause_resume_and_stop_leave_a_resumable_checkpoint(window, qtbot):
 
 
 def test_invalid_network_disables_training_with_the_reason(window):
-    window.document.select(("stage", 0))
+    window.document.select(Part.stage(0))
     window.inspector.block.setCurrentIndex(1)
     window.inspector.channels.setValue(30)
     button = window.train_view.train_button

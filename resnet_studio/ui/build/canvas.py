@@ -8,6 +8,7 @@ card to reorder, Delete, clicks to select and double-clicks to open the properti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -37,7 +38,7 @@ from resnet_studio.architecture.analysis import LayerInfo, block_name
 from resnet_studio.architecture.analysis import si_units as _si
 from resnet_studio.ui.build.palette import payload_of
 from resnet_studio.ui.common import icons
-from resnet_studio.ui.common.document import Document, Selection
+from resnet_studio.ui.common.document import HEAD, NETWORK, STEM, Document, Part
 
 CARD_WIDTH = 520.0
 PAD = 12.0
@@ -47,9 +48,18 @@ LINK = 26.0
 ERROR = QColor("#d93025")
 
 
+class Drop(Enum):
+    """What dropping a palette item does (decided in one place, `_drop_target`)."""
+
+    REPLACE_STEM = "replace the stem"
+    RESET_HEAD = "reset the head"
+    DEEPEN_STAGE = "add a block to a stage"
+    INSERT_STAGE = "insert a stage"
+
+
 @dataclass
 class Card:
-    key: Selection
+    key: Part
     rect: QRectF
     item: QGraphicsRectItem
 
@@ -105,7 +115,7 @@ class Canvas(QGraphicsView):
         stem_layer = layers.get("stem")
         y = self._card(
             y,
-            "stem",
+            STEM,
             icons.STEM_COLOUR,
             f"Stem   {stem.kernel}×{stem.kernel}/{stem.stride} conv, {stem.channels} channels{pool}",
             self._figures(stem_layer.output_shape, stem_layer.params, stem_layer.macs) if stem_layer else "",
@@ -124,7 +134,7 @@ class Canvas(QGraphicsView):
             )
             y = self._card(
                 y,
-                ("stage", i),
+                Part.stage(i),
                 icons.BLOCK_COLOURS[stage.block],
                 title,
                 figures,
@@ -134,7 +144,7 @@ class Canvas(QGraphicsView):
         head_layer = layers.get("head")
         y = self._card(
             y,
-            "head",
+            HEAD,
             icons.HEAD_COLOUR,
             f"Head   average pool, dropout {head.dropout:g}, linear → {spec.classes}",
             f"{head_layer.params:,} params · {_si(head_layer.macs)} MACs" if head_layer else "",
@@ -214,7 +224,7 @@ class Canvas(QGraphicsView):
     def _card(
         self,
         y: float,
-        key: Selection,
+        key: Part,
         colour: str,
         title: str,
         figures: str,
@@ -310,8 +320,11 @@ class Canvas(QGraphicsView):
     def card_at(self, scene_pos: QPointF) -> Card | None:
         return next((c for c in self.cards if c.rect.contains(scene_pos)), None)
 
+    def card_for(self, key: Part) -> Card:
+        return next(c for c in self.cards if c.key == key)
+
     def stage_cards(self) -> list[Card]:
-        return [c for c in self.cards if isinstance(c.key, tuple)]
+        return [c for c in self.cards if c.key.is_stage]
 
     def insertion_index(self, scene_pos: QPointF) -> int:
         """Where a stage dropped at `scene_pos` goes: before the first stage whose middle is below."""
@@ -321,7 +334,7 @@ class Canvas(QGraphicsView):
     def gap_y(self, index: int) -> float:
         stages = self.stage_cards()
         if not stages:
-            stem = next(c for c in self.cards if c.key == "stem")
+            stem = self.card_for(STEM)
             return stem.rect.bottom() + LINK / 2
         if index < len(stages):
             return stages[index].rect.top() - LINK / 2
@@ -346,15 +359,16 @@ class Canvas(QGraphicsView):
 
     # -- drops from the palette: all handled here --------------------------------------------------
 
-    def _drop_target(self, payload: dict, scene_pos: QPointF) -> tuple[str, int | None, Card | None]:
+    def _drop_target(self, payload: dict, scene_pos: QPointF) -> tuple[Drop, int, Card | None]:
+        """What a drop at `scene_pos` does, the stage it does it at, and the card it lands on."""
         card = self.card_at(scene_pos)
         if payload["kind"] == "stem":
-            return "stem", None, next(c for c in self.cards if c.key == "stem")
+            return Drop.REPLACE_STEM, 0, self.card_for(STEM)
         if payload["kind"] == "head":
-            return "head", None, next(c for c in self.cards if c.key == "head")
-        if payload["kind"] == "block" and card is not None and isinstance(card.key, tuple):
-            return "deepen", card.key[1], card
-        return "insert", self.insertion_index(scene_pos), None
+            return Drop.RESET_HEAD, 0, self.card_for(HEAD)
+        if payload["kind"] == "block" and card is not None and card.key.is_stage:
+            return Drop.DEEPEN_STAGE, card.key.index, card
+        return Drop.INSERT_STAGE, self.insertion_index(scene_pos), None
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if payload_of(event.mimeData()) is not None:
@@ -368,7 +382,7 @@ class Canvas(QGraphicsView):
             event.ignore()
             return
         action, index, card = self._drop_target(payload, self.mapToScene(event.position().toPoint()))
-        self._show_marker(self.gap_y(index) if action == "insert" else None, card)
+        self._show_marker(self.gap_y(index) if action is Drop.INSERT_STAGE else None, card)
         event.acceptProposedAction()
 
     def dragLeaveEvent(self, event) -> None:
@@ -382,18 +396,18 @@ class Canvas(QGraphicsView):
             return
         spec = self.document.spec
         action, index, _ = self._drop_target(payload, self.mapToScene(event.position().toPoint()))
-        if action == "stem":
+        if action is Drop.REPLACE_STEM:
             new, text = edits.use_stem(spec, payload["variant"])
-            self.document.apply(new, text, "stem")
-        elif action == "head":
+            self.document.apply(new, text, STEM)
+        elif action is Drop.RESET_HEAD:
             new, text = edits.set_head(spec, 0.0)
-            self.document.apply(new, text, "head") if new != spec else self.document.select("head")
-        elif action == "deepen":
+            self.document.apply(new, text, HEAD) if new != spec else self.document.select(HEAD)
+        elif action is Drop.DEEPEN_STAGE:
             new, text = edits.add_block(spec, index)
-            self.document.apply(new, text, ("stage", index))
+            self.document.apply(new, text, Part.stage(index))
         else:
             new, text = edits.add_stage(spec, index, payload["block"])
-            self.document.apply(new, text, ("stage", index))
+            self.document.apply(new, text, Part.stage(index))
         event.acceptProposedAction()
 
     # -- selection, reordering, keys, zoom ------------------------------------------------------------
@@ -404,11 +418,11 @@ class Canvas(QGraphicsView):
             card = self.card_at(pos)
             if card is not None:
                 self.document.select(card.key)
-                self._press = (card.key[1], pos) if isinstance(card.key, tuple) else None
+                self._press = (card.key.index, pos) if card.key.is_stage else None
                 self._dragging = False
                 event.accept()
                 return
-            self.document.select("network")  # a click on empty canvas: the network as a whole
+            self.document.select(NETWORK)  # a click on empty canvas: the network as a whole
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -438,7 +452,7 @@ class Canvas(QGraphicsView):
                 target = gap if gap <= index else gap - 1
                 if target != index:
                     new, text = edits.move_stage(self.document.spec, index, target)
-                    self.document.apply(new, text, ("stage", target))
+                    self.document.apply(new, text, Part.stage(target))
                 else:
                     self.rebuild()  # put the card back
             event.accept()
@@ -463,14 +477,14 @@ class Canvas(QGraphicsView):
 
     def delete_selection(self) -> None:
         key = self.document.selection
-        if not isinstance(key, tuple):
+        if not key.is_stage:
             self.message.emit("Only stages can be deleted; the stem and head are always there")
             return
         if len(self.document.spec.stages) == 1:
             self.message.emit("A network needs at least one stage")
             return
-        new, text = edits.remove_stage(self.document.spec, key[1])
-        self.document.apply(new, text, ("stage", max(0, key[1] - 1)))
+        new, text = edits.remove_stage(self.document.spec, key.index)
+        self.document.apply(new, text, Part.stage(max(0, key.index - 1)))
 
     def changeEvent(self, event) -> None:
         """Follow a change of the system's light/dark scheme: the scene takes the new colours."""

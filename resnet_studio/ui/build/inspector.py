@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.architecture import BLOCK_KINDS, SHORTCUT_KINDS, edits
 from resnet_studio.architecture.spec import MAX_BLOCKS_PER_STAGE, MAX_CHANNELS, MAX_SIZE
-from resnet_studio.ui.common.document import Document
+from resnet_studio.ui.common.document import Document, PartKind
 
 SHORTCUT_TITLES = {
     "projection": "projection (1×1 conv)",
@@ -61,7 +61,8 @@ class Inspector(QWidget):
         self.problem = QLabel()
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #d93025;")
-        self.pages = QStackedWidget()
+        self.pages = QStackedWidget()  # one page of fields per kind of part
+        self._pages: dict[PartKind, QWidget] = {}
 
         # Network
         self.name = QLineEdit()
@@ -75,7 +76,7 @@ class Inspector(QWidget):
             "Keras code (pre-activation blocks never normalise the projection)"
         )
         self._page(
-            "network",
+            PartKind.NETWORK,
             [
                 ("Name", self.name),
                 ("Input size (px)", self.input_size),
@@ -91,7 +92,7 @@ class Inspector(QWidget):
         self.stem_stride = _spin(1, 4)
         self.stem_maxpool = QCheckBox("3×3/2 max-pool after the convolution")
         self._page(
-            "stem",
+            PartKind.STEM,
             [
                 ("Channels", self.stem_channels),
                 ("Kernel", self.stem_kernel),
@@ -105,7 +106,7 @@ class Inspector(QWidget):
         self.channels = _spin(1, MAX_CHANNELS)
         self.stride = _spin(1, 4)
         self._page(
-            "stage",
+            PartKind.STAGE,
             [
                 ("Block", self.block),
                 ("Blocks", self.count),
@@ -118,7 +119,7 @@ class Inspector(QWidget):
         self.dropout.setRange(0.0, 0.95)
         self.dropout.setSingleStep(0.05)
         self.dropout.setKeyboardTracking(False)
-        self._page("head", [("Dropout", self.dropout)])
+        self._page(PartKind.HEAD, [("Dropout", self.dropout)])
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
@@ -130,9 +131,10 @@ class Inspector(QWidget):
         document.selection_changed.connect(self.refresh)
         self.refresh()
 
-    def _page(self, name: str, rows: list[tuple[str, QWidget]]) -> None:
+    def _page(self, kind: PartKind, rows: list[tuple[str, QWidget]]) -> None:
         page = QWidget()
-        page.setObjectName(f"inspector-{name}")
+        page.setObjectName(f"inspector-{kind.value}")
+        self._pages[kind] = page
         form = QFormLayout(page)
         form.setContentsMargins(0, 4, 0, 4)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -180,36 +182,32 @@ class Inspector(QWidget):
         on(self.dropout.valueChanged, lambda v: edits.set_head(d.spec, round(float(v), 4)))
 
     def _stage(self) -> int:
-        key = self.document.selection
-        return key[1] if isinstance(key, tuple) else 0
+        return self.document.selection.index
 
     def refresh(self) -> None:
         self._updating = True
         try:
             spec = self.document.spec
             key = self.document.selection
-            if isinstance(key, tuple):
-                stage = spec.stages[key[1]]
-                self.title.setText(f"Stage {key[1] + 1}")
-                self.pages.setCurrentIndex(2)
+            self.pages.setCurrentWidget(self._pages[key.kind])
+            if key.is_stage:
+                stage = spec.stages[key.index]
+                self.title.setText(f"Stage {key.index + 1}")
                 self.block.setCurrentIndex(BLOCK_KINDS.index(stage.block))
                 self.count.setValue(stage.count)
                 self.channels.setValue(stage.channels)
                 self.stride.setValue(stage.stride)
-            elif key == "stem":
+            elif key.kind is PartKind.STEM:
                 self.title.setText("Stem")
-                self.pages.setCurrentIndex(1)
                 self.stem_channels.setValue(spec.stem.channels)
                 self.stem_kernel.setValue(spec.stem.kernel)
                 self.stem_stride.setValue(spec.stem.stride)
                 self.stem_maxpool.setChecked(spec.stem.maxpool)
-            elif key == "head":
+            elif key.kind is PartKind.HEAD:
                 self.title.setText("Head")
-                self.pages.setCurrentIndex(3)
                 self.dropout.setValue(spec.head.dropout)
             else:
                 self.title.setText("Network")
-                self.pages.setCurrentIndex(0)
                 if not self.name.hasFocus():
                     self.name.setText(spec.name)
                 self.input_size.setValue(spec.input.size)

@@ -6,6 +6,8 @@ Views never change the spec directly: they call `apply(new_spec, text)`, which p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -16,8 +18,32 @@ from resnet_studio.architecture.cost import machine_memory, too_big
 from resnet_studio.errors import SpecError
 from resnet_studio.training.config import TrainConfig
 
-# Selection keys: "network", "stem", "head", or ("stage", index).
-Selection = str | tuple[str, int]
+
+class PartKind(Enum):
+    NETWORK = "network"
+    STEM = "stem"
+    STAGE = "stage"
+    HEAD = "head"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part of the network the builder can select: the network as a whole, the stem, the head,
+    or one stage (by index). A typo in a kind fails at once instead of selecting nothing."""
+
+    kind: PartKind
+    index: int = 0  # the stage's index; 0 for the other parts
+
+    @staticmethod
+    def stage(index: int) -> Part:
+        return Part(PartKind.STAGE, index)
+
+    @property
+    def is_stage(self) -> bool:
+        return self.kind is PartKind.STAGE
+
+
+NETWORK, STEM, HEAD = Part(PartKind.NETWORK), Part(PartKind.STEM), Part(PartKind.HEAD)
 
 
 class SpecCommand(QUndoCommand):
@@ -30,7 +56,7 @@ class SpecCommand(QUndoCommand):
         before: ArchitectureSpec,
         after: ArchitectureSpec,
         text: str,
-        selection: Selection | None = None,
+        selection: Part | None = None,
     ) -> None:
         super().__init__(text)
         self.document = document
@@ -54,7 +80,7 @@ class Document(QObject):
         super().__init__(parent)
         self.spec = spec
         self.path: Path | None = None
-        self.selection: Selection = "network"
+        self.selection: Part = NETWORK
         self.undo_stack = QUndoStack(self)
         self._analysis: Analysis | None = None
         self._problems: list[SpecError] = []
@@ -75,7 +101,7 @@ class Document(QObject):
     def valid(self) -> bool:
         return not self._problems
 
-    def problem_for(self, key: Selection) -> str | None:
+    def problem_for(self, key: Part) -> str | None:
         """The first problem whose field belongs to `key` (a stage, the stem, the network)."""
         for problem in self._problems:
             if _owner(problem.field) == key:
@@ -84,7 +110,7 @@ class Document(QObject):
 
     # -- editing ----------------------------------------------------------------------------------
 
-    def apply(self, spec: ArchitectureSpec, text: str, selection: Selection | None = None) -> None:
+    def apply(self, spec: ArchitectureSpec, text: str, selection: Part | None = None) -> None:
         if spec == self.spec:
             return
         self.undo_stack.push(SpecCommand(self, self.spec, spec, text, selection))
@@ -97,17 +123,17 @@ class Document(QObject):
         """A new or opened file: a fresh history and a clean state."""
         self.undo_stack.clear()
         self.path = path
-        self._set_spec(spec, "network")
+        self._set_spec(spec, NETWORK)
         self.undo_stack.setClean()
         self.path_changed.emit()
 
-    def select(self, key: Selection) -> None:
+    def select(self, key: Part) -> None:
         key = _existing(self.spec, key)
         if key != self.selection:
             self.selection = key
             self.selection_changed.emit()
 
-    def _set_spec(self, spec: ArchitectureSpec, selection: Selection | None) -> None:
+    def _set_spec(self, spec: ArchitectureSpec, selection: Part | None) -> None:
         self.spec = spec
         self._refresh()
         self.selection = _existing(spec, selection if selection is not None else self.selection)
@@ -123,15 +149,17 @@ class Document(QObject):
                 self._problems = [SpecError("network", too_much)]
 
 
-def _existing(spec: ArchitectureSpec, key: Selection) -> Selection:
+def _existing(spec: ArchitectureSpec, key: Part) -> Part:
     """`key` if `spec` has it; else the last stage for a stage beyond the end, or the network."""
-    if isinstance(key, tuple):
-        return ("stage", min(key[1], len(spec.stages) - 1)) if spec.stages and key[1] >= 0 else "network"
-    return key if key in ("network", "stem", "head") else "network"
+    if not isinstance(key, Part):  # a caller's mistake, caught where it is made
+        raise TypeError(f"a selection is a Part, got {key!r}")
+    if key.is_stage:
+        return Part.stage(min(key.index, len(spec.stages) - 1)) if spec.stages and key.index >= 0 else NETWORK
+    return key
 
 
-def _owner(field: str) -> Selection:
+def _owner(field: str) -> Part:
+    """The part a problem's field (`stages[2].channels`, `stem.kernel`, `classes`) belongs to."""
     if field.startswith("stages["):
-        return ("stage", int(field[7 : field.index("]")]))
-    head = field.split(".")[0]
-    return head if head in ("stem", "head") else "network"
+        return Part.stage(int(field[7 : field.index("]")]))
+    return {"stem": STEM, "head": HEAD}.get(field.split(".")[0], NETWORK)

@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from resnet_studio.ui.common.document import Part
 from resnet_studio.ui.common.workspaces import Workspace
 
 
@@ -47,7 +48,7 @@ def measure() -> dict[str, float]:
     startup = time.time() - started
 
     window.load_preset("resnet110")
-    window.document.select(("stage", 1))
+    window.document.select(Part.stage(1))
     app.processEvents()
     times = []
     for i in range(30):

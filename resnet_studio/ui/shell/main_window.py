@@ -29,7 +29,7 @@ from resnet_studio.ui.build.inspector import Inspector
 from resnet_studio.ui.build.palette import Palette
 from resnet_studio.ui.build.summary import SummaryView
 from resnet_studio.ui.classify.classify_view import ClassifyView
-from resnet_studio.ui.common.document import Document
+from resnet_studio.ui.common.document import NETWORK, Document
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.training_controller import TrainingController
 from resnet_studio.ui.common.workspaces import Workspace
@@ -363,7 +363,7 @@ class MainWindow(QMainWindow):
 
     def load_preset(self, name: str) -> None:
         spec = get_preset(name)
-        self.document.apply(spec, f"Load preset {spec.name}", "network")
+        self.document.apply(spec, f"Load preset {spec.name}", NETWORK)
         self.canvas.fit()
 
     def open_file(self, path: str | Path | None = None) -> bool:
