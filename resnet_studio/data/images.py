@@ -6,12 +6,15 @@ same way in both places (shorter side resized to the input size, then a centre c
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_PIXELS = 120_000_000  # a 50-megapixel photo decodes; a decompression bomb does not
@@ -40,6 +43,16 @@ def is_image_name(path: str | os.PathLike[str]) -> bool:
 def load_image(path: str | os.PathLike[str], size: int, channels: int = 3) -> np.ndarray:
     """Decode `path` into uint8 (channels, size, size); raises `ImageError` with a reason."""
     return _decode(path, size, channels, 0)[0]
+
+
+def load_image_or_none(path: str | os.PathLike[str], size: int, channels: int = 3) -> np.ndarray | None:
+    """`load_image`, or None (logged) for a file that cannot be used: what a data set's loader
+    wants, run in worker processes (so it lives here, where torch is not imported)."""
+    try:
+        return load_image(path, size, channels)
+    except ImageError as exc:
+        log.debug("%s: %s", path, exc)
+        return None
 
 
 def load_image_with_preview(

@@ -46,6 +46,23 @@ def test_folder_with_train_and_val(tmp_path):
     assert cats[:, 0].float().mean() > 250  # red
 
 
+def test_large_folders_decode_in_worker_processes_with_the_same_result(tmp_path, monkeypatch):
+    """Above PROCESS_DECODE_MIN files the decoding runs in spawned processes: same images, same
+    order, the broken file skipped and counted as with threads."""
+    from resnet_studio.data import sources
+
+    _class_folders(tmp_path / "train")
+    _class_folders(tmp_path / "val", per_class=3)
+    (tmp_path / "train" / "dogs" / "broken.png").write_bytes(b"\x89PNG broken")
+    threads = load_data(f"folder:{tmp_path}", image_size=16)
+    monkeypatch.setattr(sources, "PROCESS_DECODE_MIN", 5)
+    processes = load_data(f"folder:{tmp_path}", image_size=16)
+    assert processes.skipped == threads.skipped == 1
+    assert torch.equal(processes.train.images, threads.train.images)
+    assert torch.equal(processes.train.labels, threads.train.labels)
+    assert torch.equal(processes.val.images, threads.val.images)
+
+
 def test_single_folder_is_split_ninety_ten_per_class(tmp_path):
     _class_folders(tmp_path, per_class=20)
     data = load_data(f"folder:{tmp_path}")
