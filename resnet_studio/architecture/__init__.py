@@ -4,6 +4,7 @@ from resnet_studio.architecture.analysis import Analysis, LayerInfo, analyze
 from resnet_studio.architecture.presets import PRESETS, get_preset
 from resnet_studio.architecture.spec import (
     BLOCK_KINDS,
+    DOWNSAMPLE_KINDS,
     SHORTCUT_KINDS,
     ArchitectureSpec,
     HeadSpec,
@@ -19,6 +20,7 @@ from resnet_studio.architecture.spec import (
 
 __all__ = [
     "BLOCK_KINDS",
+    "DOWNSAMPLE_KINDS",
     "PRESETS",
     "SHORTCUT_KINDS",
     "Analysis",

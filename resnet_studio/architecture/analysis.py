@@ -81,10 +81,19 @@ def _conv(cin: int, cout: int, k: int, out_size: int) -> tuple[int, int]:
 
 
 def block_figures(
-    kind: str, cin: int, cout: int, stride: int, shortcut: str, size: int, projection_bn: bool = True
+    kind: str,
+    cin: int,
+    cout: int,
+    stride: int,
+    shortcut: str,
+    size: int,
+    projection_bn: bool = True,
+    pool: bool = False,
 ) -> tuple[int, int, int, str]:
-    """(params, macs, output side, shortcut used) of one residual block fed `size` x `size`."""
+    """(params, macs, output side, shortcut used) of one residual block fed `size` x `size`;
+    with `pool`, the strided convolution runs at the input's size and a max-pool shrinks it."""
     out = _out(size, stride)
+    strided = size if pool else out  # the side the block's strided convolution computes
     params = macs = 0
 
     def add(p_m: tuple[int, int]) -> None:
@@ -95,16 +104,17 @@ def block_figures(
     if kind == "bottleneck":
         inner = cout // 4
         add(_conv(cin, inner, 1, size))
-        add(_conv(inner, inner, 3, out))
+        add(_conv(inner, inner, 3, strided))
         add(_conv(inner, cout, 1, out))
         params += 2 * (inner + inner + cout)
     else:
-        add(_conv(cin, cout, 3, out))
+        add(_conv(cin, cout, 3, strided))
         add(_conv(cout, cout, 3, out))
         # basic: BN after each conv; preact: BN before each conv.
         params += 2 * (cout + cout) if kind == "basic" else 2 * (cin + cout)
 
-    changes_shape = stride != 1 or cin != cout
+    # A pooled block's shortcut is pooled alike, so it needs a projection only for new channels.
+    changes_shape = (stride != 1 and not pool) or cin != cout
     if shortcut == "none":
         used = ""
     elif not changes_shape:
@@ -139,7 +149,14 @@ def analyze(spec: ArchitectureSpec) -> Analysis:
         for b in range(1, stage.count + 1):
             stride = stage.stride if b == 1 else 1
             params, macs, size, used = block_figures(
-                stage.block, channels, stage.channels, stride, spec.shortcut, size, spec.projection_bn
+                stage.block,
+                channels,
+                stage.channels,
+                stride,
+                spec.shortcut,
+                size,
+                spec.projection_bn,
+                spec.downsample_by == "maxpool",
             )
             channels = stage.channels
             layers.append(

@@ -84,7 +84,8 @@ def set_head(spec: ArchitectureSpec, dropout: float) -> Edit:
 
 
 def set_network(spec: ArchitectureSpec, field: str, value: Any) -> Edit:
-    """Network-wide settings: name, classes, shortcut, projection_bn, input_size, input_channels."""
+    """Network-wide settings: name, classes, shortcut, projection_bn, downsample_by, input_size,
+    input_channels."""
     if field == "input_size":
         return replace(spec, input=InputSpec(spec.input.channels, value)), f"Set input size to {value}"
     if field == "input_channels":
@@ -92,6 +93,9 @@ def set_network(spec: ArchitectureSpec, field: str, value: Any) -> Edit:
     if field == "projection_bn":
         state = "on" if value else "off"
         return replace(spec, projection_bn=bool(value)), f"Turn BatchNorm on projections {state}"
+    if field == "downsample_by":
+        how = "max-pooling" if value == "maxpool" else "strided convolutions"
+        return replace(spec, downsample_by=value), f"Downsample by {how}"
     return replace(spec, **{field: value}), f"Set {_words(field)} to {value}"
 
 

@@ -20,8 +20,10 @@ VERSION = 1
 
 BlockKind = Literal["basic", "bottleneck", "preact"]
 ShortcutKind = Literal["projection", "zero-pad", "none"]
+DownsampleKind = Literal["stride", "maxpool"]
 BLOCK_KINDS: tuple[str, ...] = ("basic", "bottleneck", "preact")
 SHORTCUT_KINDS: tuple[str, ...] = ("projection", "zero-pad", "none")
+DOWNSAMPLE_KINDS: tuple[str, ...] = ("stride", "maxpool")
 
 MAX_CHANNELS = 8192
 MAX_SIZE = 4096
@@ -67,14 +69,20 @@ class ArchitectureSpec:
     # BatchNorm after each 1x1 projection (the paper's option B). False: a bare 1x1 convolution, as
     # in the reference article's Keras code. Pre-activation blocks never normalise the projection.
     projection_bn: bool = True
+    # How a block with stride s shrinks the image: "stride", its convolution strides (He et al.);
+    # "maxpool", the convolution runs at full size and an s x s max-pool follows it, the shortcut
+    # pooled alike (ResNet-9 and airbench: costlier, and faster to learn for the same time).
+    downsample_by: DownsampleKind = "stride"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["stages"] = [asdict(stage) for stage in self.stages]
+        # Optional fields are written only when they differ from the default, so that files of
+        # networks without them stay byte-identical and load in versions that predate them.
         if self.projection_bn:
-            # Written only when it differs from the default, so that files of networks without the
-            # option stay byte-identical and load in versions that predate it.
             del data["projection_bn"]
+        if self.downsample_by == "stride":
+            del data["downsample_by"]
         return {"format": FORMAT, "version": VERSION, **data}
 
     def with_stages(self, stages: list[StageSpec] | tuple[StageSpec, ...]) -> ArchitectureSpec:
@@ -138,7 +146,7 @@ def spec_from_dict(data: Any) -> ArchitectureSpec:
     if not isinstance(data, dict):
         raise SpecError("", f"an architecture must be a JSON object, got {_describe(data)}")
     top = {"format", "version", "name", "input", "classes", "stem", "stages", "shortcut", "head"}
-    top.add("projection_bn")
+    top |= {"projection_bn", "downsample_by"}
     _no_unknown(data, "", top)
     if data.get("format", FORMAT) != FORMAT:
         raise SpecError("format", f"must be {FORMAT!r}, got {_describe(data.get('format'))}")
@@ -205,6 +213,7 @@ def spec_from_dict(data: Any) -> ArchitectureSpec:
         shortcut=_choice(data, "shortcut", "", "projection", SHORTCUT_KINDS),  # type: ignore[arg-type]
         head=HeadSpec(dropout=float(dropout)),
         projection_bn=projection_bn,
+        downsample_by=_choice(data, "downsample_by", "", "stride", DOWNSAMPLE_KINDS),  # type: ignore[arg-type]
     )
     validate(spec)
     return spec

@@ -66,7 +66,8 @@ class ResNet(nn.Module):
                 stride = stage["stride"] if b == 1 else 1
                 block = BLOCKS[stage["block"]]
                 stage_blocks[f"block{b}"] = block(channels, stage["channels"], stride, spec["shortcut"],
-                                                  spec.get("projection_bn", True))
+                                                  spec.get("projection_bn", True),
+                                                  pool=spec.get("downsample_by") == "maxpool")
                 channels = stage["channels"]
             self.add_module(f"stage{s}", nn.Sequential(stage_blocks))
             self.stage_names.append(f"stage{s}")

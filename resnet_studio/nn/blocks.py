@@ -2,7 +2,9 @@
 
 `shortcut` is the network-wide kind ("projection", "zero-pad" or "none"); a block uses a
 `downsample` module only where its output shape differs from its input's. `projection_bn=False`
-makes a projection a bare 1x1 convolution (the reference article's Keras code).
+makes a projection a bare 1x1 convolution (the reference article's Keras code). `pool=True` shrinks
+by max-pooling instead of striding: the strided convolution runs at stride 1 and an s x s max-pool
+follows it, and the shortcut sees the input pooled the same way (ResNet-9, airbench).
 """
 
 from __future__ import annotations
@@ -43,31 +45,55 @@ def make_downsample(cin: int, cout: int, stride: int, shortcut: str, norm: bool 
     return nn.Sequential(conv, nn.BatchNorm2d(cout)) if norm else conv
 
 
+def make_pool(stride: int, pool: bool) -> nn.Module | None:
+    """The max-pool that replaces a stride, or None. `ceil_mode` keeps the sizes of a padded
+    strided convolution: 15 pixels become 8 either way."""
+    return nn.MaxPool2d(stride, stride, ceil_mode=True) if pool and stride > 1 else None
+
+
+def pooled(pool: nn.Module | None, x: Tensor) -> Tensor:
+    """`x` through a block's max-pool, or `x` itself for a block without one."""
+    return x if pool is None else pool(x)
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions, BN after each, ReLU after the addition."""
 
     expansion = 1
 
     def __init__(
-        self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection", projection_bn: bool = True
+        self,
+        cin: int,
+        cout: int,
+        stride: int = 1,
+        shortcut: str = "projection",
+        projection_bn: bool = True,
+        pool: bool = False,
     ) -> None:
         super().__init__()
-        self.conv1 = conv3x3(cin, cout, stride)
+        self.pool = make_pool(stride, pool)
+        step = 1 if self.pool is not None else stride  # what the convolutions stride
+        self.conv1 = conv3x3(cin, cout, step)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = conv3x3(cout, cout)
         self.bn2 = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
         self.residual = shortcut != "none"
-        self.downsample = make_downsample(cin, cout, stride, shortcut, projection_bn)
+        self.downsample = make_downsample(cin, cout, step, shortcut, projection_bn)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn1(pooled(self.pool, self.conv1(x))))
         out = self.bn2(self.conv2(out))
         if self.residual:
+            x = pooled(self.pool, x)
             out = out + (x if self.downsample is None else self.downsample(x))
         return self.relu(out)
 
     def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn2
+
+    def branch_end(self) -> nn.Module:
+        """The layer whose output is the branch F(x), before the shortcut is added."""
         return self.bn2
 
 
@@ -77,29 +103,41 @@ class Bottleneck(nn.Module):
     expansion = 4
 
     def __init__(
-        self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection", projection_bn: bool = True
+        self,
+        cin: int,
+        cout: int,
+        stride: int = 1,
+        shortcut: str = "projection",
+        projection_bn: bool = True,
+        pool: bool = False,
     ) -> None:
         super().__init__()
         inner = cout // self.expansion
+        self.pool = make_pool(stride, pool)
+        step = 1 if self.pool is not None else stride
         self.conv1 = conv1x1(cin, inner)
         self.bn1 = nn.BatchNorm2d(inner)
-        self.conv2 = conv3x3(inner, inner, stride)
+        self.conv2 = conv3x3(inner, inner, step)
         self.bn2 = nn.BatchNorm2d(inner)
         self.conv3 = conv1x1(inner, cout)
         self.bn3 = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
         self.residual = shortcut != "none"
-        self.downsample = make_downsample(cin, cout, stride, shortcut, projection_bn)
+        self.downsample = make_downsample(cin, cout, step, shortcut, projection_bn)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.relu(self.bn2(pooled(self.pool, self.conv2(out))))
         out = self.bn3(self.conv3(out))
         if self.residual:
+            x = pooled(self.pool, x)
             out = out + (x if self.downsample is None else self.downsample(x))
         return self.relu(out)
 
     def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn3
+
+    def branch_end(self) -> nn.Module:
         return self.bn3
 
 
@@ -109,29 +147,42 @@ class PreActBlock(nn.Module):
     expansion = 1
 
     def __init__(
-        self, cin: int, cout: int, stride: int = 1, shortcut: str = "projection", projection_bn: bool = True
+        self,
+        cin: int,
+        cout: int,
+        stride: int = 1,
+        shortcut: str = "projection",
+        projection_bn: bool = True,
+        pool: bool = False,
     ) -> None:
         super().__init__()
+        self.pool = make_pool(stride, pool)
+        step = 1 if self.pool is not None else stride
         self.bn1 = nn.BatchNorm2d(cin)
-        self.conv1 = conv3x3(cin, cout, stride)
+        self.conv1 = conv3x3(cin, cout, step)
         self.bn2 = nn.BatchNorm2d(cout)
         self.conv2 = conv3x3(cout, cout)
         self.relu = nn.ReLU(inplace=False)  # `x` is still needed by the shortcut
         self.residual = shortcut != "none"
         # The 2016 paper's projection is a bare 1x1 convolution: `projection_bn` does not apply.
-        self.downsample = make_downsample(cin, cout, stride, shortcut, norm=False)
+        self.downsample = make_downsample(cin, cout, step, shortcut, norm=False)
 
     def forward(self, x: Tensor) -> Tensor:
         pre = self.relu(self.bn1(x))
-        out = self.conv1(pre)
+        out = pooled(self.pool, self.conv1(pre))
         out = self.conv2(self.relu(self.bn2(out)))
         if not self.residual:
             return out
         # The projection sees the pre-activated input; the identity sees the raw input (2016 paper).
-        return out + (x if self.downsample is None else self.downsample(pre))
+        if self.downsample is None:
+            return out + pooled(self.pool, x)
+        return out + self.downsample(pooled(self.pool, pre))
 
     def last_bn(self) -> nn.BatchNorm2d:
         return self.bn2
+
+    def branch_end(self) -> nn.Module:
+        return self.conv2
 
 
 BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck] | type[PreActBlock]] = {

@@ -63,7 +63,12 @@ class ResNet(nn.Module):
             for b in range(1, stage.count + 1):
                 stride = stage.stride if b == 1 else 1
                 blocks[f"block{b}"] = BLOCKS[stage.block](
-                    channels, stage.channels, stride, spec.shortcut, spec.projection_bn
+                    channels,
+                    stage.channels,
+                    stride,
+                    spec.shortcut,
+                    spec.projection_bn,
+                    pool=spec.downsample_by == "maxpool",
                 )
                 channels = stage.channels
             self.add_module(f"stage{s}", nn.Sequential(blocks))

@@ -113,7 +113,7 @@ def _random_spec(rng: random.Random) -> ArchitectureSpec:
     stages = []
     for _ in range(rng.randint(1, 4)):
         block = rng.choice(["basic", "bottleneck", "preact"])
-        stages.append(StageSpec(block, rng.randint(1, 3), 4 * rng.randint(1, 12), rng.choice([1, 1, 2])))
+        stages.append(StageSpec(block, rng.randint(1, 3), 4 * rng.randint(1, 12), rng.choice([1, 1, 2, 3])))
     return ArchitectureSpec(
         name="random",
         input=InputSpec(rng.choice([1, 3]), rng.choice([16, 24, 32, 33])),
@@ -124,6 +124,7 @@ def _random_spec(rng: random.Random) -> ArchitectureSpec:
         stages=tuple(stages),
         shortcut=rng.choice(["projection", "zero-pad", "none"]),
         projection_bn=rng.random() < 0.5,
+        downsample_by=rng.choice(["stride", "maxpool"]),
     )
 
 

@@ -69,6 +69,14 @@ def test_projection_without_batchnorm_is_optional_and_old_files_load_unchanged()
     assert get_preset("article").to_dict()["projection_bn"] is False
 
 
+def test_downsampling_by_max_pool_is_optional_and_round_trips():
+    old = spec_from_dict(DESIGN_EXAMPLE)
+    assert old.downsample_by == "stride" and "downsample_by" not in old.to_dict()
+    pooled = spec_from_dict({**DESIGN_EXAMPLE, "downsample_by": "maxpool"})
+    assert pooled.to_dict()["downsample_by"] == "maxpool" and spec_from_dict(pooled.to_dict()) == pooled
+    assert get_preset("cifar-fast").downsample_by == "maxpool"
+
+
 def _with(path: str, value):
     data = json.loads(json.dumps(DESIGN_EXAMPLE))
     target = data
@@ -107,6 +115,7 @@ _DELETE = object()
         ("version", 2, "version: unsupported version 2"),
         ("input.size", True, "input.size: must be a positive integer, got true"),
         ("projection_bn", "no", 'projection_bn: must be true or false, got "no"'),
+        ("downsample_by", "avgpool", "downsample_by: must be one of"),
     ],
 )
 def test_invalid_fields_are_named(path, value, message):

@@ -20,10 +20,11 @@ BOTTLENECK = ArchitectureSpec(
     name="Bottleneck net",
     stem=StemSpec(16),
     stages=(StageSpec("bottleneck", 1, 32, 1), StageSpec("bottleneck", 2, 64, 2)),
+    downsample_by="maxpool",
 )
 
 
-@pytest.fixture(scope="module", params=["resnet20", "bottleneck"])
+@pytest.fixture(scope="module", params=["resnet20", "bottleneck", "cifar-fast"])
 def checkpoint(request, tmp_path_factory, demo_splits):
     """A briefly trained checkpoint (BatchNorm statistics no longer at their defaults)."""
     from resnet_studio.data.sources import DataSet, DataSplits, channel_stats
@@ -31,7 +32,7 @@ def checkpoint(request, tmp_path_factory, demo_splits):
     train = DataSet(demo_splits.train.images[:256], demo_splits.train.labels[:256])
     val = DataSet(demo_splits.val.images[:64], demo_splits.val.labels[:64])
     data = DataSplits("demo", list(demo_splits.classes), train, val, *channel_stats(train.images))
-    spec = get_preset("resnet20") if request.param == "resnet20" else BOTTLENECK
+    spec = BOTTLENECK if request.param == "bottleneck" else get_preset(request.param)
     run = tmp_path_factory.mktemp(request.param) / "run"
     run_training(Trainer(spec, TrainConfig(epochs=1, batch_size=64, threads=2), run, data=data))
     return run / "checkpoints" / "best.pt"

@@ -314,6 +314,20 @@ def test_a_network_too_big_for_this_machine_is_flagged_with_its_estimate(window)
     assert window.document.valid and window.train_action.isEnabled()
 
 
+def test_downsampling_by_max_pool_from_properties_is_one_undoable_edit(window):
+    document, inspector = window.document, window.inspector
+    document.select(NETWORK)
+    macs = document.analysis.macs
+    inspector.downsample_by.setCurrentIndex(inspector.downsample_by.findData("maxpool"))
+    assert document.spec.downsample_by == "maxpool"
+    assert document.undo_stack.undoText() == "Downsample by max-pooling"
+    assert document.analysis.macs > macs  # the strided convolutions now run at full size
+    titles = [item.text() for item in window.canvas.scene().items() if hasattr(item, "text")]
+    assert any("2×2 max-pool" in title for title in titles)
+    window.undo_action.trigger()
+    assert document.spec.downsample_by == "stride" and inspector.downsample_by.currentData() == "stride"
+
+
 def test_problems_belong_to_the_part_they_name_and_a_selection_is_typed(window):
     document = window.document
     document.select(Part.stage(1))

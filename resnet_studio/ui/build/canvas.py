@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from resnet_studio.architecture import edits
+from resnet_studio.architecture import ArchitectureSpec, edits
 from resnet_studio.architecture.analysis import LayerInfo, block_name
 from resnet_studio.architecture.analysis import si_units as _si
 from resnet_studio.ui.build.palette import payload_of
@@ -62,6 +62,12 @@ class Card:
     key: Part
     rect: QRectF
     item: QGraphicsRectItem
+
+
+def _downsampling(spec: ArchitectureSpec, stride: int) -> str:
+    if stride > 1 and spec.downsample_by == "maxpool":
+        return f"{stride}×{stride} max-pool"
+    return f"stride {stride}"
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -130,7 +136,7 @@ class Canvas(QGraphicsView):
                 )
             title = (
                 f"Stage {i + 1}   {edits.BLOCK_TITLES[stage.block]} × {stage.count}, "
-                f"{stage.channels} channels, stride {stage.stride}"
+                f"{stage.channels} channels, {_downsampling(spec, stage.stride)}"
             )
             y = self._card(
                 y,

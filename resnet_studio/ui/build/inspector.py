@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.architecture import BLOCK_KINDS, SHORTCUT_KINDS, edits
+from resnet_studio.architecture import BLOCK_KINDS, DOWNSAMPLE_KINDS, SHORTCUT_KINDS, edits
 from resnet_studio.architecture.spec import MAX_BLOCKS_PER_STAGE, MAX_CHANNELS, MAX_SIZE
 from resnet_studio.ui.common.document import Document, PartKind
 
@@ -32,6 +32,7 @@ SHORTCUT_TITLES = {
     "zero-pad": "zero-pad (option A)",
     "none": "none (plain network)",
 }
+DOWNSAMPLE_TITLES = {"stride": "strided convolution", "maxpool": "max-pool after the convolution"}
 
 
 def _spin(low: int, high: int, step: int = 1) -> QSpinBox:
@@ -75,6 +76,12 @@ class Inspector(QWidget):
             "On: the paper's option B. Off: a bare 1×1 convolution, as in the reference article's "
             "Keras code (pre-activation blocks never normalise the projection)"
         )
+        self.downsample_by = _combo(DOWNSAMPLE_KINDS, DOWNSAMPLE_TITLES)
+        self.downsample_by.setToolTip(
+            "How a stage with stride 2 shrinks the image: its first convolution strides (He et al.), "
+            "or it runs at full size and a 2×2 max-pool follows, the shortcut pooled alike "
+            "(ResNet-9, airbench: more multiply-adds, learns faster)"
+        )
         self._page(
             PartKind.NETWORK,
             [
@@ -84,6 +91,7 @@ class Inspector(QWidget):
                 ("Classes", self.classes),
                 ("Shortcuts", self.shortcut),
                 ("", self.projection_bn),
+                ("Downsampling", self.downsample_by),
             ],
         )
         # Stem
@@ -168,6 +176,10 @@ class Inspector(QWidget):
             self.projection_bn.toggled,
             lambda checked: edits.set_network(d.spec, "projection_bn", bool(checked)),
         )
+        on(
+            self.downsample_by.currentIndexChanged,
+            lambda _: edits.set_network(d.spec, "downsample_by", self.downsample_by.currentData()),
+        )
         on(self.stem_channels.valueChanged, lambda v: edits.set_stem(d.spec, "channels", v))
         on(self.stem_kernel.valueChanged, lambda v: edits.set_stem(d.spec, "kernel", v))
         on(self.stem_stride.valueChanged, lambda v: edits.set_stem(d.spec, "stride", v))
@@ -216,6 +228,7 @@ class Inspector(QWidget):
                 self.shortcut.setCurrentIndex(SHORTCUT_KINDS.index(spec.shortcut))
                 self.projection_bn.setChecked(spec.projection_bn)
                 self.projection_bn.setEnabled(spec.shortcut == "projection")
+                self.downsample_by.setCurrentIndex(DOWNSAMPLE_KINDS.index(spec.downsample_by))
             problem = self.document.problem_for(key)
             self.problem.setText(f"⚠ {problem}" if problem else "")
         finally:
