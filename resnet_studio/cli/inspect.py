@@ -1,4 +1,5 @@
-"""`evaluate`, `classify`, `lesion`, `similarity`, `export` and `bench`: what a trained network does."""
+"""`evaluate`, `classify`, `lesion`, `contributions`, `similarity`, `export` and `bench`: what a
+trained network does."""
 
 from __future__ import annotations
 
@@ -37,6 +38,13 @@ def add_parsers(sub: Any) -> None:
     )
     _checkpoint_and_data(p)
     p.set_defaults(handler=cmd_lesion)
+
+    p = sub.add_parser(
+        "contributions",
+        help="what each residual block adds over what passes it, ||F(x)||/||x|| (Veit et al.; Greff et al.)",
+    )
+    _checkpoint_and_data(p, default_limit=512)
+    p.set_defaults(handler=cmd_contributions)
 
     p = sub.add_parser(
         "similarity", help="linear CKA between the outputs of every pair of blocks (Kornblith et al.)"
@@ -130,6 +138,28 @@ def cmd_lesion(args: argparse.Namespace) -> int:
         print(f"  without {name:<16} {accuracy:6.1%}")
     for k, accuracy in result.random:
         print(f"  without {k:>2} random blocks {accuracy:6.1%}")
+    return 0
+
+
+def cmd_contributions(args: argparse.Namespace) -> int:
+    from resnet_studio.inspection.contributions import contributions_on
+    from resnet_studio.inspection.evaluate import validation_images
+    from resnet_studio.nn.checkpoint import model_from_checkpoint
+    from resnet_studio.training.device import choose_device
+
+    loaded = model_from_checkpoint(args.checkpoint)
+    images, source = validation_images(loaded, args.data, limit_val=args.limit_val)
+    device = choose_device(args.device)
+    result = contributions_on(loaded.model.to(device), images, loaded.mean, loaded.std, device=device)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    if not result["blocks"]:
+        print(f"{loaded.path}: no residual blocks (a plain network has no shortcut to compare with)")
+        return 0
+    print(f"{loaded.path} on {source} ({result['images']} validation images): ||F(x)|| / ||x||")
+    for row in result["blocks"]:
+        print(f"  {row['block']:<16} {row['ratio']:7.3f}   (10-90%: {row['p10']:.3f}-{row['p90']:.3f})")
     return 0
 
 

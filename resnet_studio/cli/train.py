@@ -55,6 +55,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--schedule", choices=["step", "cosine", "onecycle", "constant"])
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--label-smoothing", type=float)
+    p.add_argument(
+        "--crop-padding", type=int, metavar="PX", help="pixels the random crop may shift an image (default 4)"
+    )
     p.add_argument("--no-augment", action="store_true")
     p.add_argument(
         "--tta",
@@ -136,6 +139,7 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
         "schedule": args.schedule,
         "weight_decay": args.weight_decay,
         "label_smoothing": args.label_smoothing,
+        "crop_padding": args.crop_padding,
         "limit_train": args.limit_train,
         "limit_val": args.limit_val,
         "device": args.device,

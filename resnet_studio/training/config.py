@@ -31,7 +31,8 @@ class TrainConfig:
     warmup_fraction: float = 0.15  # onecycle: fraction of all steps spent rising to `lr`
     label_smoothing: float = 0.0
     tta: bool = False  # flip test-time augmentation: predictions average an image and its mirror
-    augment: bool = True  # 4-pixel pad + random crop + horizontal flip
+    augment: bool = True  # pad + random crop + horizontal flip
+    crop_padding: int = 4  # pixels of zero padding the random crop moves within (0: flips only)
     zero_init_residual: bool = False
     limit_train: int | None = None  # use at most this many training images
     limit_val: int | None = None
@@ -43,6 +44,8 @@ class TrainConfig:
     grad_norms: bool = False  # per-block gradient norms in Step events (the studio's gradient view)
     grad_norm_interval: float = 0.5  # seconds between two measurements of them (they cost a step ~7%)
     activation_interval: float = 0.3  # seconds between feature-map snapshots of a pinned image
+    contributions: bool = False  # block contributions ||F(x)||/||x|| in Contributions events
+    contribution_interval: float = 2.0  # seconds between two measurements (a 32-image no-grad pass)
     seed: int = 0
     download: bool = False
     distributed: bool = False
@@ -56,6 +59,9 @@ class TrainConfig:
         def bad(name: str, why: str) -> UserError:
             return UserError(f"{name}: {why}, got {getattr(self, name)!r}")
 
+        padding = self.crop_padding
+        if isinstance(padding, bool) or not isinstance(padding, int) or not 0 <= padding <= 64:
+            raise bad("crop_padding", "must be an integer from 0 to 64")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -67,6 +73,7 @@ class TrainConfig:
             "label_smoothing",
             "warmup_fraction",
             "activation_interval",
+            "contribution_interval",
             "grad_norm_interval",
         ):
             value = getattr(self, name)

@@ -67,6 +67,18 @@ class Activations:
 
 
 @dataclass(frozen=True)
+class Contributions:
+    """Block contributions ||F(x)|| / ||shortcut(x)|| of every residual block (the studio's
+    contribution strip), on the fixed probe batch and on the pinned image when there is one."""
+
+    step: int
+    blocks: tuple[str, ...]
+    probe: tuple[float, ...]  # mean over the probe batch, one per block
+    pinned: tuple[float, ...] = ()  # the pinned image's, one per block; () when none is pinned
+    seconds: float = 0.0  # what measuring them took (their cost to training, summed in bench)
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     path: str
     epoch: int
@@ -83,4 +95,4 @@ class Finished:
     time: float
 
 
-Event = Started | Planned | Step | Evaluated | Activations | CheckpointSaved | Finished
+Event = Started | Planned | Step | Evaluated | Activations | Contributions | CheckpointSaved | Finished

@@ -26,7 +26,6 @@ from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.data.sources import DataSet, DataSplits, load_data
 from resnet_studio.data.transforms import batches, epoch_order, normalize, random_crop_flip
 from resnet_studio.errors import UserError, WriteError
-from resnet_studio.inspection.activations import feature_maps
 from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.nn.checkpoint import load_weights, save_checkpoint
 from resnet_studio.nn.model import build_model
@@ -36,7 +35,6 @@ from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.device import DeviceSettings, device_memory
 from resnet_studio.training.divergence import DivergenceGuard, weights_finite
 from resnet_studio.training.events import (
-    Activations,
     CheckpointSaved,
     Evaluated,
     Event,
@@ -47,6 +45,7 @@ from resnet_studio.training.events import (
 )
 from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.training.optim import grad_norms, make_optimizer, set_lr
+from resnet_studio.training.probes import Probes
 from resnet_studio.training.rng import augment_generator, restore_rng, rng_state, seed_everything
 from resnet_studio.training.rundir import RunDirectory
 from resnet_studio.training.state import Controls, Position, Sums
@@ -124,7 +123,7 @@ class TrainingLoop:
         self.autocast = torch.autocast(device.type, dtype=amp) if amp else nullcontext()
         self.status, self.message = "completed", f"finished {self.epochs} epochs"
         self.epoch_sums = Sums(device)
-        self.probe_at, self.probed_version = 0.0, -1
+        self.probes = Probes(model, self.data, cfg, self.settings, controls) if self.rank == 0 else None
         self.grads_at = -math.inf  # when gradient norms were last measured
         self.gap_from: float | None = None  # when the last epoch's last step ended (for the budget)
 
@@ -231,7 +230,7 @@ class TrainingLoop:
         cfg, settings = self.cfg, self.settings
         set_lr(self.optimizer, cfg, self.pos.step, self.total_steps)
         if cfg.augment:
-            images = random_crop_flip(images, aug)
+            images = random_crop_flip(images, aug, pad=cfg.crop_padding)
         x = normalize(
             images,
             self.data.mean,
@@ -299,7 +298,7 @@ class TrainingLoop:
     def _wait_while_paused(self) -> Iterator[Event]:
         paused_at = time.perf_counter()
         while not self.controls.running.wait(0.2):
-            if self.controls.pinned_version != self.probed_version:
+            if self.probes is not None and self.probes.pinned_changed():
                 yield from self.probe()  # a newly pinned image, shown while paused
         self.tick = time.perf_counter()  # a pause is not training time
         if self.planner is not None:
@@ -450,24 +449,6 @@ class TrainingLoop:
             yield CheckpointSaved(str(path), self.pos.epoch, self.pos.step)
 
     def probe(self, force: bool = False) -> Iterator[Event]:
-        """Feature maps of the pinned image, throttled; a no-grad pass in eval mode."""
-        image, version = self.controls.pinned, self.controls.pinned_version
-        now = time.perf_counter()
-        if image is None or self.rank != 0:
-            return
-        if (
-            not force
-            and version == self.probed_version
-            and now - self.probe_at < self.cfg.activation_interval
-        ):
-            return
-        self.probe_at, self.probed_version = now, version
-        x = normalize(
-            torch.from_numpy(image)[None].to(self.device),
-            self.data.mean,
-            self.data.std,
-            size=self.spec.input.size,
-            channels_last=self.settings.channels_last,
-        )
-        maps, logits = feature_maps(self.model, x, max_channels=16)
-        yield Activations(self.pos.step, maps, tuple(torch.softmax(logits[0], 0).tolist()))
+        """The pinned image's feature maps and the block contributions, when due (`Probes`)."""
+        if self.probes is not None:
+            yield from self.probes.run(self.pos.step, force)

@@ -30,7 +30,11 @@ def test_the_recipes_the_issue_names_with_their_sources_values():
 
     factors = [lr_factor("step", s, 64_000) for s in (31_999, 32_000, 47_999, 48_000)]
     assert factors == [1.0, 0.1, 0.1, 0.01]
-    assert get_recipe("cifar-10min").config().budget is not None
+    fast = get_recipe("cifar-10min").config()
+    assert fast.budget is not None and fast.crop_padding == 2
+    assert get_recipe("cifar-10min").preset == "cifar-fast"
+    with pytest.raises(UserError, match="crop_padding: must be an integer from 0 to 64"):
+        TrainConfig(crop_padding=-1)
     assert get_recipe("article").preset == "article"
     with pytest.raises(UserError, match="unknown recipe 'nope'"):
         get_recipe("nope")
@@ -42,11 +46,11 @@ def test_explicit_options_override_a_recipe(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(
         ["train", "--recipe", "article", "--arch", str(arch), "--epochs", "1", "--lr", "0.002"]
-        + ["--limit-train", "160", "--out", str(out)]
+        + ["--limit-train", "160", "--crop-padding", "3", "--out", str(out)]
     )
     assert code == 0, capsys.readouterr().err
     config = json.loads((out / "config.json").read_text())
-    assert config["lr"] == 0.002 and config["epochs"] == 1  # given explicitly
+    assert config["lr"] == 0.002 and config["epochs"] == 1 and config["crop_padding"] == 3  # given
     assert config["optimizer"] == "adam" and config["batch_size"] == 64  # from the recipe
     assert config["augment"] is False and config["val_fraction"] == 0.2
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

@@ -4,6 +4,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
@@ -67,6 +68,18 @@ def test_train_button_trains_and_the_plots_receive_data(window, qtbot):
     # Hover read-out: the value of each curve at the step under the mouse.
     text = view.plots.readouts[0].show_at(10.2)
     assert "run 1 train" in text and "(step 10)" in text
+    # Block contributions: the one residual block, measured from the untrained network to the end,
+    # on the probe batch and on the pinned sample; the strip draws them.
+    strip = window.findChild(object, "contributionView")
+    assert strip is view.plots.contribution_view and strip.blocks == ("stage1.block1",)
+    assert strip.steps[0] == 0 and strip.steps[-1] == 20 and len(strip.steps) >= 2
+    assert strip.values().shape == (1, len(strip.steps)) and np.isfinite(strip.values()).all()
+    assert strip.image.image.shape == (1, len(strip.steps)) and not strip.empty.isVisible()
+    probe = strip.values()
+    strip.source.setCurrentIndex(1)  # the pinned image's ratios, redrawn at once
+    pinned = strip.values()
+    assert np.isfinite(pinned).all() and not np.array_equal(pinned, probe)
+    assert np.array_equal(strip.image.image, pinned)
 
 
 def test_pause_resume_and_stop_leave_a_resumable_checkpoint(window, qtbot):
@@ -309,8 +322,11 @@ def test_recipes_come_from_the_engine_and_fill_the_setup(window, qtbot):
         if recipe.currentData() == "cifar-10min":
             break
         qtbot.keyClick(recipe, Qt.Key.Key_Down)
-    assert setup.config().budget == pytest.approx(RECIPES["cifar-10min"].settings["budget"], abs=3)
+    config = setup.config()
+    assert config.budget == pytest.approx(RECIPES["cifar-10min"].settings["budget"], abs=3)
     assert setup.budget.text().endswith("min")
+    # Values without a widget of their own travel with the recipe.
+    assert (config.crop_padding, config.warmup_fraction, config.batch_size) == (2, 0.2, 256)
 
 
 def test_the_studio_trains_with_every_core_by_default(window):

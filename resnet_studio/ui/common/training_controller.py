@@ -193,6 +193,7 @@ class TrainingController(QObject):
                 epochs=epochs,
                 threads=settings.threads,
                 grad_norms=True,
+                contributions=True,
                 device=settings.device,
                 distributed=False,
             )

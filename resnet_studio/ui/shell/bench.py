@@ -14,6 +14,8 @@ batch 128, a pinned image with live activations and gradient flow on):
 - ui_lateness_p99_ms, ui_lateness_max_ms: how late a 10 ms timer on the UI thread fires while
   training runs (input, painting and redraws wait as long).
 - memory_growth_mb: resident memory after epoch 10 minus after epoch 1.
+- contributions_share: the share of the engine's training time spent measuring block
+  contributions (the studio's strip; a 32-image no-grad pass every 2 s), target <= 0.05.
 """
 
 from __future__ import annotations
@@ -156,25 +158,29 @@ def _epoch_rate(steps: list[tuple[int, int, float]], batch: int) -> float:
     return images / seconds if seconds else 0.0
 
 
-def _reference_rates(spec, config, pinned) -> tuple[float, float]:
+def _reference_rates(spec, config, pinned) -> tuple[float, float, float]:
     """Images/s of the headless engine with the studio's settings, threads and pinned image, and of
     `resnet-studio train`'s defaults (no pinned image, no gradient norms, its own thread count) on
-    the same network and data. References run 6 epochs (50 timed steps each): fewer left them 10%
-    apart from run to run."""
+    the same network and data; and the share of the first run's training time spent measuring
+    block contributions. References run 6 epochs (50 timed steps each): fewer left them 10% apart
+    from run to run."""
     from resnet_studio.data.sources import load_data
     from resnet_studio.training.config import TrainConfig
     from resnet_studio.training.engine import Trainer
-    from resnet_studio.training.events import Step
+    from resnet_studio.training.events import Contributions, Step
 
     data = load_data("demo", limit_train=TRAIN_IMAGES, limit_val=512)
     trainer = Trainer(spec, dataclasses.replace(config, epochs=6), data=data)
     trainer.pin_image(pinned)
-    reference = [(e.epoch, e.step, e.time) for e in trainer.events() if isinstance(e, Step)]
+    events = list(trainer.events())
+    reference = [(e.epoch, e.step, e.time) for e in events if isinstance(e, Step)]
+    measuring = sum(e.seconds for e in events if isinstance(e, Contributions))
+    share = measuring / reference[-1][2] if reference else 0.0
     headless = Trainer(
         spec, TrainConfig(data="demo", epochs=6, limit_train=TRAIN_IMAGES, limit_val=512), data=data
     )
     headless_steps = [(e.epoch, e.step, e.time) for e in headless.events() if isinstance(e, Step)]
-    return _epoch_rate(reference, config.batch_size), _epoch_rate(headless_steps, config.batch_size)
+    return _epoch_rate(reference, config.batch_size), _epoch_rate(headless_steps, config.batch_size), share
 
 
 def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
@@ -199,7 +205,9 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
         app.processEvents()
     config = view.setup.config()
 
-    engine_rate, headless_rate = _reference_rates(window.document.spec, config, view.pinned[0])
+    engine_rate, headless_rate, contributions_share = _reference_rates(
+        window.document.spec, config, view.pinned[0]
+    )
 
     steps: list[tuple[int, int, float]] = []
     memory: dict[int, float] = {}
@@ -242,6 +250,7 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
         "headless_images_per_s": round(headless_rate, 1),
         "studio_vs_headless": round(studio_rate / headless_rate, 3) if headless_rate else 0.0,
         "studio_threads": config.threads or 0,
+        "contributions_share": round(contributions_share, 4),
         "ui_lateness_p99_ms": round(lateness[int(0.99 * (len(lateness) - 1))], 1) if lateness else 0.0,
         "ui_lateness_max_ms": round(lateness[-1], 1) if lateness else 0.0,
         "memory_growth_mb": round(memory.get(epochs, 0.0) - memory.get(1, 0.0), 1),

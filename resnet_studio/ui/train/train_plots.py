@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QTabWidget, QWidget
 
 from resnet_studio.training.metrics import MetricsRecord
+from resnet_studio.ui.train.contribution_view import ContributionView
 
 RUN_COLOURS = ["#4c8bf5", "#e8833a", "#3aa675", "#d0508a", "#8e6cd8", "#c9a227"]
 
@@ -167,7 +168,14 @@ class TrainPlots(QWidget):
         grid.addWidget(self.legend, 0, 0, 1, 2)
         grid.addWidget(self.loss_plot, 1, 0)
         grid.addWidget(self.accuracy_plot, 1, 1)
-        grid.addWidget(self.gradient_view, 2, 0)
+        # Two views of the blocks share a place: gradient flow, and what each block contributes.
+        self.contribution_view = ContributionView()
+        self.block_views = QTabWidget()
+        self.block_views.setObjectName("blockViews")
+        self.block_views.setDocumentMode(True)
+        self.block_views.addTab(self.gradient_view, "Gradient flow")
+        self.block_views.addTab(self.contribution_view, "Block contributions")
+        grid.addWidget(self.block_views, 2, 0)
         small = QGridLayout()
         small.addWidget(self.lr_plot, 0, 0)
         small.addWidget(self.speed_plot, 1, 0)
@@ -226,7 +234,7 @@ class TrainPlots(QWidget):
         self._update_legend()
         return curves
 
-    PARTS = ("loss", "accuracy", "gradients", "lr", "speed")
+    PARTS = ("loss", "accuracy", "gradients", "contributions", "lr", "speed")
 
     def redraw(self, part: str | None = None) -> bool:
         """Put new data into one plot (`part`) or all; True when something changed. Drawing one
@@ -234,6 +242,9 @@ class TrainPlots(QWidget):
         parts = self.PARTS if part is None else (part,)
         changed = False
         for name in parts:
+            if name == "contributions":
+                changed = self.contribution_view.redraw() or changed
+                continue
             if name == "gradients":
                 self._update_gradient_note()  # runs followed from disk never mark it dirty
                 if any("gradients" in run.dirty for run in self.gradient_runs):

@@ -360,7 +360,11 @@ class SetupPanel(QScrollArea):
         self.label_smoothing.setValue(values.label_smoothing)
         self.augment.setChecked(values.augment)
         self.tta.setChecked(values.tta)
-        self._recipe_extras = {"nesterov": values.nesterov, "warmup_fraction": values.warmup_fraction}
+        self._recipe_extras = {
+            "nesterov": values.nesterov,
+            "warmup_fraction": values.warmup_fraction,
+            "crop_padding": values.crop_padding,
+        }
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Data folder")
@@ -392,6 +396,7 @@ class SetupPanel(QScrollArea):
             download=self.download.isChecked(),
             threads=self.threads.value(),
             grad_norms=True,
+            contributions=True,
             # The Train view draws one plot or the activations per tick, each every few seconds:
             # snapshots more often than this would be computed and never shown.
             activation_interval=1.0,

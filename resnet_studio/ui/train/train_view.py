@@ -35,7 +35,15 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.errors import UserError
 from resnet_studio.training.compare import TwinResult, summarize
-from resnet_studio.training.events import Activations, Evaluated, Finished, Planned, Started, Step
+from resnet_studio.training.events import (
+    Activations,
+    Contributions,
+    Evaluated,
+    Finished,
+    Planned,
+    Started,
+    Step,
+)
 from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.document import Document
@@ -333,6 +341,7 @@ class TrainView(QWidget):
             self.progress.setValue(event.start_step)
             self.progress.setFormat(f"Training on {event.device}")
             self.activation_view.set_classes(event.classes)
+            self.plots.contribution_view.new_run()
             self.budget_end = None
         elif isinstance(event, Planned):
             # A time budget set the run's length: the bar and the ETA follow the budget.
@@ -347,6 +356,8 @@ class TrainView(QWidget):
             self.progress.setFormat(self._progress_text(event))
         elif isinstance(event, Activations):
             self.activation_view.set_activations(event)
+        elif isinstance(event, Contributions):
+            self.plots.contribution_view.add(event)
         elif isinstance(event, Evaluated):
             curves.add_epoch(event.epoch, event.step, event.loss, event.accuracy)
             self.message.setText(f"{curves.name} · epoch {event.epoch}: val accuracy {event.accuracy:.1%}")

@@ -1,0 +1,143 @@
+"""Block contributions while a network trains: a heat strip of residual block x time.
+
+Each column is one measurement (the engine's `Contributions` events, every couple of seconds),
+each row a residual block, first at the top; the colour is ||F(x)|| / ||shortcut(x)||, what the
+block's branch adds relative to what flows past it, on a log scale. Veit et al. 2016 and Greff et
+al. 2017: trained residual blocks settle into small refinements of their input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from resnet_studio.architecture.analysis import short_block_name
+from resnet_studio.training.events import Contributions
+
+LOW, HIGH = 0.01, 10.0  # the colour scale's ends: a block adding 1% of its input, or ten times it
+MAX_COLUMNS = 600  # older measurements are thinned to keep the strip's image small
+
+
+class ContributionView(QWidget):
+    """The strip; `add(event)` appends a measurement, `clear()` starts a new run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("contributionView")
+        self.blocks: tuple[str, ...] = ()
+        self.steps: list[int] = []
+        self.probe: list[tuple[float, ...]] = []
+        self.pinned: list[tuple[float, ...]] = []
+        self.dirty = False
+        self.fresh = False
+        self.source = QComboBox()
+        self.source.setObjectName("contributionSource")
+        self.source.addItems(["32 validation images", "the pinned image"])
+        self.source.setToolTip(
+            "Measured on a fixed batch of validation images, or on the image pinned in Activations"
+        )
+        self.source.currentIndexChanged.connect(self._source_changed)
+        self.note = QLabel(
+            "Each row a residual block (first at the top), each column a moment of training; colour: "
+            "what the block adds over what passes it, ‖F(x)‖/‖x‖. Dark rows have settled into small "
+            "refinements."
+        )
+        self.note.setWordWrap(True)
+        self.note.setObjectName("contributionNote")
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("contributionPlot")
+        self.plot.setBackground(self.palette().base().color())
+        self.plot.setLabel("bottom", "step")
+        self.plot.invertY(True)  # the first block at the top, as on the canvas
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get("viridis"))
+        self.image.setLevels((math.log10(LOW), math.log10(HIGH)))
+        self.plot.addItem(self.image)
+        self.bar = pg.ColorBarItem(
+            values=(math.log10(LOW), math.log10(HIGH)),
+            colorMap=pg.colormap.get("viridis"),
+            interactive=False,
+            label="log10 ‖F(x)‖/‖x‖",
+            width=12,
+        )
+        self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        self.empty = pg.TextItem(
+            "Block contributions appear here while a residual network trains in the studio.",
+            anchor=(0.5, 0.5),
+            color=self.palette().mid().color(),
+        )
+        self.plot.addItem(self.empty, ignoreBounds=True)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("<b>Block contributions</b> on"))
+        top.addWidget(self.source)
+        top.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.note)
+        layout.addWidget(self.plot, 1)
+
+    def clear(self) -> None:
+        self.blocks, self.steps, self.probe, self.pinned = (), [], [], []
+        self.fresh = False
+        self.dirty = True
+
+    def new_run(self) -> None:
+        """A run starts: its first measurement replaces the strip (a plain twin sends none, so
+        the residual network's strip stays beside it)."""
+        self.fresh = True
+
+    def add(self, event: Contributions) -> None:
+        if event.blocks != self.blocks or self.fresh:
+            self.clear()
+            self.blocks = event.blocks
+        if self.steps and event.step < self.steps[-1]:
+            return  # a repeated final measurement, or an older event arriving late
+        self.steps.append(event.step)
+        self.probe.append(event.probe)
+        self.pinned.append(event.pinned or tuple(math.nan for _ in event.blocks))
+        if len(self.steps) > MAX_COLUMNS:  # keep every other of the older half
+            half = len(self.steps) // 2
+            for series in (self.steps, self.probe, self.pinned):
+                series[:half] = series[:half:2]
+        self.dirty = True
+
+    def values(self) -> np.ndarray:
+        """(blocks, measurements) of the chosen source, log10, NaN where not measured."""
+        rows = self.pinned if self.source.currentIndex() == 1 else self.probe
+        if not rows:
+            return np.zeros((0, 0), np.float32)
+        array = np.asarray(rows, dtype=np.float32).T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(np.clip(array, LOW / 10, None))
+
+    def redraw(self) -> bool:
+        if not self.dirty:
+            return False
+        self.dirty = False
+        values = self.values()
+        self.empty.setVisible(values.size == 0)
+        if values.size == 0:
+            self.image.clear()
+            self.empty.setPos(0.5, 0.5)
+            return True
+        self.image.setImage(np.nan_to_num(values, nan=math.log10(LOW)), autoLevels=False)
+        first, last = self.steps[0], self.steps[-1]
+        width = max(1, last - first) * len(self.steps) / max(1, len(self.steps) - 1)
+        self.image.setRect(first, 0, width, len(self.blocks))
+        count = len(self.blocks)
+        every = max(1, count // 10)
+        ticks = [(i + 0.5, short_block_name(self.blocks[i])) for i in range(0, count, every)]
+        self.plot.getAxis("left").setTicks([ticks])
+        self.plot.setXRange(first, first + width, padding=0)
+        self.plot.setYRange(0, count, padding=0)
+        return True
+
+    def _source_changed(self) -> None:
+        self.dirty = True
+        self.redraw()
