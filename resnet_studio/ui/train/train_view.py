@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -49,6 +48,7 @@ from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.document import Document
 from resnet_studio.ui.common.training_controller import Launch, TrainingController, fit_channels
 from resnet_studio.ui.train.activation_view import ActivationView
+from resnet_studio.ui.train.run_progress import RunProgress
 from resnet_studio.ui.train.runs_panel import RunsPanel
 from resnet_studio.ui.train.train_plots import RunCurves, TrainPlots
 from resnet_studio.ui.train.train_setup import SetupPanel
@@ -73,10 +73,6 @@ class TrainView(QWidget):
         self.document = document
         self.controller = controller
         self.current: RunCurves | None = None
-        self.total_steps = 0
-        self.budget_end: float | None = None  # perf_counter() when a budgeted run ends
-        self.started_at = 0.0
-        self.start_step = 0
         self.pinned: tuple[np.ndarray, str] | None = None
         self.followed: dict[Path, RunCurves] = {}  # run folder on disk -> its curves
 
@@ -180,12 +176,7 @@ class TrainView(QWidget):
             group.addAction(action)
         self.compare_short.setChecked(True)
         self.compare_button.setMenu(lengths)
-        self.progress = _ElidedProgressBar()
-        self.progress.setObjectName("trainProgress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("Ready")
-        self.progress.setTextVisible(True)
+        self.progress = RunProgress()
         # What a finished plain-vs-residual comparison shows, in a paragraph (hidden until then).
         self.summary = QLabel()
         self.summary.setObjectName("compareSummary")
@@ -299,11 +290,8 @@ class TrainView(QWidget):
         if not self.training:
             return
         self.controller.pause(paused)
-        if paused:
-            self.pause_button.setText("Resume")
-            self.progress.setFormat(self.progress.format().split(" · paused")[0] + " · paused")
-        else:
-            self.pause_button.setText("Pause")
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.progress.set_paused(paused)
 
     def stop(self) -> None:
         if self.training:
@@ -326,34 +314,24 @@ class TrainView(QWidget):
         else:
             self.plots.gradient_runs = [self.current]
         self.activation_view.clear_maps()
-        self.progress.setRange(0, 0)  # busy until the data is loaded
-        self.progress.setFormat("Loading data…")
+        self.progress.loading()
         self.message.setText("")
         self._update_buttons()
 
     def _on_event(self, event: object) -> None:
         curves = self.current
         if isinstance(event, Started):
-            self.total_steps = event.total_steps
-            self.start_step = event.start_step
-            self.started_at = time.perf_counter()
-            self.progress.setRange(0, max(1, event.total_steps))
-            self.progress.setValue(event.start_step)
-            self.progress.setFormat(f"Training on {event.device}")
+            self.progress.started(event)
             self.activation_view.set_classes(event.classes)
             self.plots.contribution_view.new_run()
-            self.budget_end = None
         elif isinstance(event, Planned):
-            # A time budget set the run's length: the bar and the ETA follow the budget.
-            self.total_steps = event.total_steps
-            self.progress.setMaximum(max(1, event.total_steps))
-            self.budget_end = time.perf_counter() + max(0.0, event.budget - event.elapsed)
+            self.progress.planned(event)
         elif isinstance(event, Step):
             curves.add_step(event.step, event.loss, event.lr, event.images_per_s, event.accuracy)
             if event.grad_norms:
                 curves.set_grads(event.grad_norms)
-            self.progress.setValue(event.step)
-            self.progress.setFormat(self._progress_text(event))
+            name = self.current.name if self.controller.comparing else ""
+            self.progress.stepped(event, name, self.pause_button.isChecked())
         elif isinstance(event, Activations):
             self.activation_view.set_activations(event)
         elif isinstance(event, Contributions):
@@ -365,24 +343,9 @@ class TrainView(QWidget):
             self.message.setText(f"{curves.name} {event.status}: {event.message}")
             self.progress.setFormat(f"{event.status.capitalize()} · step {event.step}")
 
-    def _progress_text(self, event: Step) -> str:
-        done = event.step - self.start_step
-        elapsed = time.perf_counter() - self.started_at
-        remaining = (self.total_steps - event.step) * elapsed / done if done else 0
-        if self.budget_end is not None:
-            remaining = max(0.0, self.budget_end - time.perf_counter())
-        eta = f"{int(remaining // 60)}:{int(remaining % 60):02d}"
-        paused = " · paused" if self.pause_button.isChecked() else ""
-        name = f"{self.current.name} · " if self.controller.comparing else ""
-        return (
-            f"{name}epoch {event.epoch} · step {event.step}/{self.total_steps} · "
-            f"{event.images_per_s:.0f} img/s · ETA {eta}{paused}"
-        )
-
     def _on_failed(self, message: str) -> None:
         self.message.setText(message)
-        self.progress.setRange(0, 1)
-        self.progress.setFormat("Failed")
+        self.progress.show_text("Failed", 0, 1)
 
     def _on_ended(self) -> None:
         self.redraw_all()
@@ -451,13 +414,13 @@ class TrainView(QWidget):
         except UserError:
             return
         planned = summary.epochs_planned or max(1, summary.epochs_done)
-        self.progress.setRange(0, planned)
-        self.progress.setValue(min(summary.epochs_done, planned))
         speed = f" · {curves.speed[-1]:.0f} img/s" if curves.speed else ""
         step = f" · step {int(curves.steps[-1])}" if curves.steps else ""
         best = f" · best {summary.best_accuracy:.1%}" if summary.best_accuracy is not None else ""
-        self.progress.setFormat(
-            f"{path.name} ({summary.status}): epoch {summary.epochs_done}/{planned}{step}{speed}{best}"
+        self.progress.show_text(
+            f"{path.name} ({summary.status}): epoch {summary.epochs_done}/{planned}{step}{speed}{best}",
+            min(summary.epochs_done, planned),
+            planned,
         )
 
     def confirm_close(self) -> bool:
@@ -501,13 +464,3 @@ class _AutoSplitter(QSplitter):
         total = sum(self.sizes()) or self.width()
         wanted = self.width_for(total)
         self.setSizes([wanted, total - wanted] if self.pane == 0 else [total - wanted, wanted])
-
-
-class _ElidedProgressBar(QProgressBar):
-    """Its text on one line, cut with "…" where the bar is narrow; the whole text in the tooltip."""
-
-    def text(self) -> str:
-        full = super().text()
-        if self.toolTip() != full:
-            self.setToolTip(full)
-        return self.fontMetrics().elidedText(full, Qt.TextElideMode.ElideRight, max(20, self.width() - 12))
