@@ -37,7 +37,7 @@ def window(qtbot, tmp_path):
     w.deleteLater()
 
 
-def test_train_button_trains_and_the_plots_receive_data(window, qtbot):
+def test_train_button_trains_and_the_plots_receive_data(window, qtbot, tmp_path):
     view = window.train_view
     view.setup.epochs.setValue(2)
     qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
@@ -80,6 +80,17 @@ def test_train_button_trains_and_the_plots_receive_data(window, qtbot):
     pinned = strip.values()
     assert np.isfinite(pinned).all() and not np.array_equal(pinned, probe)
     assert np.array_equal(strip.image.image, pinned)
+    # Saved as numbers (every measurement, both sources) and as a picture; never through a link.
+    strip.save(tmp_path / "contributions.csv")
+    rows = (tmp_path / "contributions.csv").read_text().splitlines()
+    assert rows[0] == "step,measured_on,stage1.block1" and rows[1].startswith("0,probe,")
+    assert len(rows) == 1 + 2 * len(strip.steps) and rows[-1].startswith("20,pinned,")
+    strip.save(tmp_path / "contributions.png")
+    assert (tmp_path / "contributions.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "link.csv").symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(OSError, match="not a regular file"):
+        strip.save(tmp_path / "link.csv")
+    assert not (tmp_path / "elsewhere.csv").exists()
 
 
 def test_pause_resume_and_stop_leave_a_resumable_checkpoint(window, qtbot):

@@ -9,13 +9,25 @@ al. 2017: trained residual blocks settle into small refinements of their input.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from resnet_studio.architecture.analysis import short_block_name
+from resnet_studio.fileio import atomic_write_text
 from resnet_studio.training.events import Contributions
+from resnet_studio.ui.common.feature_tiles import write_png
 
 # The colour scale's ends: a block adding a tenth of what passes it, or twice it. Fixed, so that two
 # moments and two runs compare; measured ratios run from about 1.3 at the start to 0.3-0.8 trained.
@@ -38,8 +50,13 @@ class ContributionView(QWidget):
         self.source = QComboBox()
         self.source.setObjectName("contributionSource")
         self.source.addItems(["32 validation images", "the pinned image"])
+        # The row must not widen the plots' column: the box may show its text cut short.
+        self.source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source.setMinimumContentsLength(6)
+        self.source.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.source.setToolTip(
-            "Measured on a fixed batch of validation images, or on the image pinned in Activations"
+            "What the ratios are measured on: a fixed batch of 32 validation images, or the image "
+            "pinned in Activations"
         )
         self.source.currentIndexChanged.connect(self._source_changed)
         self.note = QLabel(
@@ -77,20 +94,29 @@ class ContributionView(QWidget):
         )
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
         self.empty = pg.TextItem(
-            "Block contributions appear here while a residual network trains in the studio.",
+            "Appears while a residual network trains here.",
             anchor=(0.5, 0.5),
             color=self.palette().mid().color(),
         )
+        self.empty.setTextWidth(140)
         self.plot.addItem(self.empty, ignoreBounds=True)
         top = QHBoxLayout()
-        top.addWidget(QLabel("<b>Block contributions</b> on"))
-        top.addWidget(self.source)
-        top.addStretch(1)
+        top.addWidget(self.source, 1)
+        for kind in ("png", "csv"):
+            button = QToolButton()
+            button.setText(kind.upper())
+            button.setObjectName(f"contributionSave{kind.upper()}")
+            what = "a picture" if kind == "png" else "numbers, every measurement"
+            button.setToolTip(f"Save the strip as {what} ({kind.upper()})")
+            button.clicked.connect(lambda _=False, kind=kind: self._save(kind))
+            top.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.note)
         layout.addWidget(self.plot, 1)
+        self.dirty = True
+        self.redraw()  # the empty state, with its note in view
 
     def clear(self) -> None:
         self.blocks, self.steps, self.probe, self.pinned = (), [], [], []
@@ -135,6 +161,8 @@ class ContributionView(QWidget):
         if values.size == 0:
             self.image.clear()
             self.empty.setPos(0.5, 0.5)
+            self.plot.setXRange(0, 1, padding=0)
+            self.plot.setYRange(0, 1, padding=0)
             return True
         self.image.setImage(np.nan_to_num(values, nan=math.log10(LOW)), autoLevels=False)
         first, last = self.steps[0], self.steps[-1]
@@ -151,3 +179,29 @@ class ContributionView(QWidget):
     def _source_changed(self) -> None:
         self.dirty = True
         self.redraw()
+
+    # -- saving -----------------------------------------------------------------------------------
+
+    def _save(self, kind: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save", f"block-contributions.{kind}", f"{kind.upper()} (*.{kind})"
+        )
+        if not path:
+            return
+        try:
+            self.save(path)
+        except OSError as exc:  # a link, a folder or a device named, a full disk: said, not raised
+            self.note.setText(f"Not saved: {path}: {exc.strerror or exc}")
+
+    def save(self, path: str | Path) -> None:
+        """The strip as PNG, or every measurement as CSV (step, source, one column per block), by
+        the file's suffix; written atomically and never through a link or into a device."""
+        if Path(path).suffix.lower() == ".png":
+            write_png(self.grab(), path)
+            return
+        lines = [",".join(["step", "measured_on", *self.blocks])]
+        for source, rows in (("probe", self.probe), ("pinned", self.pinned)):
+            for step, row in zip(self.steps, rows, strict=True):
+                if not all(math.isnan(v) for v in row):
+                    lines.append(",".join([str(step), source, *(f"{v:.6g}" for v in row)]))
+        atomic_write_text(path, "\n".join(lines) + "\n")

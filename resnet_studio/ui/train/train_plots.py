@@ -175,6 +175,10 @@ class TrainPlots(QWidget):
         self.block_views.setDocumentMode(True)
         self.block_views.addTab(self.gradient_view, "Gradient flow")
         self.block_views.addTab(self.contribution_view, "Block contributions")
+        # As narrow as the plots beside it may be: the tabs and the strip's controls never widen
+        # the column (they are cut short in a small window instead).
+        self.block_views.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.block_views.tabBar().setElideMode(Qt.TextElideMode.ElideRight)
         grid.addWidget(self.block_views, 2, 0)
         small = QGridLayout()
         small.addWidget(self.lr_plot, 0, 0)
