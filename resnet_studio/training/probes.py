@@ -35,7 +35,7 @@ class Probes:
         self.shown_at, self.shown_version = 0.0, -1  # the pinned image's last feature maps
         self.measured_at = -float("inf")  # the last block contributions
         self.blocks = residual_block_names(model) if cfg.contributions else []
-        self.batch = data.val.images[:PROBE_IMAGES] if self.blocks else None
+        self.batch: torch.Tensor | None = None  # the probe batch, normalised once on first use
 
     def _normalized(self, images: torch.Tensor) -> torch.Tensor:
         return normalize(
@@ -72,9 +72,10 @@ class Probes:
     def contributions(self, step: int) -> Contributions:
         """||F(x)|| / ||shortcut(x)|| of every residual block, on the probe batch and, when one is
         pinned, on the pinned image (one pass for both)."""
-        assert self.batch is not None
         started = time.perf_counter()
-        x = self._normalized(self.batch)
+        if self.batch is None:
+            self.batch = self._normalized(self.data.val.images[:PROBE_IMAGES])
+        x = self.batch
         pinned = self.controls.pinned
         first = 0
         if pinned is not None:

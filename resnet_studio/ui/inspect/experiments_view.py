@@ -33,6 +33,7 @@ from resnet_studio.fileio import atomic_write_json
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import write_png
 from resnet_studio.ui.common.model_source import ModelSource
+from resnet_studio.ui.common.saving import save_with_dialog
 
 LESION_NOTE = (
     "Validation accuracy with one block removed (bars), and with k random blocks removed (lines). "
@@ -277,16 +278,8 @@ class ExperimentsView(QWidget):
     # -- saving -----------------------------------------------------------------------------------
 
     def _save(self, kind: str) -> None:
-        if self.result is None:
-            return
-        suggested = f"{self.result['kind']}.{kind}"
-        path, _ = QFileDialog.getSaveFileName(self, "Save", suggested, f"{kind.upper()} (*.{kind})")
-        if not path:
-            return
-        try:
-            self.save(path)
-        except OSError as exc:  # a link, a folder or a device named, a full disk: said, not raised
-            self.note.setText(f"Not saved: {path}: {exc.strerror or exc}")
+        if self.result is not None:
+            save_with_dialog(self, f"{self.result['kind']}.{kind}", self.save, self.note.setText)
 
     def save(self, path: str | Path) -> None:
         """The figure as PNG, or the numbers as JSON, by the file's suffix; written atomically and

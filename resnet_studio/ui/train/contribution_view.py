@@ -15,7 +15,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -28,6 +27,7 @@ from resnet_studio.architecture.analysis import short_block_name
 from resnet_studio.fileio import atomic_write_text
 from resnet_studio.training.events import Contributions
 from resnet_studio.ui.common.feature_tiles import write_png
+from resnet_studio.ui.common.saving import save_with_dialog
 
 # The colour scale's ends: a block adding a tenth of what passes it, or twice it. Fixed, so that two
 # moments and two runs compare; measured ratios run from about 1.3 at the start to 0.3-0.8 trained.
@@ -183,15 +183,7 @@ class ContributionView(QWidget):
     # -- saving -----------------------------------------------------------------------------------
 
     def _save(self, kind: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save", f"block-contributions.{kind}", f"{kind.upper()} (*.{kind})"
-        )
-        if not path:
-            return
-        try:
-            self.save(path)
-        except OSError as exc:  # a link, a folder or a device named, a full disk: said, not raised
-            self.note.setText(f"Not saved: {path}: {exc.strerror or exc}")
+        save_with_dialog(self, f"block-contributions.{kind}", self.save, self.note.setText)
 
     def save(self, path: str | Path) -> None:
         """The strip as PNG, or every measurement as CSV (step, source, one column per block), by
