@@ -49,6 +49,12 @@ def add_parser(sub: Any) -> None:
         metavar="X",
         help="validate on this fraction of the training set, held out (e.g. 0.1), not on the test set",
     )
+    p.add_argument(
+        "--val-every",
+        type=int,
+        metavar="EPOCHS",
+        help="validate every this many epochs (default 1); 0: only after the last epoch",
+    )
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
@@ -57,6 +63,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--label-smoothing", type=float)
     p.add_argument(
         "--crop-padding", type=int, metavar="PX", help="pixels the random crop may shift an image (default 4)"
+    )
+    p.add_argument(
+        "--crop-fill",
+        choices=["zeros", "reflect"],
+        help="what the crop's padding shows: black (default) or the image's border mirrored",
     )
     p.add_argument("--no-augment", action="store_true")
     p.add_argument(
@@ -133,6 +144,7 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
         "steps": args.steps,
         "budget": parse_duration(args.budget) if args.budget is not None else None,
         "val_fraction": args.val_fraction,
+        "val_every": args.val_every,
         "batch_size": args.batch_size,
         "lr": args.lr,
         "optimizer": args.optimizer,
@@ -140,6 +152,7 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
         "weight_decay": args.weight_decay,
         "label_smoothing": args.label_smoothing,
         "crop_padding": args.crop_padding,
+        "crop_fill": args.crop_fill,
         "limit_train": args.limit_train,
         "limit_val": args.limit_val,
         "device": args.device,

@@ -23,6 +23,7 @@ class BudgetPlanner:
     steps_per_epoch: int
     batch_size: int
     val_images: int
+    val_every: int = 1  # epochs between evaluations; 0: only after the last one
     step_seconds: float | None = None  # measured seconds per training step
     epoch_overhead: float | None = None  # measured seconds between epochs (evaluation, saving)
     planned_at: float = 0.0
@@ -58,12 +59,25 @@ class BudgetPlanner:
         if self._mark is not None:
             self._mark = (self._mark[0], self._mark[1] + seconds)
 
-    def observe_epoch_gap(self, seconds: float, step: int, now: float) -> None:
-        """The time from the last step of an epoch to the first of the next one could start."""
-        previous = self.epoch_overhead
-        self.epoch_overhead = seconds if previous is None else 0.5 * (previous + seconds)
+    def observe_epoch_gap(self, seconds: float, step: int, now: float, evaluated: bool = True) -> None:
+        """The time from the last step of an epoch to the first of the next one could start.
+        Only a gap with an evaluation in it is an evaluation's cost; the others (a checkpoint of
+        a few megabytes) are small enough to leave to the step time's drift."""
+        if evaluated:
+            previous = self.epoch_overhead
+            self.epoch_overhead = seconds if previous is None else 0.5 * (previous + seconds)
+            self.planned_at = float("-inf")  # plan again with the measured gap
         self._mark = (step, now)  # the gap is not step time
-        self.planned_at = float("-inf")  # plan again with the measured gap
+
+    def evaluations(self, step: int, end: int) -> int:
+        """How many evaluations the epochs ending after `step` up to `end` hold, the last one's included."""
+        per = self.steps_per_epoch
+        first, last = step // per, end // per  # epochs completed before and after
+        every = self.val_every
+        count = (last // every - first // every) if every else 0
+        if end % per or not every or last % every:
+            count += 1  # the run's last evaluation, after a partial or an unscheduled epoch
+        return count
 
     def plan(self, step: int, now: float) -> int:
         """The total number of steps (done and to do) that ends the run within the budget."""
@@ -75,10 +89,7 @@ class BudgetPlanner:
         left = self.budget - self.elapsed(now) - RESERVE_S
 
         def cost(n: int) -> float:
-            end = step + n
-            evaluations = end // self.steps_per_epoch - step // self.steps_per_epoch
-            evaluations += 1 if end % self.steps_per_epoch else 0  # a last, partial epoch
-            return n * step_s + evaluations * overhead
+            return n * step_s + self.evaluations(step, step + n) * overhead
 
         low, high = 0, 1
         while cost(high) <= left and high < 1 << 40:

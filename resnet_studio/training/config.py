@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from resnet_studio.errors import UserError
+
+if TYPE_CHECKING:  # the module imports torch, which a config does not need
+    from resnet_studio.data.transforms import PaddingMode
 
 Optimizer = Literal["sgd", "adam", "adamw"]
 Schedule = Literal["step", "cosine", "onecycle", "constant"]
@@ -21,6 +24,7 @@ class TrainConfig:
     steps: int | None = None  # optimizer steps in all; when set it decides the number of epochs
     budget: float | None = None  # seconds of wall time, data loading and evaluation included
     val_fraction: float = 0.0  # hold out this fraction of the training set for validation
+    val_every: int = 1  # epochs between validation passes; 0: only after the last epoch
     batch_size: int = 128  # images per step (per process when distributed)
     optimizer: Optimizer = "sgd"
     lr: float = 0.1  # peak learning rate
@@ -32,7 +36,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     tta: bool = False  # flip test-time augmentation: predictions average an image and its mirror
     augment: bool = True  # pad + random crop + horizontal flip
-    crop_padding: int = 4  # pixels of zero padding the random crop moves within (0: flips only)
+    crop_padding: int = 4  # pixels of padding the random crop moves within (0: flips only)
+    crop_fill: PaddingMode = "zeros"  # what the padding shows: black, or the border mirrored
     zero_init_residual: bool = False
     limit_train: int | None = None  # use at most this many training images
     limit_val: int | None = None
@@ -62,6 +67,9 @@ class TrainConfig:
         padding = self.crop_padding
         if isinstance(padding, bool) or not isinstance(padding, int) or not 0 <= padding <= 64:
             raise bad("crop_padding", "must be an integer from 0 to 64")
+        every = self.val_every
+        if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 1_000_000:
+            raise bad("val_every", "must be a whole number of epochs, 0 or more")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -86,6 +94,7 @@ class TrainConfig:
         for name, choices in (
             ("optimizer", ("sgd", "adam", "adamw")),
             ("schedule", ("step", "cosine", "onecycle", "constant")),
+            ("crop_fill", ("zeros", "reflect")),
         ):
             if getattr(self, name) not in choices:
                 raise bad(name, f"must be one of {', '.join(choices)}")

@@ -75,6 +75,11 @@ class TrainingLoop:
         problem = too_big(analyze(spec), cfg.batch_size, device_memory(self.settings.device))
         if problem is not None:
             raise UserError(f"{problem}; lower the batch size, the input size or the widths")
+        if cfg.augment and cfg.crop_fill == "reflect" and cfg.crop_padding >= spec.input.size:
+            raise UserError(
+                f"crop_padding: {cfg.crop_padding} px of reflected border needs images larger than "
+                f"{spec.input.size} px; pad less or fill with zeros"
+            )
         self.data = data or load_data(
             cfg.data,
             image_size=spec.input.size,
@@ -112,6 +117,7 @@ class TrainingLoop:
                 self.steps_per_epoch,
                 cfg.batch_size * self.world,
                 len(self.data.val),
+                cfg.val_every,
             )
             if cfg.budget is not None
             else None
@@ -126,6 +132,7 @@ class TrainingLoop:
         self.probes = Probes(model, self.data, cfg, self.settings, controls) if self.rank == 0 else None
         self.grads_at = -math.inf  # when gradient norms were last measured
         self.gap_from: float | None = None  # when the last epoch's last step ended (for the budget)
+        self.gap_evaluated = False  # whether that epoch's end evaluated the weights
 
     def _restore(self, state: dict[str, Any]) -> None:
         load_weights(self.model, state["model"], state["path"])
@@ -230,7 +237,7 @@ class TrainingLoop:
         cfg, settings = self.cfg, self.settings
         set_lr(self.optimizer, cfg, self.pos.step, self.total_steps)
         if cfg.augment:
-            images = random_crop_flip(images, aug, pad=cfg.crop_padding)
+            images = random_crop_flip(images, aug, pad=cfg.crop_padding, fill=cfg.crop_fill)
         x = normalize(
             images,
             self.data.mean,
@@ -312,7 +319,7 @@ class TrainingLoop:
             return
         now = time.perf_counter()
         if self.gap_from is not None:
-            planner.observe_epoch_gap(now - self.gap_from, pos.step, now)
+            planner.observe_epoch_gap(now - self.gap_from, pos.step, now, self.gap_evaluated)
             self.gap_from = None
         if planner.observe_step(pos.step, now):
             planned = planner.plan(pos.step, now)
@@ -363,16 +370,23 @@ class TrainingLoop:
     # -- between epochs ------------------------------------------------------------------------
 
     def end_epoch(self) -> Iterator[Event]:
-        """Check the weights, evaluate them (rank 0) and checkpoint them."""
-        pos, data = self.pos, self.data
+        """Check the weights, evaluate them (rank 0, every `val_every` epochs and after the last)
+        and checkpoint them."""
+        pos, data, every = self.pos, self.data, self.cfg.val_every
         self.gap_from = time.perf_counter()
         pos.epoch += 1
         pos.batch_in_epoch = 0
         if not weights_finite(self.model):  # every rank holds the same weights: all stop together
             self.status, self.message = "failed", self._diverged("the weights hold NaN or infinite values")
             return
+        last = pos.epoch >= self.epochs or pos.step >= self.total_steps
+        self.gap_evaluated = last or (every > 0 and pos.epoch % every == 0)
         if self.rank != 0:
             return  # rank 0 evaluates the weights its checkpoint holds; the rest train on
+        if not self.gap_evaluated:  # saved to resume from; "best" waits for an evaluation
+            if self.folder is not None:
+                yield from self.save([self.folder.last_checkpoint])
+            return
         result = evaluate(
             self.model,
             data.val,

@@ -104,6 +104,20 @@ def test_crop_flip_is_reproducible_and_shifts_content():
     assert len({tuple(img[0].nonzero()[0].tolist()) for img in a}) > 10
 
 
+def test_reflected_padding_shows_the_border_mirrored_never_black():
+    x = torch.full((64, 1, 8, 8), 200, dtype=torch.uint8)
+    x[:, :, 0, :] = 100  # the top row differs, so a crop that moved down shows its reflection
+    zeros = random_crop_flip(x, torch.Generator().manual_seed(0), pad=2, flip=False)
+    reflected = random_crop_flip(x, torch.Generator().manual_seed(0), pad=2, flip=False, fill="reflect")
+    assert (zeros == 0).any() and not (reflected == 0).any()
+    shifted = (zeros[:, 0] == 0).all(dim=2)[:, 0]  # first row black: the crop began above the image
+    assert shifted.any() and (reflected[shifted, 0, 0, :] != 0).all()
+    # Reflection repeats the rows next to the edge: row -1 is row 1, row -2 is row 2 (value 200).
+    assert set(reflected[:, 0].unique().tolist()) == {100, 200}
+    with pytest.raises(ValueError, match="reflect padding of 8 px needs images larger than 8x8"):
+        random_crop_flip(x, torch.Generator(), pad=8, fill="reflect")
+
+
 def test_flip_mirrors_the_image():
     x = torch.zeros(200, 1, 4, 4, dtype=torch.uint8)
     x[:, :, :, 0] = 255

@@ -46,13 +46,15 @@ def test_explicit_options_override_a_recipe(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(
         ["train", "--recipe", "article", "--arch", str(arch), "--epochs", "1", "--lr", "0.002"]
-        + ["--limit-train", "160", "--crop-padding", "3", "--out", str(out)]
+        + ["--limit-train", "160", "--crop-padding", "3", "--crop-fill", "reflect", "--val-every", "0"]
+        + ["--out", str(out)]
     )
     assert code == 0, capsys.readouterr().err
     config = json.loads((out / "config.json").read_text())
     assert config["lr"] == 0.002 and config["epochs"] == 1 and config["crop_padding"] == 3  # given
     assert config["optimizer"] == "adam" and config["batch_size"] == 64  # from the recipe
     assert config["augment"] is False and config["val_fraction"] == 0.2
+    assert config["crop_fill"] == "reflect" and config["val_every"] == 0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if r["kind"] == "train"] == [1, 2]  # 128 of 160 train: 2 steps
 
@@ -80,6 +82,42 @@ def test_steps_decide_the_run_length(tiny_spec, small_demo):
     assert isinstance(started, Started) and started.total_steps == 11 and started.epochs == 2
     assert [e.step for e in events if isinstance(e, Step)][-1] == 11
     assert [e.epoch for e in events if isinstance(e, Evaluated)] == [1, 2]  # the partial epoch too
+
+
+def test_validation_every_few_epochs_or_only_at_the_end(tiny_spec, small_demo, tmp_path):
+    from resnet_studio.training.rundir import RunDirectory
+
+    config = TrainConfig(epochs=5, batch_size=64, threads=2, val_every=2)  # 8 steps an epoch
+    events = list(Trainer(tiny_spec, config, data=small_demo).events())
+    assert [e.epoch for e in events if isinstance(e, Evaluated)] == [2, 4, 5]  # and after the last
+    config = TrainConfig(epochs=3, batch_size=64, threads=2, val_every=0)
+    run = RunDirectory(tmp_path / "run")
+    seen = []
+    for event in Trainer(tiny_spec, config, tmp_path / "run", data=small_demo).events():
+        if isinstance(event, Started | Evaluated):
+            seen.append((type(event).__name__, run.last_checkpoint.is_file()))
+        elif isinstance(event, Step) and event.step == 17:  # the third epoch: two epochs are saved
+            seen.append(("step 17", run.last_checkpoint.is_file()))
+    assert seen == [("Started", False), ("step 17", True), ("Evaluated", True)]
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records if r["kind"] == "val"] == [3]
+    with pytest.raises(UserError, match="^val_every: must be a whole number of epochs"):
+        TrainConfig(val_every=-1)
+    too_wide = TrainConfig(crop_padding=32, crop_fill="reflect")  # the tiny network's input is 32 px
+    with pytest.raises(UserError, match="^crop_padding: 32 px of reflected border needs images larger"):
+        list(Trainer(tiny_spec, too_wide, data=small_demo).events())
+
+
+def test_the_budget_counts_only_the_evaluations_that_happen():
+    planner = BudgetPlanner(budget=100.0, start=0.0, steps_per_epoch=10, batch_size=100, val_images=1000)
+    assert [planner.evaluations(0, end) for end in (10, 35, 40)] == [1, 4, 4]
+    planner.val_every = 2
+    assert [planner.evaluations(0, end) for end in (10, 20, 35, 40, 41)] == [1, 1, 2, 2, 3]
+    assert planner.evaluations(20, 40) == 1
+    planner.val_every = 0
+    assert [planner.evaluations(0, end) for end in (10, 35, 40)] == [1, 1, 1]
+    planner.step_seconds, planner.epoch_overhead = 1.0, 5.0
+    assert planner.plan(0, 10.0) == 84  # 89 s left: 84 steps and the one final evaluation
 
 
 def test_a_budget_with_distributed_training_is_refused_naming_the_field():

@@ -364,6 +364,8 @@ class SetupPanel(QScrollArea):
             "nesterov": values.nesterov,
             "warmup_fraction": values.warmup_fraction,
             "crop_padding": values.crop_padding,
+            "crop_fill": values.crop_fill,
+            "val_every": values.val_every,
         }
 
     def _browse(self) -> None:
