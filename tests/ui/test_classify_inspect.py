@@ -186,8 +186,10 @@ def test_feature_maps_and_grad_cam_of_an_image(window, qtbot, images):
 def test_evaluation_table_matches_the_command_line(window, qtbot, checkpoint, capsys):
     assert main(["evaluate", str(checkpoint), "--json"]) == 0
     expected = json.loads(capsys.readouterr().out)
-    view = window.inspect_view
-    view.evaluate()
+    inspect = window.inspect_view
+    view = inspect.validation
+    inspect.tabs.setCurrentWidget(view)
+    QTest.mouseClick(view.evaluate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.evaluation is not None, timeout=60_000)
     table = view.per_class
     shown = [
@@ -215,7 +217,7 @@ def test_evaluation_table_matches_the_command_line(window, qtbot, checkpoint, ca
     assert view.gallery.count() == expected["confusion"][row][column]
     view.gallery.setCurrentItem(view.gallery.item(0))
     QTest.keyClick(view.gallery, Qt.Key.Key_Return)  # activates the item, as a double-click does
-    assert view.tabs.currentIndex() == 0 and "validation image" in view.image_name
+    assert inspect.tabs.currentIndex() == 0 and "validation image" in inspect.image_name
 
 
 def test_a_folder_of_thousands_keeps_the_window_responsive(window, qtbot, tmp_path):
