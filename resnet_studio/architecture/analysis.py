@@ -137,9 +137,10 @@ def analyze(spec: ArchitectureSpec) -> Analysis:
     layers: list[LayerInfo] = []
     size = spec.input.size
     stem = spec.stem
-    size = _out(size, stem.stride)
+    size = stem.output_size(size)
     params, macs = _conv(spec.input.channels, stem.channels, stem.kernel, size)
-    params += 2 * stem.channels
+    if stem.kind == "conv":
+        params += 2 * stem.channels  # BatchNorm's scale and shift
     if stem.maxpool:
         size = _out(size, 2)
     layers.append(LayerInfo("stem", "stem", (stem.channels, size, size), params, macs))

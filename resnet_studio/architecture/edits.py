@@ -16,6 +16,12 @@ BLOCK_TITLES = {"basic": "basic", "bottleneck": "bottleneck", "preact": "pre-act
 STEMS = {
     "cifar": StemSpec(channels=16, kernel=3, stride=1, maxpool=False),
     "imagenet": StemSpec(channels=64, kernel=7, stride=2, maxpool=True),
+    "whiten": StemSpec(channels=24, kernel=2, stride=1, maxpool=False, kind="whiten"),  # for RGB
+}
+STEM_TITLES = {
+    "cifar": "3x3 CIFAR stem",
+    "imagenet": "7x7/2 + max-pool ImageNet stem",
+    "whiten": "2x2 whitening stem",
 }
 
 Edit = tuple[ArchitectureSpec, str]
@@ -70,13 +76,27 @@ def set_stage(spec: ArchitectureSpec, index: int, field: str, value: Any) -> Edi
 
 
 def set_stem(spec: ArchitectureSpec, field: str, value: Any) -> Edit:
-    return replace(spec, stem=replace(spec.stem, **{field: value})), f"Set stem {_words(field)} to {value}"
+    stem = replace(spec.stem, **{field: value})
+    if stem.kind == "whiten" and field == "kernel":  # the channels follow: 2 C k^2 filters
+        stem = replace(stem, channels=2 * spec.input.channels * stem.kernel**2)
+    return replace(spec, stem=stem), f"Set stem {_words(field)} to {value}"
 
 
 def use_stem(spec: ArchitectureSpec, variant: str) -> Edit:
     stem = STEMS[variant]
-    title = "3x3 CIFAR stem" if variant == "cifar" else "7x7/2 + max-pool ImageNet stem"
-    return replace(spec, stem=stem), f"Use the {title}"
+    if stem.kind == "whiten":
+        stem = replace(stem, channels=2 * spec.input.channels * stem.kernel**2)
+    return replace(spec, stem=stem), f"Use the {STEM_TITLES[variant]}"
+
+
+def set_stem_kind(spec: ArchitectureSpec, kind: str) -> Edit:
+    """A convolutional stem or a whitening one, keeping the stride and max-pool."""
+    if kind == spec.stem.kind:
+        return spec, "Keep the stem"
+    new = use_stem(spec, "whiten" if kind == "whiten" else "cifar")[0]
+    stem = replace(new.stem, stride=spec.stem.stride, maxpool=spec.stem.maxpool)
+    title = "a whitening stem" if kind == "whiten" else "a convolutional stem"
+    return replace(spec, stem=stem), f"Use {title}"
 
 
 def set_head(spec: ArchitectureSpec, dropout: float) -> Edit:

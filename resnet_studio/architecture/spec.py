@@ -21,9 +21,11 @@ VERSION = 1
 BlockKind = Literal["basic", "bottleneck", "preact"]
 ShortcutKind = Literal["projection", "zero-pad", "none"]
 DownsampleKind = Literal["stride", "maxpool"]
+StemKind = Literal["conv", "whiten"]
 BLOCK_KINDS: tuple[str, ...] = ("basic", "bottleneck", "preact")
 SHORTCUT_KINDS: tuple[str, ...] = ("projection", "zero-pad", "none")
 DOWNSAMPLE_KINDS: tuple[str, ...] = ("stride", "maxpool")
+STEM_KINDS: tuple[str, ...] = ("conv", "whiten")
 
 MAX_CHANNELS = 8192
 MAX_SIZE = 4096
@@ -42,6 +44,18 @@ class StemSpec:
     kernel: int = 3
     stride: int = 1
     maxpool: bool = False
+    # "conv": convolution (padded to keep the size), BatchNorm, ReLU. "whiten": a fixed convolution
+    # without padding or bias that whitens the input's kernel x kernel patches, set from the
+    # training images before training, then ReLU; each filter comes with its negative, so channels
+    # is 2 x input channels x kernel^2 (Page 2018; airbench). Nothing in it trains, so
+    # backpropagation stops at the first block: each step is cheaper.
+    kind: StemKind = "conv"
+
+    def output_size(self, size: int) -> int:
+        """The side of the stem's convolution output (before any max-pool)."""
+        if self.kind == "whiten":
+            return (size - self.kernel) // self.stride + 1
+        return _strided(size, self.stride)
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,8 @@ class ArchitectureSpec:
             del data["projection_bn"]
         if self.downsample_by == "stride":
             del data["downsample_by"]
+        if self.stem.kind == "conv":
+            del data["stem"]["kind"]
         return {"format": FORMAT, "version": VERSION, **data}
 
     def with_stages(self, stages: list[StageSpec] | tuple[StageSpec, ...]) -> ArchitectureSpec:
@@ -166,7 +182,7 @@ def spec_from_dict(data: Any) -> ArchitectureSpec:
     )
     classes = _int(data, "classes", "", None, 2, 100_000)
 
-    raw_stem = _object(data, "stem", "", {"channels", "kernel", "stride", "maxpool"})
+    raw_stem = _object(data, "stem", "", {"channels", "kernel", "stride", "maxpool", "kind"})
     maxpool = raw_stem.get("maxpool", False)
     if not isinstance(maxpool, bool):
         raise SpecError("stem.maxpool", f"must be true or false, got {_describe(maxpool)}")
@@ -175,6 +191,7 @@ def spec_from_dict(data: Any) -> ArchitectureSpec:
         kernel=_int(raw_stem, "kernel", "stem.", 3, 1, 15),
         stride=_int(raw_stem, "stride", "stem.", 1, 1, 4),
         maxpool=maxpool,
+        kind=_choice(raw_stem, "kind", "stem.", "conv", STEM_KINDS),  # type: ignore[arg-type]
     )
 
     raw_stages = data.get("stages")
@@ -228,7 +245,20 @@ def problems(spec: ArchitectureSpec) -> list[SpecError]:
     found: list[SpecError] = []
     size = spec.input.size
     stem = spec.stem
-    if stem.kernel % 2 == 0:
+    if stem.kind == "whiten":
+        wanted = 2 * spec.input.channels * stem.kernel**2
+        if stem.channels != wanted:
+            found.append(
+                SpecError(
+                    "stem.channels",
+                    f"a {stem.kernel}x{stem.kernel} whitening stem on {spec.input.channels} input channels "
+                    f"has {wanted} (each of the {wanted // 2} patch directions and its negative), "
+                    f"got {stem.channels}",
+                )
+            )
+        if size < stem.kernel:
+            found.append(SpecError("stem.kernel", f"larger than the input ({stem.kernel} > {size} pixels)"))
+    elif stem.kernel % 2 == 0:
         found.append(SpecError("stem.kernel", f"must be odd so that padding is symmetric, got {stem.kernel}"))
     if size < stem.stride:
         found.append(
@@ -237,7 +267,7 @@ def problems(spec: ArchitectureSpec) -> list[SpecError]:
                 f"spatial size falls below 1 pixel in the stem (input {size}x{size}, stride {stem.stride})",
             )
         )
-    size = _strided(size, stem.stride)
+    size = max(1, stem.output_size(size))
     if stem.maxpool:
         if size < 2:
             found.append(

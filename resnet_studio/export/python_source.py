@@ -49,12 +49,19 @@ class ResNet(nn.Module):
     def __init__(self, spec: dict = ARCHITECTURE) -> None:
         super().__init__()
         stem = spec["stem"]
-        layers = [
-            ("conv", nn.Conv2d(spec["input"]["channels"], stem["channels"], stem["kernel"],
-                               stem["stride"], stem["kernel"] // 2, bias=False)),
-            ("bn", nn.BatchNorm2d(stem["channels"])),
-            ("relu", nn.ReLU(inplace=True)),
-        ]
+        if stem.get("kind") == "whiten":  # fixed whitening filters (from the weights), no padding
+            layers = [
+                ("whiten", nn.Conv2d(spec["input"]["channels"], stem["channels"], stem["kernel"],
+                                     stem["stride"], bias=False)),
+                ("relu", nn.ReLU(inplace=True)),
+            ]
+        else:
+            layers = [
+                ("conv", nn.Conv2d(spec["input"]["channels"], stem["channels"], stem["kernel"],
+                                   stem["stride"], stem["kernel"] // 2, bias=False)),
+                ("bn", nn.BatchNorm2d(stem["channels"])),
+                ("relu", nn.ReLU(inplace=True)),
+            ]
         if stem.get("maxpool"):
             layers.append(("maxpool", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)))
         self.stem = nn.Sequential(OrderedDict(layers))

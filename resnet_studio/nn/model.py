@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import cast
 
+import torch
 from torch import Tensor, nn
 
 from resnet_studio.architecture.spec import ArchitectureSpec, validate
 from resnet_studio.nn.blocks import BLOCKS, BasicBlock, Bottleneck, PreActBlock
+from resnet_studio.nn.whitening import whitening_filters
 
 Block = BasicBlock | Bottleneck | PreActBlock
 
@@ -37,21 +39,15 @@ class ResNet(nn.Module):
         validate(spec)
         self.spec = spec
         stem = spec.stem
-        layers: list[tuple[str, nn.Module]] = [
-            (
-                "conv",
-                nn.Conv2d(
-                    spec.input.channels,
-                    stem.channels,
-                    stem.kernel,
-                    stem.stride,
-                    stem.kernel // 2,
-                    bias=False,
-                ),
-            ),
-            ("bn", nn.BatchNorm2d(stem.channels)),
-            ("relu", nn.ReLU(inplace=True)),
-        ]
+        layers: list[tuple[str, nn.Module]]
+        if stem.kind == "whiten":  # fixed filters, set by `fit_whitening`: nothing here trains
+            whiten = nn.Conv2d(spec.input.channels, stem.channels, stem.kernel, stem.stride, bias=False)
+            layers = [("whiten", whiten), ("relu", nn.ReLU(inplace=True))]
+        else:
+            conv = nn.Conv2d(
+                spec.input.channels, stem.channels, stem.kernel, stem.stride, stem.kernel // 2, bias=False
+            )
+            layers = [("conv", conv), ("bn", nn.BatchNorm2d(stem.channels)), ("relu", nn.ReLU(inplace=True))]
         if stem.maxpool:
             layers.append(("maxpool", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)))
         self.stem = nn.Sequential(OrderedDict(layers))
@@ -87,6 +83,25 @@ class ResNet(nn.Module):
         if zero_init_residual and self.spec.shortcut != "none":
             for _, block in self.named_blocks():
                 nn.init.zeros_(block.last_bn().weight)
+        whiten = self.whitening()
+        if whiten is not None:  # random until fitted: still a usable (untrained) network
+            # Fixed, and with no bias to learn, so backpropagation stops at the first block: its
+            # input gradient, the stem's BatchNorm and weight gradients are never computed (a
+            # third more images per second for `cifar-fast` on a 2-core CPU).
+            whiten.weight.requires_grad_(False)
+
+    def whitening(self) -> nn.Conv2d | None:
+        """The whitening stem's convolution, or None for a convolutional stem."""
+        return cast(nn.Conv2d, self.stem.whiten) if self.spec.stem.kind == "whiten" else None
+
+    @torch.no_grad()
+    def fit_whitening(self, images: Tensor) -> None:
+        """Set the whitening stem's filters from normalised training images (N, C, H, W)."""
+        whiten = self.whitening()
+        if whiten is not None:
+            stem = self.spec.stem
+            filters = whitening_filters(images.cpu(), stem.kernel, stem.stride)
+            whiten.weight.copy_(filters.to(whiten.weight.device))
 
     def named_blocks(self) -> list[tuple[str, Block]]:
         """("stage1.block1", module), ... in network order: the places inspection taps."""

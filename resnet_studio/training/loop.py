@@ -50,6 +50,8 @@ from resnet_studio.training.rng import augment_generator, restore_rng, rng_state
 from resnet_studio.training.rundir import RunDirectory
 from resnet_studio.training.state import Controls, Position, Sums
 
+WHITENING_IMAGES = 5000
+
 
 class TrainingLoop:
     """Set up in the constructor (data, model, optimizer, a resumed state); `run()` trains."""
@@ -91,7 +93,10 @@ class TrainingLoop:
             val_fraction=cfg.val_fraction,
         )
         self.device = device = self.settings.device
-        model = build_model(spec, cfg.zero_init_residual).to(device)
+        model = build_model(spec, cfg.zero_init_residual)
+        if resume_state is None and model.whitening() is not None:
+            model.fit_whitening(self._whitening_sample())
+        model = model.to(device)
         if self.settings.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
@@ -133,6 +138,14 @@ class TrainingLoop:
         self.grads_at = -math.inf  # when gradient norms were last measured
         self.gap_from: float | None = None  # when the last epoch's last step ended (for the budget)
         self.gap_evaluated = False  # whether that epoch's end evaluated the weights
+
+    def _whitening_sample(self) -> Tensor:
+        """Normalised training images for the whitening stem: a seeded draw (folders load class by
+        class), a few thousand images being plenty for a covariance of 12 x 12 or so."""
+        train = self.data.train
+        draw = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.cfg.seed))
+        images = train.images[draw[:WHITENING_IMAGES]]
+        return normalize(images, self.data.mean, self.data.std, size=self.spec.input.size)
 
     def _restore(self, state: dict[str, Any]) -> None:
         load_weights(self.model, state["model"], state["path"])
@@ -203,6 +216,8 @@ class TrainingLoop:
             return
         if not self.resumed:
             writer.create(self.spec.to_dict(), self.cfg.to_dict(), self.settings.describe())
+            # The untrained weights, for the loss along the path training took (a small file).
+            save_checkpoint(writer.initial_checkpoint, {**self._inference_state(), "epoch": 0, "step": 0})
         else:
             writer.path.mkdir(parents=True, exist_ok=True)
             # After a crash the metrics may run past the checkpoint: those steps come again.
@@ -433,14 +448,9 @@ class TrainingLoop:
 
     def checkpoint_state(self, aug: torch.Generator | None) -> dict[str, Any]:
         """Everything an exact resume needs, and everything inference needs (DESIGN.md)."""
-        cfg, pos, data = self.cfg, self.pos, self.data
+        cfg, pos = self.cfg, self.pos
         return {
-            "architecture": self.spec.to_dict(),
-            "classes": list(data.classes),
-            "normalization": {"mean": data.mean, "std": data.std},
-            "input_size": self.spec.input.size,
-            "config": cfg.to_dict(),
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            **self._inference_state(),
             "optimizer": self.optimizer.state_dict(),
             "schedule": {"name": cfg.schedule, "step": pos.step, "total": self.total_steps},
             "epoch": pos.epoch,
@@ -452,6 +462,18 @@ class TrainingLoop:
             "first_loss": self.guard.first,
             "time": time.perf_counter() - self.run_start,
             "rng": rng_state(self.device, aug),
+        }
+
+    def _inference_state(self) -> dict[str, Any]:
+        """What classifying with the weights needs: network, weights, classes, normalisation."""
+        data = self.data
+        return {
+            "architecture": self.spec.to_dict(),
+            "classes": list(data.classes),
+            "normalization": {"mean": data.mean, "std": data.std},
+            "input_size": self.spec.input.size,
+            "config": self.cfg.to_dict(),
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
         }
 
     def save(self, paths: list[Path], aug: torch.Generator | None = None) -> Iterator[Event]:

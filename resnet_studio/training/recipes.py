@@ -100,7 +100,8 @@ RECIPES: dict[str, Recipe] = {
             "CIFAR-10 in 10 min",
             "The best CIFAR-10 accuracy measured for 10 minutes of wall time on a 2-core CPU, data "
             "loading and evaluation included: a 10-minute budget, one-cycle SGD at batch 256, label "
-            "smoothing 0.2, 2-pixel crops, on a network that downsamples by max-pooling.",
+            "smoothing 0.2, 2-pixel crops with mirrored borders, validation only at the end, on a "
+            "network with a fixed whitening stem that downsamples by max-pooling.",
             dict(
                 epochs=10,  # shown before the budget plans the run
                 steps=None,
@@ -116,7 +117,9 @@ RECIPES: dict[str, Recipe] = {
                 label_smoothing=0.2,
                 augment=True,
                 crop_padding=2,
+                crop_fill="reflect",
                 val_fraction=0.1,
+                val_every=0,  # one validation, after the last epoch: ~6 s an epoch more training
                 tta=True,
             ),
             preset="cifar-fast",

@@ -108,6 +108,11 @@ class RunDirectory:
     def best_checkpoint(self) -> Path:
         return self.path / "checkpoints" / "best.pt"
 
+    @property
+    def initial_checkpoint(self) -> Path:
+        """The weights before the first step (the loss landscape's line starts there)."""
+        return self.path / "checkpoints" / "init.pt"
+
     def create(self, architecture: dict[str, Any], config: dict[str, Any], device: str) -> None:
         import torch  # here, so that listing and following runs does not load torch
 

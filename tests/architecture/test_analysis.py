@@ -114,13 +114,16 @@ def _random_spec(rng: random.Random) -> ArchitectureSpec:
     for _ in range(rng.randint(1, 4)):
         block = rng.choice(["basic", "bottleneck", "preact"])
         stages.append(StageSpec(block, rng.randint(1, 3), 4 * rng.randint(1, 12), rng.choice([1, 1, 2, 3])))
+    channels = rng.choice([1, 3])
+    stem = StemSpec(4 * rng.randint(1, 8), rng.choice([1, 3, 5, 7]), rng.choice([1, 2]), rng.random() < 0.3)
+    if rng.random() < 0.3:  # a whitening stem: unpadded, any kernel, 2 C k^2 channels
+        kernel = rng.choice([1, 2, 3])
+        stem = StemSpec(2 * channels * kernel**2, kernel, stem.stride, stem.maxpool, kind="whiten")
     return ArchitectureSpec(
         name="random",
-        input=InputSpec(rng.choice([1, 3]), rng.choice([16, 24, 32, 33])),
+        input=InputSpec(channels, rng.choice([16, 24, 32, 33])),
         classes=rng.randint(2, 20),
-        stem=StemSpec(
-            4 * rng.randint(1, 8), rng.choice([1, 3, 5, 7]), rng.choice([1, 2]), rng.random() < 0.3
-        ),
+        stem=stem,
         stages=tuple(stages),
         shortcut=rng.choice(["projection", "zero-pad", "none"]),
         projection_bn=rng.random() < 0.5,

@@ -386,3 +386,29 @@ def test_a_project_keeps_the_training_settings_and_the_runs_made_from_it(window,
     project.write_text(json.dumps(saved))
     assert fresh.open_file(project)
     assert "net.rsproj: training: epochs" in fresh.last_error and setup.epochs.value() == 7
+
+
+def test_a_whitening_stem_from_the_palette_or_properties(window):
+    document, inspector = window.document, window.inspector
+    document.select(NETWORK)  # 24 whitened channels into a 16-channel stage need a projection
+    inspector.shortcut.setCurrentIndex(inspector.shortcut.findData("projection"))
+    params = document.analysis.params
+    stem_card = next(card for card in window.canvas.cards if card.key == STEM)
+    assert drop(window, {"kind": "stem", "variant": "whiten"}, stem_card.rect.center())
+    stem = document.spec.stem
+    assert (stem.kind, stem.kernel, stem.channels) == ("whiten", 2, 24)
+    assert document.undo_stack.undoText() == "Use the 2x2 whitening stem"
+    assert document.valid and document.analysis.layers[0].output_shape == (24, 31, 31)  # unpadded
+    titles = [item.text() for item in window.canvas.scene().items() if hasattr(item, "text")]
+    assert any("2×2/1 whitening (fixed), 24 channels" in title for title in titles)
+    document.select(STEM)
+    assert inspector.stem_kind.currentData() == "whiten" and not inspector.stem_channels.isEnabled()
+    inspector.stem_kernel.setValue(3)  # the channels follow the kernel: 2 x 3 x 3^2
+    assert document.spec.stem.channels == 54 and document.valid
+    inspector.stem_kind.setCurrentIndex(inspector.stem_kind.findData("conv"))
+    assert document.spec.stem.kind == "conv" and document.undo_stack.undoText() == "Use a convolutional stem"
+    assert inspector.stem_channels.isEnabled() and document.analysis.params == params
+    for _ in range(3):
+        window.undo_action.trigger()
+    assert document.spec.stem.kind == "conv" and document.spec.shortcut == "projection"
+    assert document.analysis.params == params

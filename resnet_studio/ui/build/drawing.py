@@ -63,12 +63,13 @@ class NetworkDrawing:
         y = self._pill(y, f"Input  {spec.input.channels} × {spec.input.size} × {spec.input.size}")
         stem = spec.stem
         pool = " + 3×3/2 max-pool" if stem.maxpool else ""
+        what = "whitening (fixed)" if stem.kind == "whiten" else "conv"
         stem_layer = layers.get("stem")
         y = self._card(
             y,
             STEM,
             icons.STEM_COLOUR,
-            f"Stem   {stem.kernel}×{stem.kernel}/{stem.stride} conv, {stem.channels} channels{pool}",
+            f"Stem   {stem.kernel}×{stem.kernel}/{stem.stride} {what}, {stem.channels} channels{pool}",
             self._figures(stem_layer.output_shape, stem_layer.params, stem_layer.macs) if stem_layer else "",
         )
         for i, stage in enumerate(spec.stages):

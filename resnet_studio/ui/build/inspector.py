@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.architecture import BLOCK_KINDS, DOWNSAMPLE_KINDS, SHORTCUT_KINDS, edits
-from resnet_studio.architecture.spec import MAX_BLOCKS_PER_STAGE, MAX_CHANNELS, MAX_SIZE
+from resnet_studio.architecture.spec import MAX_BLOCKS_PER_STAGE, MAX_CHANNELS, MAX_SIZE, STEM_KINDS
 from resnet_studio.ui.common.document import Document, PartKind
 
 SHORTCUT_TITLES = {
@@ -33,6 +33,7 @@ SHORTCUT_TITLES = {
     "none": "none (plain network)",
 }
 DOWNSAMPLE_TITLES = {"stride": "strided convolution", "maxpool": "max-pool after the convolution"}
+STEM_KIND_TITLES = {"conv": "convolution + BatchNorm", "whiten": "whitening (fixed filters)"}
 
 
 def _spin(low: int, high: int, step: int = 1) -> QSpinBox:
@@ -64,8 +65,22 @@ class Inspector(QWidget):
         self.problem.setStyleSheet("color: #d93025;")
         self.pages = QStackedWidget()  # one page of fields per kind of part
         self._pages: dict[PartKind, QWidget] = {}
+        self._network_page()
+        self._stem_page()
+        self._stage_page()
+        self._head_page()
 
-        # Network
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.pages)
+        layout.addWidget(self.problem)
+        layout.addStretch(1)
+        self._connect()
+        document.changed.connect(self.refresh)
+        document.selection_changed.connect(self.refresh)
+        self.refresh()
+
+    def _network_page(self) -> None:
         self.name = QLineEdit()
         self.input_size = _spin(1, MAX_SIZE)
         self.input_channels = _spin(1, 64)
@@ -94,7 +109,14 @@ class Inspector(QWidget):
                 ("Downsampling", self.downsample_by),
             ],
         )
-        # Stem
+
+    def _stem_page(self) -> None:
+        self.stem_kind = _combo(STEM_KINDS, STEM_KIND_TITLES)
+        self.stem_kind.setToolTip(
+            "A convolution with BatchNorm, trained; or fixed filters that whiten the pixels' "
+            "2×2 patches, set from the training images before training (airbench): no BatchNorm "
+            "and no gradient in the first layer, so each training step is cheaper"
+        )
         self.stem_channels = _spin(1, MAX_CHANNELS)
         self.stem_kernel = _spin(1, 15, 2)
         self.stem_stride = _spin(1, 4)
@@ -102,13 +124,15 @@ class Inspector(QWidget):
         self._page(
             PartKind.STEM,
             [
+                ("Kind", self.stem_kind),
                 ("Channels", self.stem_channels),
                 ("Kernel", self.stem_kernel),
                 ("Stride", self.stem_stride),
                 ("", self.stem_maxpool),
             ],
         )
-        # Stage
+
+    def _stage_page(self) -> None:
         self.block = _combo(BLOCK_KINDS, edits.BLOCK_TITLES)
         self.count = _spin(1, MAX_BLOCKS_PER_STAGE)
         self.channels = _spin(1, MAX_CHANNELS)
@@ -122,22 +146,13 @@ class Inspector(QWidget):
                 ("Stride (first block)", self.stride),
             ],
         )
-        # Head
+
+    def _head_page(self) -> None:
         self.dropout = QDoubleSpinBox()
         self.dropout.setRange(0.0, 0.95)
         self.dropout.setSingleStep(0.05)
         self.dropout.setKeyboardTracking(False)
         self._page(PartKind.HEAD, [("Dropout", self.dropout)])
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(self.pages)
-        layout.addWidget(self.problem)
-        layout.addStretch(1)
-        self._connect()
-        document.changed.connect(self.refresh)
-        document.selection_changed.connect(self.refresh)
-        self.refresh()
 
     def _page(self, kind: PartKind, rows: list[tuple[str, QWidget]]) -> None:
         page = QWidget()
@@ -180,6 +195,10 @@ class Inspector(QWidget):
             self.downsample_by.currentIndexChanged,
             lambda _: edits.set_network(d.spec, "downsample_by", self.downsample_by.currentData()),
         )
+        on(
+            self.stem_kind.currentIndexChanged,
+            lambda _: edits.set_stem_kind(d.spec, self.stem_kind.currentData()),
+        )
         on(self.stem_channels.valueChanged, lambda v: edits.set_stem(d.spec, "channels", v))
         on(self.stem_kernel.valueChanged, lambda v: edits.set_stem(d.spec, "kernel", v))
         on(self.stem_stride.valueChanged, lambda v: edits.set_stem(d.spec, "stride", v))
@@ -211,6 +230,10 @@ class Inspector(QWidget):
                 self.stride.setValue(stage.stride)
             elif key.kind is PartKind.STEM:
                 self.title.setText("Stem")
+                self.stem_kind.setCurrentIndex(STEM_KINDS.index(spec.stem.kind))
+                whiten = spec.stem.kind == "whiten"
+                self.stem_kernel.setSingleStep(1 if whiten else 2)  # whitening has no padding to centre
+                self.stem_channels.setEnabled(not whiten)  # 2 x input channels x kernel^2, set by the kernel
                 self.stem_channels.setValue(spec.stem.channels)
                 self.stem_kernel.setValue(spec.stem.kernel)
                 self.stem_stride.setValue(spec.stem.stride)

@@ -58,6 +58,12 @@ ITEMS: list[tuple[str, dict, str]] = [
         "7x7/2 convolution with 64 channels and a 3x3/2 max-pool: divides the size by 4.",
     ),
     (
+        "Whitening stem",
+        {"kind": "stem", "variant": "whiten"},
+        "Fixed 2x2 filters that decorrelate the pixels, set from the training images before "
+        "training: no BatchNorm and no gradient in the first layer, so each step is cheaper.",
+    ),
+    (
         "Head",
         {"kind": "head"},
         "Global average pool, dropout and the classifier (a linear layer to the classes).",
@@ -87,7 +93,7 @@ def payload_of(mime: QMimeData) -> dict | None:
         "preact",
     ):
         return None
-    if payload["kind"] == "stem" and payload.get("variant") not in ("cifar", "imagenet"):
+    if payload["kind"] == "stem" and payload.get("variant") not in ("cifar", "imagenet", "whiten"):
         return None
     return payload
 

@@ -51,6 +51,11 @@ def palette_icon(payload: dict, size: int = 56) -> QIcon:
         p.setPen(QPen(colour.darker(130), 2))
         p.setBrush(colour)
         p.drawPath(path)
+        if payload.get("variant") == "whiten":  # fixed filters: a pale grid over the funnel
+            p.setPen(QPen(colour.lighter(170), 1.5))
+            for y in (0.4, 0.6):
+                p.drawLine(QPointF(s * 0.33, s * y), QPointF(s * 0.67, s * y))
+            p.drawLine(QPointF(s * 0.5, s * 0.25), QPointF(s * 0.5, s * 0.75))
     else:
         colour = QColor(HEAD_COLOUR)
         p.setPen(QPen(colour.darker(130), 2))
