@@ -1,5 +1,5 @@
-"""`evaluate`, `classify`, `lesion`, `contributions`, `similarity`, `export` and `bench`: what a
-trained network does."""
+"""`evaluate`, `classify`, `lesion`, `contributions`, `similarity`, `landscape`, `export` and
+`bench`: what a trained network does."""
 
 from __future__ import annotations
 
@@ -52,6 +52,23 @@ def add_parsers(sub: Any) -> None:
     _checkpoint_and_data(p, default_limit=256)
     p.add_argument("--versus", metavar="CHECKPOINT", help="compare with this network's blocks instead")
     p.set_defaults(handler=cmd_similarity)
+
+    p = sub.add_parser(
+        "landscape",
+        help="the loss on a 2-D filter-normalised slice around the weights, and on the line from the "
+        "initial weights (Li et al.)",
+    )
+    _checkpoint_and_data(p, default_limit=512)
+    p.add_argument(
+        "--grid", type=int, default=21, metavar="N", help="points per side of the slice (default 21)"
+    )
+    p.add_argument("--span", type=float, default=1.0, help="the slice covers [-SPAN, SPAN] (default 1)")
+    p.add_argument(
+        "--init",
+        metavar="CHECKPOINT",
+        help="the initial weights for the line (default: the run folder's checkpoints/init.pt, if any)",
+    )
+    p.set_defaults(handler=cmd_landscape)
 
     p = sub.add_parser("bench", help="measure training throughput against plain PyTorch loops")
     p.add_argument("--json", action="store_true")
@@ -187,6 +204,47 @@ def cmd_similarity(args: argparse.Namespace) -> int:
     print(" " * 16 + "".join(f"{name[-8:]:>9}" for name in result.columns))
     for name, row in zip(result.rows, result.cka, strict=True):
         print(f"{name:<16}" + "".join(f"{value:9.2f}" for value in row))
+    return 0
+
+
+def cmd_landscape(args: argparse.Namespace) -> int:
+    from resnet_studio.inspection.evaluate import validation_images
+    from resnet_studio.inspection.landscape import initial_weights, loss_landscape
+    from resnet_studio.nn.checkpoint import model_from_checkpoint
+    from resnet_studio.training.device import choose_device
+
+    if not 2 <= args.grid <= 101:
+        raise UserError(f"--grid {args.grid}: must be from 2 to 101 points per side")
+    if not 0 < args.span <= 100:
+        raise UserError(f"--span {args.span}: must be above 0 and at most 100")
+    loaded = model_from_checkpoint(args.checkpoint)
+    initial, init_path = initial_weights(loaded, args.init)
+    images, source = validation_images(loaded, args.data, limit_val=args.limit_val)
+    device = choose_device(args.device)
+    result = loss_landscape(
+        loaded.model.to(device),
+        images,
+        loaded.mean,
+        loaded.std,
+        initial=initial,
+        grid=args.grid,
+        span=args.span,
+        device=device,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    flat = [value for row in result.surface for value in row]
+    print(f"{loaded.path} on {source} ({result.images} validation images)")
+    side = f"{args.grid}x{args.grid}"
+    print(f"  loss at the weights {result.origin_loss:.4f}; on the {side} slice (span {args.span:g}):")
+    print(f"  lowest {min(flat):.4f}, highest {max(flat):.4f}")
+    if result.line_t is not None and result.line_loss is not None:
+        print(f"  from the initial weights ({init_path}):")
+        for t, loss in zip(result.line_t, result.line_loss, strict=True):
+            print(f"    t = {t:5.2f}  loss {loss:.4f}")
+    else:
+        print("  no initial weights (a run folder keeps them in checkpoints/init.pt): no line")
     return 0
 
 

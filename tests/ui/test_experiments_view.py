@@ -88,3 +88,25 @@ def test_block_similarity_is_drawn_and_a_run_can_be_cancelled(window, qtbot):
     qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.lesion_button.isEnabled(), timeout=60_000)
     assert view.result is None and view.progress.text() == "Cancelled"
+
+
+def test_loss_landscape_of_a_network_and_its_plain_twin(window, qtbot, tmp_path):
+    view = window.inspect_view.experiments
+    window.inspect_view.tabs.setCurrentWidget(view)
+    view.versus.setCurrentIndex(1)
+    view.limit.setValue(64)
+    view.grid.setValue(5)
+    qtbot.mouseClick(view.landscape_button, Qt.MouseButton.LeftButton)
+    assert not view.landscape_button.isEnabled()  # off the UI thread
+    qtbot.waitUntil(lambda: view.result is not None, timeout=60_000)
+    residual, plain = view.result["networks"]
+    assert (residual["name"], plain["name"]) == ("Small", "Small (plain)")
+    for network in (residual, plain):
+        surface = network["surface"]["loss"]
+        assert len(surface) == 5 and surface[2][2] == pytest.approx(network["origin_loss"], rel=1e-4)
+        assert len(network["line"]["t"]) == 25  # both runs kept their initial weights
+    assert view.figures.currentWidget() is view.landscape_plot and "Look for" in view.note.text()
+    images = [item for item in view.landscape_plot.ci.items if hasattr(item, "items")]
+    assert len(images) >= 3  # two maps and the path below them
+    view.save(tmp_path / "landscape.png")
+    assert (tmp_path / "landscape.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,5 +1,6 @@
 """The Train workspace with real training on a tiny network and a slice of the demo data."""
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -457,3 +458,27 @@ def test_plain_vs_residual_can_take_setups_full_length(window, qtbot):
     qtbot.waitUntil(config.is_file, timeout=60_000)
     assert json.loads(config.read_text())["epochs"] == 3
     assert view.stop_and_wait()
+
+
+def test_degradation_trains_two_depths_with_their_plain_twins_and_says_what_they_show(window, qtbot):
+    view = window.train_view
+    window.document.replace(dataclasses.replace(TINY, name="Tiny-4"), None)  # 4 layers: 1 block of 2
+    menu = view.compare_button.menu()
+    action = next(a for a in menu.actions() if a.objectName() == "degradationAction")
+    assert "3× as deep" in action.text()
+    action.trigger()  # the menu's entry, as a click on it does
+    qtbot.waitUntil(
+        lambda: len(view.runs) == 4 and not view.training and not view.controller.queue, timeout=300_000
+    )
+    assert [run.name for run in view.runs] == ["Tiny-4", "Tiny-4 (plain)", "Tiny-8", "Tiny-8 (plain)"]
+    folders = sorted(view.runs_root.iterdir(), key=lambda f: f.stat().st_mtime)
+    specs = [json.loads((f / "architecture.json").read_text()) for f in folders]
+    assert [s["stages"][0]["count"] for s in specs] == [1, 1, 3, 3]  # three times as deep
+    assert [s["shortcut"] for s in specs] == ["projection", "none", "projection", "none"]
+    assert [json.loads((f / "config.json").read_text())["steps"] for f in folders] == [60] * 4
+    summary = window.findChild(object, "compareSummary")
+    assert summary.isVisible() and "same data, settings and number of steps" in summary.text()
+    assert all(f"{name} training loss" in summary.text() for name in ("Tiny-4", "Tiny-8 (plain)"))
+    view.redraw_all()
+    bars = [b for b in view.plots.gradient_bars if b.isVisible()]
+    assert len(bars) == 2 and all(len(b.opts["height"]) == 5 for b in bars)  # the deep pair: 3 blocks

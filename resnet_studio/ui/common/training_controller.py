@@ -54,12 +54,36 @@ def fit_channels(image: np.ndarray, channels: int) -> np.ndarray:
     return np.repeat(image[:1], channels, axis=0)
 
 
+def residual_of(spec: ArchitectureSpec) -> ArchitectureSpec:
+    """The network with shortcuts (projections where a plain network has none)."""
+    residual = spec if spec.shortcut != "none" else dataclasses.replace(spec, shortcut="projection")
+    return dataclasses.replace(residual, name=residual.name.replace(" (plain)", ""))
+
+
+def plain_twin(spec: ArchitectureSpec) -> ArchitectureSpec:
+    """The same layers without shortcuts."""
+    return dataclasses.replace(spec, shortcut="none", name=f"{spec.name} (plain)")
+
+
+def deeper(spec: ArchitectureSpec, factor: int = 3) -> ArchitectureSpec:
+    """Every stage `factor` times as many blocks: ResNet-20 becomes ResNet-56, as in He et al.;
+    a name that states the depth ("ResNet-20") states the new one."""
+    deep = spec.with_stages([dataclasses.replace(s, count=s.count * factor) for s in spec.stages])
+    suffix = f"-{spec.depth}"
+    name = (
+        spec.name[: -len(suffix)] + f"-{deep.depth}"
+        if spec.name.endswith(suffix)
+        else f"{spec.name} ({deep.depth} layers)"
+    )
+    return dataclasses.replace(deep, name=name)
+
+
 class TrainingController(QObject):
     launched = Signal(object)  # a Launch
     event = Signal(object)  # an engine event of the session under way
     failed = Signal(str)  # the session could not run: why
     ended = Signal()  # a session's end has been handled (the next one of a comparison may follow)
-    compared = Signal(str)  # a comparison of this network has completed both runs
+    compared = Signal(str, str)  # (network, "twins" | "degradation"): a comparison completed all its runs
     message = Signal(str)  # a note for the user
     following = Signal(object)  # a run folder on disk, followed from now on
     followed = Signal(object, list)  # (run folder, new MetricsRecords) of a run on disk
@@ -76,6 +100,7 @@ class TrainingController(QObject):
         self.last_finished: Finished | None = None
         self.queue: list[tuple[ArchitectureSpec, str, TrainConfig]] = []  # the comparison's next run
         self.comparing: str | None = None  # the network of a comparison under way
+        self.comparison = "twins"  # its kind: "twins" (plain vs residual) or "degradation"
         self.pinned: np.ndarray | None = None  # shown to every new session's activations
         self.readers: dict[Path, MetricsReader] = {}  # followed run folder -> its reader
         self._reading: set[Path] = set()  # followed runs with a read under way
@@ -154,12 +179,24 @@ class TrainingController(QObject):
         """This network, then its twin without shortcuts, with the same settings."""
         if self.training:
             return False
-        residual = spec if spec.shortcut != "none" else dataclasses.replace(spec, shortcut="projection")
-        residual = dataclasses.replace(residual, name=residual.name.replace(" (plain)", ""))
-        plain = dataclasses.replace(spec, shortcut="none", name=f"{residual.name} (plain)")
-        self.queue = [(plain, "plain", config)]
-        self.comparing = residual.name
-        if not self.start(residual, config, "residual"):
+        residual = residual_of(spec)
+        self.queue = [(plain_twin(residual), "plain", config)]
+        return self._start_comparison(residual, "residual", config, "twins")
+
+    def degradation(self, spec: ArchitectureSpec, config: TrainConfig) -> bool:
+        """He et al.'s figure 1: this network and one three times as deep, each with its plain
+        twin, one after the other with the same settings."""
+        if self.training:
+            return False
+        shallow = residual_of(spec)
+        deep = deeper(shallow)
+        self.queue = [(plain_twin(shallow), plain_twin(shallow).name, config)]
+        self.queue += [(deep, deep.name, config), (plain_twin(deep), plain_twin(deep).name, config)]
+        return self._start_comparison(shallow, shallow.name, config, "degradation")
+
+    def _start_comparison(self, spec: ArchitectureSpec, name: str, config: TrainConfig, kind: str) -> bool:
+        self.comparing, self.comparison = spec.name, kind
+        if not self.start(spec, config, name):
             self.queue.clear()
             self.comparing = None
             return False
@@ -246,11 +283,13 @@ class TrainingController(QObject):
         completed = self.last_finished is not None and self.last_finished.status == "completed"
         if self.queue and completed:
             spec, name, config = self.queue.pop(0)
-            self.start(spec, config, name, compared=True)
+            # Each network is drawn beside the one before; a degradation run starts a new pair.
+            pair = self.comparison == "twins" or spec.shortcut == "none"
+            self.start(spec, config, name, compared=pair)
             return
         self.queue.clear()
         if self.comparing is not None and completed:
-            self.compared.emit(self.comparing)
+            self.compared.emit(self.comparing, self.comparison)
         self.comparing = None
 
     # -- runs on disk -----------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""Inspect's "Why residuals work" tab: two experiments on the model that answers, and on a second
+"""Inspect's "Why residuals work" tab: three experiments on the model that answers, and on a second
 network beside it (its plain twin, say). The lesion study removes each block in turn (Veit et al.
 2016); block similarity compares every block's output with every other's (linear CKA, Kornblith
-et al. 2019). Each runs off the UI thread with progress and Cancel, says in a line what is drawn
-and what to look for, and saves its figure as PNG and its numbers as JSON."""
+et al. 2019); the loss landscape maps the loss around the weights and on the way to them (Li et al.
+2018, drawn by `landscape_figure`). Each runs off the UI thread with progress and Cancel, says in
+a line what is drawn and what to look for, and saves its figure as PNG and its numbers as JSON."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import write_png
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.saving import save_with_dialog
+from resnet_studio.ui.inspect.landscape_figure import LANDSCAPE_NOTE, draw_landscape
 
 LESION_NOTE = (
     "Validation accuracy with one block removed (bars), and with k random blocks removed (lines). "
@@ -44,6 +46,7 @@ SIMILARITY_NOTE = (
     "representation). Look for: bright squares where a residual stage refines one representation."
 )
 COLOURS = ("#1f77b4", "#d62728")  # this network, the one beside it
+TITLES = {"lesion": "Lesion study", "similarity": "Block similarity", "landscape": "Loss landscape"}
 _CKA_LUT = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256, alpha=False)
 
 
@@ -83,6 +86,14 @@ class ExperimentsView(QWidget):
         self.similarity_button = QPushButton("Block similarity")
         self.similarity_button.setObjectName("similarityButton")
         self.similarity_button.clicked.connect(lambda: self.run("similarity"))
+        self.landscape_button = QPushButton("Loss landscape")
+        self.landscape_button.setObjectName("landscapeButton")
+        self.landscape_button.clicked.connect(lambda: self.run("landscape"))
+        self.grid = QSpinBox()
+        self.grid.setRange(3, 51)
+        self.grid.setValue(21)
+        self.grid.setPrefix("grid ")
+        self.grid.setToolTip("Points per side of the loss landscape's slice (21: a few minutes on a CPU)")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_flag.set)
@@ -107,7 +118,8 @@ class ExperimentsView(QWidget):
         row.addWidget(QLabel("Beside it:"))
         row.addWidget(self.versus)
         row.addWidget(self.limit)
-        for widget in (self.lesion_button, self.similarity_button, self.cancel_button):
+        row.addWidget(self.grid)
+        for widget in (self.lesion_button, self.similarity_button, self.landscape_button, self.cancel_button):
             row.addWidget(widget)
         row.addStretch(1)
         # The progress on a line of its own: beside the buttons, a 1024-pixel window cut its text.
@@ -121,10 +133,11 @@ class ExperimentsView(QWidget):
         self.lesion_plot.setObjectName("lesionPlot")
         self.similarity_plot = pg.GraphicsLayoutWidget()
         self.similarity_plot.setObjectName("similarityPlot")
-        for widget in (self.lesion_plot, self.similarity_plot):
+        self.landscape_plot = pg.GraphicsLayoutWidget()
+        self.landscape_plot.setObjectName("landscapePlot")
+        for widget in (self.lesion_plot, self.similarity_plot, self.landscape_plot):
             widget.setBackground(self.palette().base().color())  # follows light and dark
-        self.figures.addWidget(self.lesion_plot)
-        self.figures.addWidget(self.similarity_plot)
+            self.figures.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addLayout(status)
@@ -156,8 +169,13 @@ class ExperimentsView(QWidget):
         self.cancel_flag.clear()
         self._busy(True)
         self.progress.setRange(0, 0)
-        self.progress.setFormat(f"{'Lesion study' if kind == 'lesion' else 'Block similarity'}: loading…")
-        limit, relay, flag = self.limit.value(), self.progress_relay, self.cancel_flag
+        self.progress.setFormat(f"{TITLES[kind]}: loading…")
+        limit, grid, relay, flag = (
+            self.limit.value(),
+            self.grid.value(),
+            self.progress_relay,
+            self.cancel_flag,
+        )
 
         def report(done: int, total: int) -> None:
             if flag.is_set():
@@ -165,12 +183,15 @@ class ExperimentsView(QWidget):
             relay.changed.emit(done, total)
 
         run_in_background(
-            lambda: _experiment(kind, self.source, versus, limit, report), self, self._show, self._failed
+            lambda: _experiment(kind, self.source, versus, limit, report, grid),
+            self,
+            self._show,
+            self._failed,
         )
 
     def _busy(self, busy: bool) -> None:
-        self.lesion_button.setEnabled(not busy)
-        self.similarity_button.setEnabled(not busy)
+        for button in (self.lesion_button, self.similarity_button, self.landscape_button):
+            button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
 
     def _progress(self, done: int, total: int) -> None:
@@ -196,6 +217,11 @@ class ExperimentsView(QWidget):
             button.setEnabled(True)
         if result["kind"] == "lesion":
             self._draw_lesion(result)
+        elif result["kind"] == "landscape":
+            self.figures.setCurrentWidget(self.landscape_plot)
+            self.landscape_plot.clear()
+            draw_landscape(self.landscape_plot, result, self._styled, COLOURS)
+            self.note.setText(LANDSCAPE_NOTE)
         else:
             self._draw_similarity(result)
 
@@ -290,7 +316,9 @@ class ExperimentsView(QWidget):
             atomic_write_json(path, self.result)
 
 
-def _experiment(kind: str, source: ModelSource, versus: str | None, limit: int, report) -> dict[str, Any]:
+def _experiment(
+    kind: str, source: ModelSource, versus: str | None, limit: int, report, grid: int = 21
+) -> dict[str, Any]:
     """On a worker thread: the experiment on the model that answers (a copy: the hooks of a lesion
     never touch the model other views use) and on `versus`, on the same validation images."""
     from resnet_studio.inspection.evaluate import validation_images
@@ -316,6 +344,14 @@ def _experiment(kind: str, source: ModelSource, versus: str | None, limit: int, 
 
             result = lesion_study(model, images, owner.classes, owner.mean, owner.std, progress=part)
             networks.append({"name": name, **result.to_dict()})
+        elif kind == "landscape":
+            from resnet_studio.inspection.landscape import initial_weights, loss_landscape
+
+            initial, _ = initial_weights(owner)
+            found = loss_landscape(
+                model, images, owner.mean, owner.std, initial=initial, grid=grid, progress=part
+            )
+            networks.append({"name": name, **found.to_dict()})
         else:
             from resnet_studio.inspection.similarity import block_grams, similarity
 

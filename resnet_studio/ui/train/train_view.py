@@ -10,30 +10,25 @@ followed, and stopped ones resumed.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QMenu,
     QMessageBox,
     QPushButton,
     QSizePolicy,
     QSplitter,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from resnet_studio.errors import UserError
-from resnet_studio.training.compare import TwinResult, summarize
 from resnet_studio.training.events import (
     Activations,
     Contributions,
@@ -48,6 +43,7 @@ from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.document import Document
 from resnet_studio.ui.common.training_controller import Launch, TrainingController, fit_channels
 from resnet_studio.ui.train.activation_view import ActivationView
+from resnet_studio.ui.train.comparisons import Comparisons
 from resnet_studio.ui.train.run_progress import RunProgress
 from resnet_studio.ui.train.runs_panel import RunsPanel
 from resnet_studio.ui.train.train_plots import RunCurves, TrainPlots
@@ -56,15 +52,6 @@ from resnet_studio.ui.train.train_setup import SetupPanel
 REDRAW_MIN_MS = 400  # between two redraw ticks (one plot or the activations each): ~16 ms of painting
 REDRAW_MAX_MS = 1000
 REDRAW_SHARE = 20  # wait 20x as long as a redraw took: at most 5% of a core
-# Plain vs residual trains each twin for one epoch unless the user asks for Setup's length: on the
-# demo data, measured on 2 CPU cores, ResNet-20 reached 57% after one epoch and its plain twin 31%
-# (loss 1.20 against 1.80), about 80 s each; after three epochs both reach 99% and the lesson is gone.
-COMPARE_EPOCHS = 1
-COMPARE_TIP = (
-    "Train this network, then its twin without shortcuts, one epoch each with Setup's other "
-    "settings (the arrow: Setup's full length instead); their curves and gradient profiles are "
-    "overlaid and a paragraph says what the pair shows"
-)
 
 
 class TrainView(QWidget):
@@ -126,7 +113,6 @@ class TrainView(QWidget):
         controller.event.connect(self._on_event)
         controller.failed.connect(self._on_failed)
         controller.ended.connect(self._on_ended)
-        controller.compared.connect(self._show_comparison)
         controller.message.connect(self.message.setText)
         controller.following.connect(self._on_following)
         controller.followed.connect(self._add_records)
@@ -136,6 +122,14 @@ class TrainView(QWidget):
     # Aliases the tests and the main window use.
     gradient_view = property(lambda self: self.plots.gradient_view)
     runs = property(lambda self: self.plots.runs)
+    compare_short = property(lambda self: self.comparisons.short)
+    compare_full = property(lambda self: self.comparisons.full)
+
+    def compare(self) -> None:
+        self.comparisons.compare()
+
+    def degradation(self) -> None:
+        self.comparisons.degradation()
 
     @property
     def runs_root(self) -> Path:
@@ -158,32 +152,11 @@ class TrainView(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stopButton")
         self.stop_button.clicked.connect(self.stop)
-        self.compare_button = QToolButton()
-        self.compare_button.setText("Plain vs residual")
-        self.compare_button.setObjectName("compareButton")
-        self.compare_button.setToolTip(COMPARE_TIP)
-        self.compare_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        self.compare_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
-        self.compare_button.clicked.connect(self.compare)
-        lengths = QMenu(self.compare_button)
-        group = QActionGroup(lengths)
-        self.compare_short = lengths.addAction(
-            f"{COMPARE_EPOCHS} epoch each: the gap shows within minutes", lambda: None
-        )
-        self.compare_full = lengths.addAction("Setup's length (epochs, steps or budget)", lambda: None)
-        for action in (self.compare_short, self.compare_full):
-            action.setCheckable(True)
-            group.addAction(action)
-        self.compare_short.setChecked(True)
-        self.compare_button.setMenu(lengths)
+        say = lambda text: self.message.setText(text)  # noqa: E731 - the label comes below
+        self.comparisons = Comparisons(self.document, self.controller, self.setup.config, self.plots, say)
+        self.compare_button = self.comparisons.button
+        self.summary = self.comparisons.summary
         self.progress = RunProgress()
-        # What a finished plain-vs-residual comparison shows, in a paragraph (hidden until then).
-        self.summary = QLabel()
-        self.summary.setObjectName("compareSummary")
-        self.summary.setWordWrap(True)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.summary.setStyleSheet("QLabel { border: 1px solid palette(mid); padding: 6px; }")
-        self.summary.hide()
         self.message = QLabel()
         self.message.setObjectName("trainMessage")
         # A fixed height: new text then repaints the label alone, never re-lays out the plots.
@@ -242,10 +215,9 @@ class TrainView(QWidget):
         running = self.training
         valid = self.document.valid
         reason = "" if valid else f"Fix the network first: {self.document.problems[0]}"
-        for button in (self.train_button, self.compare_button):
-            button.setEnabled(valid and not running)
+        self.train_button.setEnabled(valid and not running)
         self.train_button.setToolTip(reason)
-        self.compare_button.setToolTip(reason or COMPARE_TIP)
+        self.comparisons.set_enabled(valid and not running, reason)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         if not running:
@@ -261,21 +233,6 @@ class TrainView(QWidget):
             self.message.setText(str(exc))
             return False
         return self.controller.start(self.document.spec, config, f"run {len(self.runs) + 1}")
-
-    def compare(self) -> None:
-        """One click: this network and its twin without shortcuts, with the same settings (one
-        epoch each, unless the button's menu asks for Setup's length)."""
-        if self.training or not self.document.valid:
-            return
-        try:
-            config = self.setup.config()
-        except UserError as exc:
-            self.message.setText(str(exc))
-            return
-        if self.compare_short.isChecked():
-            config = dataclasses.replace(config, epochs=COMPARE_EPOCHS, steps=None, budget=None)
-        self.summary.hide()
-        self.controller.compare(self.document.spec, config)
 
     def resume_run(self, path: str) -> None:
         """Continue a stopped run from its last checkpoint (a completed one for Setup's epochs)."""
@@ -310,7 +267,7 @@ class TrainView(QWidget):
         for record in launch.history:
             self.current.add_record(record)
         if launch.compared and previous is not None:
-            self.plots.gradient_runs = [previous, self.current]
+            self.plots.gradient_runs = [*self.plots.gradient_runs[-1:], self.current]
         else:
             self.plots.gradient_runs = [self.current]
         self.activation_view.clear_maps()
@@ -352,20 +309,6 @@ class TrainView(QWidget):
         self._update_buttons()
         if self.runs_panel.loaded:
             self.runs_panel.refresh()
-
-    def _show_comparison(self, network: str) -> None:
-        """Both runs of a comparison completed: what they show, in a paragraph."""
-        if len(self.plots.gradient_runs) != 2:
-            return
-        residual, plain = self.plots.gradient_runs
-        self.summary.setText(
-            summarize(
-                network,
-                TwinResult(_last(residual.val_acc, 100), _last(residual.smooth), residual.grads),
-                TwinResult(_last(plain.val_acc, 100), _last(plain.smooth), plain.grads),
-            )
-        )
-        self.summary.show()
 
     def _redraw(self) -> None:
         """One changed view per tick, in turn: a frame never repaints everything at once. Ticks
@@ -438,10 +381,6 @@ class TrainView(QWidget):
         if box.exec() != QMessageBox.StandardButton.Yes:
             return False
         return self.stop_and_wait()
-
-
-def _last(values: list[float], scale: float = 1.0) -> float | None:
-    return values[-1] / scale if values else None
 
 
 class _AutoSplitter(QSplitter):
