@@ -16,6 +16,7 @@ images, without gradients. The model's own weights are restored afterwards.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,15 +52,24 @@ class Landscape:
     line_loss: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """As JSON has it: a loss that overflowed (far out on a plain network's slice) is null."""
         line = None
         if self.line_t is not None and self.line_loss is not None:
-            line = {"t": self.line_t, "loss": self.line_loss}
+            line = {"t": self.line_t, "loss": [_finite(v) for v in self.line_loss]}
         return {
-            "origin_loss": self.origin_loss,
+            "origin_loss": _finite(self.origin_loss),
             "images": self.images,
-            "surface": {"x": self.x, "y": self.x, "loss": self.surface},
+            "surface": {
+                "x": self.x,
+                "y": self.x,
+                "loss": [[_finite(v) for v in row] for row in self.surface],
+            },
             "line": line,
         }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _perturbed(model: ResNet) -> list[tuple[str, torch.nn.Parameter]]:
@@ -190,6 +200,7 @@ def _line(
         raise ValueError(
             "the initial weights are not of this network" + (f" (no {missing[0]})" if missing else "")
         )
+    weights = {name for name, _ in model.named_parameters()}
     low, high = LINE_RANGE
     ts = [low + (high - low) * i / (points - 1) for i in range(points)]
     losses = []
@@ -197,11 +208,13 @@ def _line(
         for t in ts:
             state = {}
             for k, v in trained.items():
-                if v.is_floating_point():  # weights and BatchNorm statistics alike
-                    start = initial[k].to(v.device, v.dtype)
-                    state[k] = (1 - t) * start + t * v
-                else:
+                if not v.is_floating_point():
                     state[k] = v  # counters
+                    continue
+                # Weights go the whole way, past both ends; BatchNorm's statistics stop at them
+                # (a variance extrapolated past its end could turn negative).
+                u = t if k in weights else min(max(t, 0.0), 1.0)
+                state[k] = (1 - u) * initial[k].to(v.device, v.dtype) + u * v
             model.load_state_dict(state)
             losses.append(loss())
             tick()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -68,41 +69,54 @@ def summarize(network: str, residual: TwinResult, plain: TwinResult) -> str:
     return paragraph
 
 
-def summarize_degradation(names: Sequence[str], results: Sequence[TwinResult]) -> str:
+def summarize_degradation(names: Sequence[str], results: Sequence[TwinResult], classes: int) -> str:
     """He et al.'s figure 1 in words. `names` and `results`: the network, its plain twin, the
-    network three times as deep and its plain twin, trained with the same settings and steps."""
-    shallow, shallow_plain, deep, deep_plain = results
-    if any(r.loss is None for r in results):
+    network three times as deep and its plain twin, trained with the same settings and steps on
+    data of `classes` classes."""
+    if len(results) != 4 or any(r.loss is None for r in results):
         return "The degradation experiment ended before all four networks had trained."
+    losses = [float(r.loss) for r in results]  # type: ignore[arg-type]
+    shallow, shallow_plain, deep, deep_plain = losses
 
     def described(i: int) -> str:
-        r = results[i]
-        accuracy = f", {r.accuracy:.1%} validation accuracy" if r.accuracy is not None else ""
-        return f"{names[i]} training loss {r.loss:.3f}{accuracy}"
+        accuracy = results[i].accuracy
+        shown = f", {accuracy:.1%} validation accuracy" if accuracy is not None else ""
+        return f"{names[i]} training loss {losses[i]:.3f}{shown}"
 
-    parts = [
-        "With the same data, settings and number of steps: " + "; ".join(described(i) for i in range(4)) + "."
-    ]
-    assert shallow.loss is not None and shallow_plain.loss is not None
-    assert deep.loss is not None and deep_plain.loss is not None
-    if deep_plain.loss > shallow_plain.loss * 1.02:
+    parts = ["With the same data, settings and number of steps: " + "; ".join(map(described, range(4))) + "."]
+    chance = math.log(classes)  # the loss of a network that has learned nothing
+    stuck = [names[i] for i in range(4) if losses[i] > 0.97 * chance]
+    if stuck:
         parts.append(
-            f"The deeper plain network trains worse than the shallower one ({names[3]} ends with the "
-            f"higher training loss although it could represent everything {names[1]} does): the "
-            "degradation problem, and not overfitting, since it is the training loss that is worse."
+            f"{' and '.join(stuck)} had not yet learned anything (loss near {chance:.2f}, chance): "
+            "train longer (the button's menu: Setup's length) before reading the comparison."
+        )
+    if names[2] in stuck or names[3] in stuck:  # nothing to read at depth yet
+        if shallow < shallow_plain:
+            parts.append(
+                f"So far the shallower pair shows what shortcuts do: training loss {shallow:.3f} with "
+                f"them against {shallow_plain:.3f} without."
+            )
+        return " ".join(parts)
+    if deep_plain > shallow_plain * 1.02:
+        parts.append(
+            f"The deeper plain network trains worse than the shallower one: {names[3]} ends with the "
+            f"higher training loss although it could represent everything {names[1]} does. That is "
+            "the degradation problem, and not overfitting, since the training loss is the worse one."
         )
     else:
         parts.append(
             "Here the deeper plain network trains as well as the shallower one: degradation needs "
             "more depth or a longer run to show (He et al. trained 64,000 steps)."
         )
-    if deep.loss <= shallow.loss * 1.02:
+    if deep <= shallow * 1.02:
         parts.append(
             f"With shortcuts, depth does not hurt: {names[2]} trains at least as well as {names[0]}."
         )
     else:
         parts.append(f"With shortcuts the deeper network, {names[2]}, still trails {names[0]} this early.")
-    if deep.loss < deep_plain.loss:
-        gap = deep_plain.loss - deep.loss
-        parts.append(f"At the greater depth the shortcuts are worth {gap:.3f} of training loss.")
+    if deep < deep_plain:
+        parts.append(
+            f"At the greater depth the shortcuts are worth {deep_plain - deep:.3f} of training loss."
+        )
     return " ".join(parts)

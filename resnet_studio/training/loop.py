@@ -20,19 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from resnet_studio.architecture.analysis import analyze
-from resnet_studio.architecture.cost import too_big
 from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.data.sources import DataSet, DataSplits, load_data
 from resnet_studio.data.transforms import batches, epoch_order, normalize, random_crop_flip
 from resnet_studio.errors import UserError, WriteError
 from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.nn.checkpoint import load_weights, save_checkpoint
-from resnet_studio.nn.model import build_model
 from resnet_studio.training import distributed as dist_helpers
-from resnet_studio.training.budget import BudgetPlanner
 from resnet_studio.training.config import TrainConfig
-from resnet_studio.training.device import DeviceSettings, device_memory
+from resnet_studio.training.device import DeviceSettings
 from resnet_studio.training.divergence import DivergenceGuard, weights_finite
 from resnet_studio.training.events import (
     CheckpointSaved,
@@ -48,9 +44,8 @@ from resnet_studio.training.optim import grad_norms, make_optimizer, set_lr
 from resnet_studio.training.probes import Probes
 from resnet_studio.training.rng import augment_generator, restore_rng, rng_state, seed_everything
 from resnet_studio.training.rundir import RunDirectory
+from resnet_studio.training.setup import budget_planner, inference_state, prepared_model, refuse_unrunnable
 from resnet_studio.training.state import Controls, Position, Sums
-
-WHITENING_IMAGES = 5000
 
 
 class TrainingLoop:
@@ -73,15 +68,7 @@ class TrainingLoop:
         self.settings: DeviceSettings = settings_for_rank(self.rank)
         torch.set_num_threads(self.settings.threads)
         seed_everything(cfg.seed + self.rank)
-        # Refused before anything is built: a small file can name a network no machine can hold.
-        problem = too_big(analyze(spec), cfg.batch_size, device_memory(self.settings.device))
-        if problem is not None:
-            raise UserError(f"{problem}; lower the batch size, the input size or the widths")
-        if cfg.augment and cfg.crop_fill == "reflect" and cfg.crop_padding >= spec.input.size:
-            raise UserError(
-                f"crop_padding: {cfg.crop_padding} px of reflected border needs images larger than "
-                f"{spec.input.size} px; pad less or fill with zeros"
-            )
+        refuse_unrunnable(spec, cfg, self.settings)
         self.data = data or load_data(
             cfg.data,
             image_size=spec.input.size,
@@ -93,13 +80,7 @@ class TrainingLoop:
             val_fraction=cfg.val_fraction,
         )
         self.device = device = self.settings.device
-        model = build_model(spec, cfg.zero_init_residual)
-        if resume_state is None and model.whitening() is not None:
-            model.fit_whitening(self._whitening_sample())
-        model = model.to(device)
-        if self.settings.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        self.model = model
+        self.model = model = prepared_model(spec, cfg, self.data, self.settings, fresh=resume_state is None)
         self.net = dist_helpers.wrap(model, cfg, device) if self.world > 1 else model
         self.optimizer = make_optimizer(cfg, model)
         self.scaler = torch.amp.GradScaler(device.type) if self.settings.needs_grad_scaler else None
@@ -115,17 +96,12 @@ class TrainingLoop:
         self.first_loss = None
         if resume_state is not None:
             self._restore(resume_state)
-        self.planner = (
-            BudgetPlanner(
-                cfg.budget,
-                budget_start - self.pos.elapsed,
-                self.steps_per_epoch,
-                cfg.batch_size * self.world,
-                len(self.data.val),
-                cfg.val_every,
-            )
-            if cfg.budget is not None
-            else None
+        self.planner = budget_planner(
+            cfg,
+            budget_start - self.pos.elapsed,
+            self.steps_per_epoch,
+            cfg.batch_size * self.world,
+            len(self.data.val),
         )
         self.epochs = -(-self.total_steps // self.steps_per_epoch)  # ceil: a last epoch may be partial
         self.train_set = DataSet(self.data.train.images.to(device), self.data.train.labels.to(device))
@@ -138,14 +114,6 @@ class TrainingLoop:
         self.grads_at = -math.inf  # when gradient norms were last measured
         self.gap_from: float | None = None  # when the last epoch's last step ended (for the budget)
         self.gap_evaluated = False  # whether that epoch's end evaluated the weights
-
-    def _whitening_sample(self) -> Tensor:
-        """Normalised training images for the whitening stem: a seeded draw (folders load class by
-        class), a few thousand images being plenty for a covariance of 12 x 12 or so."""
-        train = self.data.train
-        draw = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.cfg.seed))
-        images = train.images[draw[:WHITENING_IMAGES]]
-        return normalize(images, self.data.mean, self.data.std, size=self.spec.input.size)
 
     def _restore(self, state: dict[str, Any]) -> None:
         load_weights(self.model, state["model"], state["path"])
@@ -217,7 +185,10 @@ class TrainingLoop:
         if not self.resumed:
             writer.create(self.spec.to_dict(), self.cfg.to_dict(), self.settings.describe())
             # The untrained weights, for the loss along the path training took (a small file).
-            save_checkpoint(writer.initial_checkpoint, {**self._inference_state(), "epoch": 0, "step": 0})
+            save_checkpoint(
+                writer.initial_checkpoint,
+                {**inference_state(self.spec, self.cfg, self.data, self.model), "epoch": 0, "step": 0},
+            )
         else:
             writer.path.mkdir(parents=True, exist_ok=True)
             # After a crash the metrics may run past the checkpoint: those steps come again.
@@ -450,7 +421,7 @@ class TrainingLoop:
         """Everything an exact resume needs, and everything inference needs (DESIGN.md)."""
         cfg, pos = self.cfg, self.pos
         return {
-            **self._inference_state(),
+            **inference_state(self.spec, self.cfg, self.data, self.model),
             "optimizer": self.optimizer.state_dict(),
             "schedule": {"name": cfg.schedule, "step": pos.step, "total": self.total_steps},
             "epoch": pos.epoch,
@@ -462,18 +433,6 @@ class TrainingLoop:
             "first_loss": self.guard.first,
             "time": time.perf_counter() - self.run_start,
             "rng": rng_state(self.device, aug),
-        }
-
-    def _inference_state(self) -> dict[str, Any]:
-        """What classifying with the weights needs: network, weights, classes, normalisation."""
-        data = self.data
-        return {
-            "architecture": self.spec.to_dict(),
-            "classes": list(data.classes),
-            "normalization": {"mean": data.mean, "std": data.std},
-            "input_size": self.spec.input.size,
-            "config": self.cfg.to_dict(),
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
         }
 
     def save(self, paths: list[Path], aug: torch.Generator | None = None) -> Iterator[Event]:

@@ -25,3 +25,19 @@ def test_no_gap_says_the_pair_is_too_shallow_and_what_to_try():
     text = summarize("ResNet-20", TwinResult(0.990, 0.05), TwinResult(0.992, 0.05))
     assert "about as well" in text and "ResNet-56" in text and "gradient" not in text
     assert "before both" in summarize("X", TwinResult(None, None), TwinResult(0.5, 1.0))
+
+
+def test_the_degradation_paragraph_reads_the_four_losses():
+    from resnet_studio.training.compare import summarize_degradation
+
+    names = ["ResNet-20", "ResNet-20 (plain)", "ResNet-56", "ResNet-56 (plain)"]
+    results = [TwinResult(0.9, 0.3), TwinResult(0.85, 0.5), TwinResult(0.92, 0.25), TwinResult(0.6, 1.1)]
+    text = summarize_degradation(names, results, classes=10)
+    assert "ResNet-56 (plain) training loss 1.100, 60.0% validation accuracy" in text
+    assert "the degradation problem" in text and "depth does not hurt" in text
+    assert "shortcuts are worth 0.850" in text and "not yet learned" not in text
+    stuck = [TwinResult(0.3, 1.5), TwinResult(0.2, 1.9), TwinResult(0.1, 2.30), TwinResult(0.1, 2.31)]
+    text = summarize_degradation(names, stuck, classes=10)
+    assert "ResNet-56 and ResNet-56 (plain) had not yet learned anything" in text
+    assert "degradation" not in text and "shallower pair shows what shortcuts do: training loss 1.500" in text
+    assert "ended before" in summarize_degradation(names, stuck[:3], classes=10)

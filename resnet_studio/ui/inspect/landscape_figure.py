@@ -25,14 +25,19 @@ _LUT = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256, alpha=False)
 def levels(networks: list[dict[str, Any]]) -> tuple[float, float]:
     """The log10 loss range shared by every network's map: from the lowest loss to the 95th
     percentile (a plain network's far corners can be thousands of times higher)."""
-    values = np.concatenate(
-        [np.log10(np.asarray(n["surface"]["loss"], np.float64)).ravel() for n in networks]
-    )
+    values = np.concatenate([_log_loss(n["surface"]["loss"]).ravel() for n in networks])
     values = values[np.isfinite(values)]
     if not len(values):
         return 0.0, 1.0
     low, high = float(values.min()), float(np.percentile(values, 95))
     return low, max(high, low + 1e-3)
+
+
+def _log_loss(rows: list[list[float | None]]) -> np.ndarray:
+    """log10 of the losses, an overflowed one (null) as infinity."""
+    values = np.asarray([[math.inf if v is None else v for v in row] for row in rows], np.float64)
+    with np.errstate(divide="ignore"):
+        return np.log10(values)
 
 
 def draw_landscape(
@@ -45,9 +50,11 @@ def draw_landscape(
     low, high = levels(networks)
     image = None
     for i, network in enumerate(networks):
-        plot = styled(layout, f"{network['name']}: loss at the weights {network['origin_loss']:.3f}")
+        origin = network["origin_loss"]
+        shown = f"{origin:.3f}" if origin is not None else "overflowed"
+        plot = styled(layout, f"{network['name']}: loss at the weights {shown}")
         x = np.asarray(network["surface"]["x"], np.float64)
-        loss = np.log10(np.asarray(network["surface"]["loss"], np.float64))
+        loss = _log_loss(network["surface"]["loss"])
         loss = np.where(np.isfinite(loss), loss, high)
         step = (x[-1] - x[0]) / (len(x) - 1)
         image = pg.ImageItem(loss.T)  # ImageItem's first axis is x
@@ -58,7 +65,6 @@ def draw_landscape(
         for level in np.linspace(low, high, CONTOURS)[1:-1]:
             curve = pg.IsocurveItem(data=loss.T, level=level, pen=pg.mkPen("w", width=1))
             curve.setParentItem(image)  # in the image's pixel coordinates, placed with it
-            curve.setTransform(image.transform())
         plot.addItem(pg.ScatterPlotItem([0], [0], symbol="+", size=14, pen=pg.mkPen(colours[i], width=2)))
         plot.setAspectLocked(True)
         plot.setLabel("bottom", "direction 1")
@@ -71,8 +77,7 @@ def draw_landscape(
     lines = [n for n in networks if n.get("line")]
     layout.nextRow()
     path = styled(layout, "From the initial weights (t = 0) to the trained ones (t = 1)")
-    layout.ci.layout.setRowStretchFactor(0, 3)
-    layout.ci.layout.setRowStretchFactor(1, 2)
+    path.setMinimumHeight(200)  # room for the log axis's labels under the maps
     if len(networks) > 1:
         layout.removeItem(path)
         layout.addItem(path, row=1, col=0, colspan=len(networks))
@@ -80,7 +85,7 @@ def draw_landscape(
     for i, network in enumerate(networks):
         line = network.get("line")
         if line:
-            loss = [v if math.isfinite(v) else float("nan") for v in line["loss"]]
+            loss = [v if v is not None and math.isfinite(v) else float("nan") for v in line["loss"]]
             path.plot(line["t"], loss, pen=pg.mkPen(colours[i], width=2), name=network["name"])
     for t in (0.0, 1.0):
         path.addItem(pg.InfiniteLine(t, angle=90, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine)))

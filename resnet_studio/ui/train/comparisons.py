@@ -25,7 +25,7 @@ from resnet_studio.ui.train.train_plots import TrainPlots
 COMPARE_EPOCHS = 1
 # The degradation experiment trains four networks, the deep pair three times as deep: the same
 # number of steps each, few enough that the four take minutes on a 2-core CPU.
-DEGRADATION_STEPS = 60
+DEGRADATION_STEPS = 150
 COMPARE_TIP = (
     "Train this network, then its twin without shortcuts, one epoch each with Setup's other "
     "settings (the arrow: Setup's full length instead, or the degradation experiment); their "
@@ -119,7 +119,8 @@ class Comparisons(QObject):
         if kind == "degradation":
             runs = self.plots.runs[-4:]
             results = [TwinResult(_last(r.val_acc, 100), _last(r.smooth), r.grads) for r in runs]
-            self.summary.setText(summarize_degradation([r.name for r in runs], results))
+            names = [r.name for r in runs]
+            self.summary.setText(summarize_degradation(names, results, self.document.spec.classes))
         elif len(self.plots.gradient_runs) == 2:
             residual, plain = self.plots.gradient_runs
             self.summary.setText(

@@ -1,0 +1,81 @@
+"""What a run prepares before its first step: the checks that refuse a run before anything is
+built, the model on its device (a whitening stem fitted), the time budget's planner, and the
+part of a checkpoint that inference needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from resnet_studio.architecture.analysis import analyze
+from resnet_studio.architecture.cost import too_big
+from resnet_studio.architecture.spec import ArchitectureSpec
+from resnet_studio.data.sources import DataSplits
+from resnet_studio.data.transforms import normalize
+from resnet_studio.errors import UserError
+from resnet_studio.nn.model import ResNet, build_model
+from resnet_studio.training.budget import BudgetPlanner
+from resnet_studio.training.config import TrainConfig
+from resnet_studio.training.device import DeviceSettings, device_memory
+
+WHITENING_IMAGES = 5000  # plenty for a covariance of 12 x 12 or so
+
+
+def refuse_unrunnable(spec: ArchitectureSpec, cfg: TrainConfig, settings: DeviceSettings) -> None:
+    """`UserError` for a run that cannot work, before data or model are built: a small file can
+    name a network no machine can hold."""
+    problem = too_big(analyze(spec), cfg.batch_size, device_memory(settings.device))
+    if problem is not None:
+        raise UserError(f"{problem}; lower the batch size, the input size or the widths")
+    if cfg.augment and cfg.crop_fill == "reflect" and cfg.crop_padding >= spec.input.size:
+        raise UserError(
+            f"crop_padding: {cfg.crop_padding} px of reflected border needs images larger than "
+            f"{spec.input.size} px; pad less or fill with zeros"
+        )
+
+
+def whitening_sample(data: DataSplits, seed: int, size: int) -> Tensor:
+    """Normalised training images for a whitening stem: a seeded draw, since folders load class by
+    class."""
+    train = data.train
+    draw = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    return normalize(train.images[draw[:WHITENING_IMAGES]], data.mean, data.std, size=size)
+
+
+def prepared_model(
+    spec: ArchitectureSpec, cfg: TrainConfig, data: DataSplits, settings: DeviceSettings, fresh: bool
+) -> ResNet:
+    """The model on its device in its memory layout; a fresh run's whitening stem fitted to the
+    training images (a resumed one gets its filters from the checkpoint)."""
+    model = build_model(spec, cfg.zero_init_residual)
+    if fresh and model.whitening() is not None:
+        model.fit_whitening(whitening_sample(data, cfg.seed, spec.input.size))
+    model = model.to(settings.device)
+    if settings.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def budget_planner(
+    cfg: TrainConfig, start: float, steps_per_epoch: int, images_per_step: int, val_images: int
+) -> BudgetPlanner | None:
+    """The planner of a run with a time budget (None without one); `start` as perf_counter()."""
+    if cfg.budget is None:
+        return None
+    return BudgetPlanner(cfg.budget, start, steps_per_epoch, images_per_step, val_images, cfg.val_every)
+
+
+def inference_state(
+    spec: ArchitectureSpec, cfg: TrainConfig, data: DataSplits, model: torch.nn.Module
+) -> dict[str, Any]:
+    """What classifying with the weights needs: network, weights, classes, normalisation."""
+    return {
+        "architecture": spec.to_dict(),
+        "classes": list(data.classes),
+        "normalization": {"mean": data.mean, "std": data.std},
+        "input_size": spec.input.size,
+        "config": cfg.to_dict(),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
