@@ -316,7 +316,8 @@ class TrainPlots(QWidget):
                 bars.hide()
         count = max(len(run.grads) for run in shown)
         every = max(2, count // 8)  # block numbers thin out; stem and head are always named
-        ticks = [(0, "stem"), *((i, str(i)) for i in range(every, count - 1, every)), (count - 1, "head")]
+        numbered = range(every, count - 1 - every, every)  # none crowding "head" at the end
+        ticks = [(0, "stem"), *((i, str(i)) for i in numbered), (count - 1, "head")]
         self.gradient_view.getAxis("bottom").setTicks([ticks])
         # Every block, stem to head, with room at the ends for those two labels (pyqtgraph hides
         # a label that reaches past the plot).
