@@ -15,11 +15,9 @@ from PySide6.QtGui import QGuiApplication, QIcon, QImage, QKeySequence, QShortcu
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -32,13 +30,12 @@ from resnet_studio.data.images import image_file_filter
 from resnet_studio.errors import error_text
 from resnet_studio.fileio import atomic_write_text
 from resnet_studio.inspection.prediction import UNSURE_BELOW, Prediction
+from resnet_studio.ui.classify.prediction_panel import PREVIEW, TOP_K, PredictionPanel
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import to_pixmap
 from resnet_studio.ui.common.model_source import ModelSource
 
-TOP_K = 5
 CHUNK = 100  # table rows filled per pass of the event loop
-PREVIEW = 192
 COLUMNS = ("Image", "File", "Class", "Probability", "Top classes", "Problem")
 
 
@@ -52,6 +49,12 @@ class _Number(QTableWidgetItem):
 
 class ClassifyView(QWidget):
     inspect_requested = Signal(object)  # a Prediction with its image
+
+    # The detail panel's parts, as the tests and a user see them.
+    picture = property(lambda self: self.detail.picture)
+    caption = property(lambda self: self.detail.caption)
+    bars = property(lambda self: self.detail.bars)
+    bar_labels = property(lambda self: self.detail.bar_labels)
 
     def __init__(self, source: ModelSource) -> None:
         super().__init__()
@@ -116,7 +119,8 @@ class ClassifyView(QWidget):
         self.table.itemSelectionChanged.connect(self._show_selected)
         self.table.itemDoubleClicked.connect(lambda _: self._inspect_selected())
 
-        self.detail = self._detail_panel()
+        self.detail = PredictionPanel()
+        self.detail.inspect_button.clicked.connect(self._inspect_selected)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
         splitter.addWidget(self.detail)
@@ -130,41 +134,6 @@ class ClassifyView(QWidget):
         layout.addWidget(splitter, 1)
         layout.addWidget(self.status)
         self._show_source()
-
-    def _detail_panel(self) -> QWidget:
-        panel = QWidget()
-        layout = QVBoxLayout(panel)
-        self.picture = QLabel("No image yet")
-        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.picture.setMinimumSize(PREVIEW + 8, PREVIEW + 8)
-        self.caption = QLabel()
-        self.caption.setWordWrap(True)
-        bars = QGridLayout()
-        self.bar_labels: list[QLabel] = []
-        self.bars: list[QProgressBar] = []
-        for i in range(TOP_K):
-            label, bar = QLabel(), QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setTextVisible(True)
-            bars.addWidget(label, i, 0)
-            bars.addWidget(bar, i, 1)
-            self.bar_labels.append(label)
-            self.bars.append(bar)
-        self.known = QLabel()  # the classes the model knows: any image gets one of them
-        self.known.setObjectName("knownClasses")
-        self.known.setWordWrap(True)
-        self.known.setStyleSheet("color: palette(mid);")
-        self.inspect_button = QPushButton("Inspect This Image")
-        self.inspect_button.setToolTip("Feature maps and Grad-CAM of this image in Inspect")
-        self.inspect_button.clicked.connect(self._inspect_selected)
-        layout.addWidget(self.picture)
-        layout.addWidget(self.caption)
-        layout.addLayout(bars)
-        layout.addWidget(self.known)
-        layout.addWidget(self.inspect_button)
-        layout.addStretch(1)
-        self._show_prediction(None)
-        return panel
 
     def _show_source(self) -> None:
         self.model_label.setText(f"Model: {self.source.describe()}")
@@ -346,44 +315,7 @@ class ClassifyView(QWidget):
         self._show_prediction(self.selected())
 
     def _show_prediction(self, prediction: Prediction | None) -> None:
-        if prediction is None or prediction.preview is None:
-            self.picture.clear()
-            self.picture.setText("No image yet" if prediction is None else "Cannot show this file")
-        else:
-            pixmap = to_pixmap(prediction.preview)
-            if max(pixmap.width(), pixmap.height()) < PREVIEW:  # small images are shown enlarged
-                pixmap = pixmap.scaled(
-                    PREVIEW,
-                    PREVIEW,
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
-            self.picture.setPixmap(pixmap)
-        caption = "" if prediction is None else f"<b>{Path(prediction.path).name}</b>"
-        if prediction is not None and prediction.error:
-            caption += f"<br>{prediction.error}"
-        elif prediction is not None and prediction.unsure:
-            caption += (
-                f"<br><span style='color:#c5221f'>Unsure: the best answer has {prediction.top[0][1]:.0%}."
-                " The image may show none of the classes this model knows.</span>"
-            )
-        self.caption.setText(caption)
-        classes = self.classes_known
-        self.known.setText(
-            f"This model knows {len(classes)} classes: {', '.join(classes)}. Any image gets one of them."
-            if classes and prediction is not None and not prediction.error
-            else ""
-        )
-        top = prediction.top if prediction is not None else []
-        for i, (label, bar) in enumerate(zip(self.bar_labels, self.bars, strict=True)):
-            visible = i < len(top)
-            label.setVisible(visible)
-            bar.setVisible(visible)
-            if visible:
-                label.setText(top[i][0])
-                bar.setValue(round(top[i][1] * 1000))
-                bar.setFormat(f"{top[i][1]:.1%}")
-        self.inspect_button.setEnabled(prediction is not None and prediction.image is not None)
+        self.detail.show_prediction(prediction, self.classes_known)
 
     def _inspect_selected(self) -> None:
         prediction = self.selected()

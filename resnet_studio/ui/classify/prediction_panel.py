@@ -1,0 +1,91 @@
+"""Classify's detail panel: the selected image (small ones enlarged), its file and any problem, its
+top classes as bars, the classes the model knows, and a button to inspect it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from resnet_studio.inspection.prediction import Prediction
+from resnet_studio.ui.common.feature_tiles import to_pixmap
+
+TOP_K = 5
+PREVIEW = 192
+
+
+class PredictionPanel(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("predictionPanel")
+        layout = QVBoxLayout(self)
+        self.picture = QLabel("No image yet")
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setMinimumSize(PREVIEW + 8, PREVIEW + 8)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        bars = QGridLayout()
+        self.bar_labels: list[QLabel] = []
+        self.bars: list[QProgressBar] = []
+        for i in range(TOP_K):
+            label, bar = QLabel(), QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setTextVisible(True)
+            bars.addWidget(label, i, 0)
+            bars.addWidget(bar, i, 1)
+            self.bar_labels.append(label)
+            self.bars.append(bar)
+        self.known = QLabel()  # the classes the model knows: any image gets one of them
+        self.known.setObjectName("knownClasses")
+        self.known.setWordWrap(True)
+        self.known.setStyleSheet("color: palette(mid);")
+        self.inspect_button = QPushButton("Inspect This Image")
+        self.inspect_button.setToolTip("Feature maps and Grad-CAM of this image in Inspect")
+        layout.addWidget(self.picture)
+        layout.addWidget(self.caption)
+        layout.addLayout(bars)
+        layout.addWidget(self.known)
+        layout.addWidget(self.inspect_button)
+        layout.addStretch(1)
+        self.show_prediction(None, [])
+
+    def show_prediction(self, prediction: Prediction | None, classes: list[str]) -> None:
+        """The image, its caption and top classes as bars; `classes`: those the model knows."""
+        if prediction is None or prediction.preview is None:
+            self.picture.clear()
+            self.picture.setText("No image yet" if prediction is None else "Cannot show this file")
+        else:
+            pixmap = to_pixmap(prediction.preview)
+            if max(pixmap.width(), pixmap.height()) < PREVIEW:  # small images are shown enlarged
+                pixmap = pixmap.scaled(
+                    PREVIEW,
+                    PREVIEW,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            self.picture.setPixmap(pixmap)
+        caption = "" if prediction is None else f"<b>{Path(prediction.path).name}</b>"
+        if prediction is not None and prediction.error:
+            caption += f"<br>{prediction.error}"
+        elif prediction is not None and prediction.unsure:
+            caption += (
+                f"<br><span style='color:#c5221f'>Unsure: the best answer has {prediction.top[0][1]:.0%}."
+                " The image may show none of the classes this model knows.</span>"
+            )
+        self.caption.setText(caption)
+        self.known.setText(
+            f"This model knows {len(classes)} classes: {', '.join(classes)}. Any image gets one of them."
+            if classes and prediction is not None and not prediction.error
+            else ""
+        )
+        top = prediction.top if prediction is not None else []
+        for i, (label, bar) in enumerate(zip(self.bar_labels, self.bars, strict=True)):
+            visible = i < len(top)
+            label.setVisible(visible)
+            bar.setVisible(visible)
+            if visible:
+                label.setText(top[i][0])
+                bar.setValue(round(top[i][1] * 1000))
+                bar.setFormat(f"{top[i][1]:.1%}")
+        self.inspect_button.setEnabled(prediction is not None and prediction.image is not None)
