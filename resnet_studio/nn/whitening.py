@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 EPS = 5e-4  # added to the eigenvalues: the near-empty directions (noise) are not blown up
-CHUNK = 256  # images per pass: a few MB of patches at a time, whatever the sample size
+CHUNK_PATCHES = 400_000  # patches per pass: ~40 MB of float64 rows at 12 values each
 
 
 def patch_covariance(images: Tensor, kernel: int, stride: int = 1) -> Tensor:
@@ -23,8 +23,10 @@ def patch_covariance(images: Tensor, kernel: int, stride: int = 1) -> Tensor:
     dim = c * kernel * kernel
     total = torch.zeros(dim, dim, dtype=torch.float64)
     count = 0
-    for start in range(0, len(images), CHUNK):
-        x = images[start : start + CHUNK].float()
+    side = (images.shape[-1] - kernel) // stride + 1
+    chunk = max(1, CHUNK_PATCHES // max(1, side * side))  # images per pass, whatever their size
+    for start in range(0, len(images), chunk):
+        x = images[start : start + chunk].float()
         patches = x.unfold(2, kernel, stride).unfold(3, kernel, stride)  # N, C, H', W', k, k
         flat = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, dim).double()
         total += flat.T @ flat

@@ -20,7 +20,9 @@ from resnet_studio.training.budget import BudgetPlanner
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.device import DeviceSettings, device_memory
 
-WHITENING_IMAGES = 5000  # plenty for a covariance of 12 x 12 or so
+# Pixels drawn for a whitening stem's covariance: 5,000 CIFAR images (plenty for 12 x 12 or so);
+# fewer images of a larger size, so that a 224-pixel network does not normalise gigabytes.
+WHITENING_PIXELS = 5000 * 32 * 32
 
 
 def refuse_unrunnable(spec: ArchitectureSpec, cfg: TrainConfig, settings: DeviceSettings) -> None:
@@ -40,8 +42,9 @@ def whitening_sample(data: DataSplits, seed: int, size: int) -> Tensor:
     """Normalised training images for a whitening stem: a seeded draw, since folders load class by
     class."""
     train = data.train
+    count = max(16, WHITENING_PIXELS // (size * size))
     draw = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
-    return normalize(train.images[draw[:WHITENING_IMAGES]], data.mean, data.std, size=size)
+    return normalize(train.images[draw[:count]], data.mean, data.std, size=size)
 
 
 def prepared_model(

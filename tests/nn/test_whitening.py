@@ -58,3 +58,17 @@ def test_the_stem_stays_fixed_while_training_and_checkpoints_carry_it(small_demo
     assert not torch.equal(last[block], first[block])  # while the blocks went on training
     loaded = model_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert torch.equal(loaded.model.stem.whiten.weight, filters)
+
+
+def test_the_whitening_sample_is_bounded_in_pixels_not_images():
+    from resnet_studio.data.sources import DataSet, DataSplits
+    from resnet_studio.training.setup import WHITENING_PIXELS, whitening_sample
+
+    images = torch.randint(0, 256, (400, 3, 128, 128), dtype=torch.uint8)
+    labels = torch.zeros(400, dtype=torch.int64)
+    data = DataSplits(
+        "random", ["a"], DataSet(images, labels), DataSet(images[:4], labels[:4]), [0.5] * 3, [0.25] * 3
+    )
+    sample = whitening_sample(data, seed=0, size=128)
+    assert sample.shape == (WHITENING_PIXELS // 128**2, 3, 128, 128)  # 312 images, not 5,000
+    assert whitening_filters(sample, 2).shape == (24, 3, 2, 2)
