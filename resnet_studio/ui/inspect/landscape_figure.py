@@ -77,7 +77,9 @@ def draw_landscape(
     lines = [n for n in networks if n.get("line")]
     layout.nextRow()
     path = styled(layout, "From the initial weights (t = 0) to the trained ones (t = 1)")
-    path.setMinimumHeight(200)  # room for the log axis's labels under the maps
+    # Room for the log axis's labels, the rest to the maps (at 1024x640 they were thumbnails).
+    path.setMinimumHeight(130)
+    path.setMaximumHeight(170)
     if len(networks) > 1:
         layout.removeItem(path)
         layout.addItem(path, row=1, col=0, colspan=len(networks))
