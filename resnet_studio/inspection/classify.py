@@ -12,6 +12,7 @@ import torch
 from resnet_studio.data.images import ImageError, is_image_name, load_image, load_image_with_preview
 from resnet_studio.data.transforms import normalize
 from resnet_studio.inspection.prediction import Prediction
+from resnet_studio.inspection.tta import tta_logits
 from resnet_studio.nn.checkpoint import LoadedModel
 
 
@@ -36,9 +37,7 @@ def predict(
     x = normalize(x, loaded.mean, loaded.std, size=loaded.input_size)
     device = next(loaded.model.parameters()).device
     x = x.to(device)
-    logits = loaded.model(x).float()
-    if loaded.tta:  # as the network was evaluated: the mean with its mirror image
-        logits = (logits + loaded.model(x.flip(3)).float()) / 2
+    logits = tta_logits(loaded.model, x, flip=loaded.tta, shift=loaded.tta_shift)  # as evaluated
     probs = torch.softmax(logits, dim=1).cpu()
     k = min(top_k, probs.shape[1])
     values, indices = probs.topk(k, dim=1)

@@ -15,6 +15,7 @@ from torch import nn
 from resnet_studio.data.sources import DataSet, load_data
 from resnet_studio.data.transforms import batches, normalize
 from resnet_studio.errors import UserError
+from resnet_studio.inspection.tta import tta_logits
 
 if TYPE_CHECKING:
     from resnet_studio.nn.checkpoint import LoadedModel
@@ -114,9 +115,11 @@ def evaluate(
     amp_dtype: torch.dtype | None = None,
     keep_predictions: bool = False,
     tta: bool = False,
+    tta_shift: int = 0,
 ) -> Evaluation:
     """Evaluate `model` on `data` (uint8 images); the model is left in eval mode. With `tta`, each
-    image's logits are averaged with its mirror image's (flip test-time augmentation)."""
+    image's logits are averaged with its mirror image's, and with `tta_shift` with shifted views
+    too (`inspection.tta`)."""
     device = torch.device(device)
     model.eval()
     k = len(classes)
@@ -128,10 +131,7 @@ def evaluate(
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         x = normalize(images, mean, std, size=size, channels_last=channels_last)
         with autocast:
-            logits = model(x)
-            if tta:
-                logits = (logits.float() + model(x.flip(3)).float()) / 2
-        logits = logits.float()
+            logits = tta_logits(model, x, flip=tta, shift=tta_shift)
         loss_sum += F.cross_entropy(logits, labels, reduction="sum").double()
         confusion += torch.bincount(labels * k + logits.argmax(1), minlength=k * k)
         if keep_predictions:
@@ -190,5 +190,6 @@ def evaluate_checkpoint(
         device=device,
         keep_predictions=keep_predictions,
         tta=loaded.tta,
+        tta_shift=loaded.tta_shift,
     )
     return result, images, source

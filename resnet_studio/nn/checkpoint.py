@@ -183,6 +183,12 @@ class LoadedModel:
         return bool(self.config.get("tta", False))
 
     @property
+    def tta_shift(self) -> int:
+        """Pixels the test-time views also shift by (0: the mirror only), as it was evaluated."""
+        shift = self.config.get("tta_shift", 0)
+        return shift if isinstance(shift, int) and not isinstance(shift, bool) and 0 <= shift <= 8 else 0
+
+    @property
     def input_size(self) -> int:
         return self.spec.input.size
 

@@ -24,6 +24,7 @@ class BudgetPlanner:
     batch_size: int
     val_images: int
     val_every: int = 1  # epochs between evaluations; 0: only after the last one
+    eval_passes: int = 1  # forward passes per evaluated image (test-time augmentation's views)
     step_seconds: float | None = None  # measured seconds per training step
     epoch_overhead: float | None = None  # measured seconds between epochs (evaluation, saving)
     planned_at: float = 0.0
@@ -85,7 +86,8 @@ class BudgetPlanner:
         step_s = self.step_seconds or 1.0
         overhead = self.epoch_overhead
         if overhead is None:
-            overhead = self.val_images / self.batch_size * step_s / FORWARD_SPEEDUP + 0.5
+            passes = self.val_images * self.eval_passes
+            overhead = passes / self.batch_size * step_s / FORWARD_SPEEDUP + 0.5
         left = self.budget - self.elapsed(now) - RESERVE_S
 
         def cost(n: int) -> float:

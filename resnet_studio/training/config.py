@@ -35,6 +35,7 @@ class TrainConfig:
     warmup_fraction: float = 0.15  # onecycle: fraction of all steps spent rising to `lr`
     label_smoothing: float = 0.0
     tta: bool = False  # flip test-time augmentation: predictions average an image and its mirror
+    tta_shift: int = 0  # pixels; with tta, also average views shifted diagonally both ways (x3 cost)
     augment: bool = True  # pad + random crop + horizontal flip
     crop_padding: int = 4  # pixels of padding the random crop moves within (0: flips only)
     crop_fill: PaddingMode = "zeros"  # what the padding shows: black, or the border mirrored
@@ -67,6 +68,9 @@ class TrainConfig:
         padding = self.crop_padding
         if isinstance(padding, bool) or not isinstance(padding, int) or not 0 <= padding <= 64:
             raise bad("crop_padding", "must be an integer from 0 to 64")
+        shift = self.tta_shift
+        if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift <= 8:
+            raise bad("tta_shift", "must be an integer from 0 to 8")
         every = self.val_every
         if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 1_000_000:
             raise bad("val_every", "must be a whole number of epochs, 0 or more")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -34,3 +35,11 @@ def weights_finite(model: torch.nn.Module) -> bool:
     """Every parameter and buffer finite (one host sync)."""
     tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
     return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True
+
+
+def diverged_message(why: str, epoch: int, step: int, last_checkpoint: Path | None) -> str:
+    """What a diverged run's status says: where, why, what to try and what was kept."""
+    where = f"training diverged at epoch {epoch + 1}, step {step}: {why}. Try a lower learning rate"
+    if last_checkpoint is not None and last_checkpoint.is_file():
+        return f"{where}; the last good checkpoint is kept ({last_checkpoint})"
+    return f"{where}; no checkpoint was written (it diverged before its first epoch ended)"

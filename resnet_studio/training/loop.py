@@ -24,27 +24,34 @@ from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.data.sources import DataSet, DataSplits, load_data
 from resnet_studio.data.transforms import batches, epoch_order, normalize, random_crop_flip
 from resnet_studio.errors import UserError, WriteError
-from resnet_studio.inspection.evaluate import evaluate
 from resnet_studio.nn.checkpoint import load_weights, save_checkpoint
 from resnet_studio.training import distributed as dist_helpers
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.device import DeviceSettings
-from resnet_studio.training.divergence import DivergenceGuard, weights_finite
+from resnet_studio.training.divergence import DivergenceGuard, diverged_message, weights_finite
 from resnet_studio.training.events import (
     CheckpointSaved,
     Evaluated,
     Event,
     Finished,
     Planned,
-    Started,
     Step,
 )
 from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.training.optim import grad_norms, make_optimizer, set_lr
 from resnet_studio.training.probes import Probes
-from resnet_studio.training.rng import augment_generator, restore_rng, rng_state, seed_everything
+from resnet_studio.training.rng import augment_generator, restore_rng, rng_state
 from resnet_studio.training.rundir import RunDirectory
-from resnet_studio.training.setup import budget_planner, inference_state, prepared_model, refuse_unrunnable
+from resnet_studio.training.setup import (
+    budget_planner,
+    claim_process_state,
+    inference_state,
+    open_run_folder,
+    prepared_model,
+    refuse_unrunnable,
+    started_event,
+    validate,
+)
 from resnet_studio.training.state import Controls, Position, Sums
 
 
@@ -66,8 +73,7 @@ class TrainingLoop:
         self.rank, self.world = dist_helpers.rank_and_world(cfg.distributed)
         self.writer = run if self.rank == 0 else None
         self.settings: DeviceSettings = settings_for_rank(self.rank)
-        torch.set_num_threads(self.settings.threads)
-        seed_everything(cfg.seed + self.rank)
+        claim_process_state(self.settings, cfg.seed + self.rank)
         refuse_unrunnable(spec, cfg, self.settings)
         self.data = data or load_data(
             cfg.data,
@@ -124,12 +130,9 @@ class TrainingLoop:
                 f"{state['path']}: its optimizer state does not fit this run ({exc}); "
                 "an optimizer other than the run's cannot continue it"
             ) from None
-        pos = self.pos
-        pos.epoch, pos.step = int(state["epoch"]), int(state["step"])
-        pos.batch_in_epoch = int(state.get("batch_in_epoch", 0))
-        pos.best, pos.elapsed = state.get("best_accuracy"), float(state.get("time", 0.0))
+        self.pos.restore(state)
         restore_rng(state["rng"], self.device)
-        if pos.batch_in_epoch:
+        if self.pos.batch_in_epoch:
             self.augment_state = state["rng"].get("augment")
             self.carried = state.get("epoch_sums")
         if self.cfg.budget is not None:
@@ -139,8 +142,13 @@ class TrainingLoop:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> Iterator[Event]:
-        self._open_run_folder()
-        yield self._started()
+        if self.writer is not None:
+            initial = None if self.resumed else inference_state(self.spec, self.cfg, self.data, self.model)
+            open_run_folder(self.writer, self.spec, self.cfg, self.settings, initial, self.pos)
+        total = self.total_steps
+        yield started_event(
+            self.writer, self.settings, self.data, self.model, self.steps_per_epoch, total, self.pos.step
+        )
         self.run_start = time.perf_counter() - self.pos.elapsed
         # Distributed ranks see different local losses: there only a non-finite one counts (the
         # weights, the same on every rank, are checked each epoch), so that all ranks stop together.
@@ -177,44 +185,6 @@ class TrainingLoop:
                     self.writer.write_status(self.status, pos.epoch, pos.step, self.message)
         elapsed = time.perf_counter() - self.run_start
         yield Finished(self.status, self.message, pos.epoch, pos.step, pos.best, elapsed)
-
-    def _open_run_folder(self) -> None:
-        writer = self.writer
-        if writer is None:
-            return
-        if not self.resumed:
-            writer.create(self.spec.to_dict(), self.cfg.to_dict(), self.settings.describe())
-            # The untrained weights, for the loss along the path training took (a small file).
-            save_checkpoint(
-                writer.initial_checkpoint,
-                {**inference_state(self.spec, self.cfg, self.data, self.model), "epoch": 0, "step": 0},
-            )
-        else:
-            writer.path.mkdir(parents=True, exist_ok=True)
-            # After a crash the metrics may run past the checkpoint: those steps come again.
-            writer.truncate_metrics(self.pos.step)
-        if self.cfg.tensorboard:
-            writer.enable_tensorboard()
-        writer.write_status("running", self.pos.epoch, self.pos.step)
-
-    def _started(self) -> Started:
-        data = self.data
-        notes: tuple[str, ...] = (f"skipped {data.skipped} unreadable image files",) if data.skipped else ()
-        if data.empty_classes:
-            notes += (f"left out class folders without images: {', '.join(data.empty_classes)}",)
-        return Started(
-            str(self.writer.path) if self.writer else None,
-            self.settings.describe(),
-            self.epochs,
-            self.steps_per_epoch,
-            self.total_steps,
-            self.pos.step,
-            sum(p.numel() for p in self.model.parameters()),
-            tuple(data.classes),
-            len(data.train),
-            len(data.val),
-            notes,
-        )
 
     # -- one epoch -----------------------------------------------------------------------------
 
@@ -373,18 +343,7 @@ class TrainingLoop:
             if self.folder is not None:
                 yield from self.save([self.folder.last_checkpoint])
             return
-        result = evaluate(
-            self.model,
-            data.val,
-            data.classes,
-            data.mean,
-            data.std,
-            size=self.spec.input.size,
-            device=self.device,
-            channels_last=self.settings.channels_last,
-            amp_dtype=self.settings.amp_dtype,
-            tta=self.cfg.tta,
-        )
+        result = validate(self.model, data, self.spec, self.cfg, self.settings)
         why = self.guard.check_loss(result.loss, "the validation loss") if self.world == 1 else None
         if why is not None:  # nothing is saved: the last good checkpoint stays as it was
             self.status, self.message = "failed", self._diverged(why)
@@ -407,13 +366,8 @@ class TrainingLoop:
             yield from self.save(targets)
 
     def _diverged(self, why: str) -> str:
-        pos = self.pos
-        where = (
-            f"training diverged at epoch {pos.epoch + 1}, step {pos.step}: {why}. Try a lower learning rate"
-        )
-        if self.folder is not None and self.folder.last_checkpoint.is_file():
-            return f"{where}; the last good checkpoint is kept ({self.folder.last_checkpoint})"
-        return f"{where}; no checkpoint was written (it diverged before its first epoch ended)"
+        folder = self.folder.last_checkpoint if self.folder else None
+        return diverged_message(why, self.pos.epoch, self.pos.step, folder)
 
     # -- checkpoints and the pinned image -----------------------------------------------------
 

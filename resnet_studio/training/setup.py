@@ -1,6 +1,7 @@
 """What a run prepares before its first step: the checks that refuse a run before anything is
-built, the model on its device (a whitening stem fitted), the time budget's planner, and the
-part of a checkpoint that inference needs."""
+built, the model on its device (a whitening stem fitted), the time budget's planner, the run
+folder and the Started event; and, shared with the epochs, the validation pass and the part of a
+checkpoint that inference needs."""
 
 from __future__ import annotations
 
@@ -15,14 +16,29 @@ from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.data.sources import DataSplits
 from resnet_studio.data.transforms import normalize
 from resnet_studio.errors import UserError
+from resnet_studio.inspection.evaluate import Evaluation, evaluate
+from resnet_studio.inspection.tta import tta_passes
+from resnet_studio.nn.checkpoint import save_checkpoint
 from resnet_studio.nn.model import ResNet, build_model
 from resnet_studio.training.budget import BudgetPlanner
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.device import DeviceSettings, device_memory
+from resnet_studio.training.events import Started
+from resnet_studio.training.rng import seed_everything
+from resnet_studio.training.rundir import RunDirectory
+from resnet_studio.training.state import Position
 
 # Pixels drawn for a whitening stem's covariance: 5,000 CIFAR images (plenty for 12 x 12 or so);
 # fewer images of a larger size, so that a 224-pixel network does not normalise gigabytes.
 WHITENING_PIXELS = 5000 * 32 * 32
+
+
+def claim_process_state(settings: DeviceSettings, seed: int) -> None:
+    """The two process-wide settings a run owns while it trains, set once at its start: torch's
+    CPU thread count (torch has no per-thread setting; in the studio it stays as the last run left
+    it, which Inspect and Classify then use too) and the global random generators (`rng`)."""
+    torch.set_num_threads(settings.threads)
+    seed_everything(seed)
 
 
 def refuse_unrunnable(spec: ArchitectureSpec, cfg: TrainConfig, settings: DeviceSettings) -> None:
@@ -67,7 +83,10 @@ def budget_planner(
     """The planner of a run with a time budget (None without one); `start` as perf_counter()."""
     if cfg.budget is None:
         return None
-    return BudgetPlanner(cfg.budget, start, steps_per_epoch, images_per_step, val_images, cfg.val_every)
+    passes = tta_passes(cfg.tta, cfg.tta_shift)
+    planner = BudgetPlanner(cfg.budget, start, steps_per_epoch, images_per_step, val_images, cfg.val_every)
+    planner.eval_passes = passes
+    return planner
 
 
 def inference_state(
@@ -82,3 +101,76 @@ def inference_state(
         "config": cfg.to_dict(),
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
+
+
+def open_run_folder(
+    writer: RunDirectory,
+    spec: ArchitectureSpec,
+    cfg: TrainConfig,
+    settings: DeviceSettings,
+    initial: dict[str, Any] | None,
+    pos: Position,
+) -> None:
+    """Create the run folder with the untrained weights (`initial`), or, resuming (None), take
+    up the existing one where its checkpoint left off."""
+    if initial is not None:
+        writer.create(spec.to_dict(), cfg.to_dict(), settings.describe())
+        # The untrained weights, for the loss along the path training took (a small file).
+        save_checkpoint(writer.initial_checkpoint, {**initial, "epoch": 0, "step": 0})
+    else:
+        writer.path.mkdir(parents=True, exist_ok=True)
+        # After a crash the metrics may run past the checkpoint: those steps come again.
+        writer.truncate_metrics(pos.step)
+    if cfg.tensorboard:
+        writer.enable_tensorboard()
+    writer.write_status("running", pos.epoch, pos.step)
+
+
+def started_event(
+    writer: RunDirectory | None,
+    settings: DeviceSettings,
+    data: DataSplits,
+    model: torch.nn.Module,
+    steps_per_epoch: int,
+    total_steps: int,
+    step: int,
+) -> Started:
+    notes: tuple[str, ...] = (f"skipped {data.skipped} unreadable image files",) if data.skipped else ()
+    if data.empty_classes:
+        notes += (f"left out class folders without images: {', '.join(data.empty_classes)}",)
+    return Started(
+        str(writer.path) if writer else None,
+        settings.describe(),
+        -(-total_steps // steps_per_epoch),
+        steps_per_epoch,
+        total_steps,
+        step,
+        sum(p.numel() for p in model.parameters()),
+        tuple(data.classes),
+        len(data.train),
+        len(data.val),
+        notes,
+    )
+
+
+def validate(
+    model: torch.nn.Module,
+    data: DataSplits,
+    spec: ArchitectureSpec,
+    cfg: TrainConfig,
+    settings: DeviceSettings,
+) -> Evaluation:
+    """The weights on the run's validation images, as the run's checkpoint will be evaluated."""
+    return evaluate(
+        model,
+        data.val,
+        data.classes,
+        data.mean,
+        data.std,
+        size=spec.input.size,
+        device=settings.device,
+        channels_last=settings.channels_last,
+        amp_dtype=settings.amp_dtype,
+        tta=cfg.tta,
+        tta_shift=cfg.tta_shift,
+    )

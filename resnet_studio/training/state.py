@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,6 +33,12 @@ class Position:
     batch_in_epoch: int = 0  # batches done of the epoch under way
     best: float | None = None  # best validation accuracy so far
     elapsed: float = 0.0  # seconds of training before this process started
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take up where a checkpoint's `state` stood."""
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.batch_in_epoch = int(state.get("batch_in_epoch", 0))
+        self.best, self.elapsed = state.get("best_accuracy"), float(state.get("time", 0.0))
 
 
 class Sums:

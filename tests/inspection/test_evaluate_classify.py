@@ -117,3 +117,45 @@ def test_flip_tta_averages_each_image_with_its_mirror(trained, demo_splits):
     image = val.images[:1].numpy()
     loaded.config["tta"] = True
     assert predict(loaded, image) == predict(loaded, image[..., ::-1].copy())
+
+
+def test_shift_tta_weighs_the_mirror_pair_half_and_each_shifted_pair_a_quarter(trained, demo_splits):
+    """Translation TTA against a hand-written average: the pair (image, mirror) at weight 1/2 and
+    the pair moved one pixel up-left and one down-right (borders mirrored) at 1/4 each. A checkpoint
+    that asks for it answers that way in Classify and in its evaluation."""
+    import torch.nn.functional as F
+
+    from resnet_studio.inspection.classify import predict
+    from resnet_studio.inspection.tta import shifted, tta_logits, tta_passes
+
+    loaded = model_from_checkpoint(trained)
+    model = loaded.model.eval()
+    val = demo_splits.val.subset(200, 2)
+    x = (val.images.float() / 255 - torch.tensor(loaded.mean).view(1, 3, 1, 1)) / torch.tensor(
+        loaded.std
+    ).view(1, 3, 1, 1)
+    padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    up_left, down_right = padded[..., 2:34, 2:34], padded[..., 0:32, 0:32]
+    assert torch.equal(shifted(x, -1, -1, 1), up_left) and torch.equal(shifted(x, 1, 1, 1), down_right)
+    assert torch.equal(down_right[..., 1:, 1:], x[..., :-1, :-1])  # moved down-right by one pixel
+
+    def pair(v):
+        return (model(v) + model(v.flip(3))) / 2
+
+    with torch.no_grad():
+        expected = pair(x) / 2 + pair(up_left) / 4 + pair(down_right) / 4
+        assert torch.allclose(tta_logits(model, x, flip=True, shift=1), expected, atol=1e-5)
+        assert torch.allclose(tta_logits(model, x, flip=True, shift=0), pair(x), atol=1e-6)
+        assert torch.equal(tta_logits(model, x, flip=False, shift=1), model(x))  # shifts need the mirror
+        assert not torch.allclose(expected, pair(x), atol=1e-3)  # the shifted views do count
+    assert (tta_passes(False, 0), tta_passes(True, 0), tta_passes(True, 1)) == (1, 2, 6)
+
+    result = evaluate(model, val, loaded.classes, loaded.mean, loaded.std, tta=True, tta_shift=1)
+    assert result.accuracy == pytest.approx((expected.argmax(1) == val.labels).float().mean().item())
+    loaded.config.update(tta=True, tta_shift=1)
+    assert loaded.tta_shift == 1
+    answer = predict(loaded, val.images[:1].numpy(), top_k=1)[0][0]
+    best = torch.softmax(expected[0], 0).max(0)
+    assert answer == (loaded.classes[int(best.indices)], pytest.approx(float(best.values), abs=1e-5))
+    loaded.config["tta_shift"] = "9"  # a hand-edited file: ignored, never a crash
+    assert loaded.tta_shift == 0

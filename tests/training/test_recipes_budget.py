@@ -47,7 +47,7 @@ def test_explicit_options_override_a_recipe(tmp_path, capsys):
     code = main(
         ["train", "--recipe", "article", "--arch", str(arch), "--epochs", "1", "--lr", "0.002"]
         + ["--limit-train", "160", "--crop-padding", "3", "--crop-fill", "reflect", "--val-every", "0"]
-        + ["--out", str(out)]
+        + ["--tta-shift", "1", "--out", str(out)]
     )
     assert code == 0, capsys.readouterr().err
     config = json.loads((out / "config.json").read_text())
@@ -55,6 +55,7 @@ def test_explicit_options_override_a_recipe(tmp_path, capsys):
     assert config["optimizer"] == "adam" and config["batch_size"] == 64  # from the recipe
     assert config["augment"] is False and config["val_fraction"] == 0.2
     assert config["crop_fill"] == "reflect" and config["val_every"] == 0
+    assert config["tta_shift"] == 1 and config["tta"] is True  # a shift implies the mirror
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if r["kind"] == "train"] == [1, 2]  # 128 of 160 train: 2 steps
 
@@ -118,6 +119,13 @@ def test_the_budget_counts_only_the_evaluations_that_happen():
     assert [planner.evaluations(0, end) for end in (10, 35, 40)] == [1, 1, 1]
     planner.step_seconds, planner.epoch_overhead = 1.0, 5.0
     assert planner.plan(0, 10.0) == 84  # 89 s left: 84 steps and the one final evaluation
+    # Before an evaluation is measured its cost is estimated, test-time views included.
+    planner.epoch_overhead, planner.val_images = None, 2500
+    assert planner.plan(0, 10.0) == 78  # 2500 images at 1/2.5 of a step each 100: 10.5 s
+    planner.eval_passes = 6  # mirror and shifted views: six forward passes an image
+    assert planner.plan(0, 10.0) == 28  # 60.5 s
+    with pytest.raises(UserError, match="^tta_shift: must be an integer from 0 to 8"):
+        TrainConfig(tta_shift=9)
 
 
 def test_a_budget_with_distributed_training_is_refused_naming_the_field():

@@ -229,13 +229,14 @@ class InspectView(QWidget):
 
             from resnet_studio.inspection.activations import feature_maps
             from resnet_studio.inspection.gradcam import first_layer_filters
+            from resnet_studio.inspection.tta import tta_logits
 
             loaded = source.load()
             x = _network_input(loaded, image)
             maps, logits = feature_maps(loaded.model, x)
-            if loaded.tta:  # the same answer as Classify: averaged with the mirror image
+            if loaded.tta:  # the same answer as Classify: averaged over the test-time views
                 with torch.inference_mode():
-                    logits = (logits + loaded.model(x.flip(3))) / 2
+                    logits = tta_logits(loaded.model, x, flip=True, shift=loaded.tta_shift)
             probabilities = torch.softmax(logits[0], 0).numpy()
             return Analysis(
                 image, dict(maps), probabilities, loaded.classes, first_layer_filters(loaded.model)

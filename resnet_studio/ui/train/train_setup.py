@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
@@ -26,11 +25,12 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.errors import error_text
-from resnet_studio.training.config import TrainConfig, lr_factor
+from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.recipes import RECIPES, Recipe
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import image_pixmap, tile_list
 from resnet_studio.ui.common.train_worker import studio_threads
+from resnet_studio.ui.train.schedule_plot import SchedulePlot
 
 SAMPLE_COUNT = 12
 
@@ -195,7 +195,7 @@ class SetupPanel(QScrollArea):
             ("Learning rate", self.lr),
         ):
             form.addRow(label, widget)
-        self.schedule_plot = self._schedule_plot()
+        self.schedule_plot = SchedulePlot()
         form.addRow(self.schedule_plot)
         for label, widget in (
             ("Momentum", self.momentum),
@@ -207,29 +207,8 @@ class SetupPanel(QScrollArea):
         ):
             form.addRow(label, widget)
 
-    def _schedule_plot(self) -> pg.PlotWidget:
-        plot = pg.PlotWidget()
-        plot.setObjectName("schedulePlot")
-        plot.setFixedHeight(90)
-        plot.setBackground(self.palette().base().color())
-        plot.setMouseEnabled(False, False)
-        plot.hideButtons()
-        plot.setMenuEnabled(False)
-        plot.getAxis("bottom").setHeight(16)
-        plot.getAxis("left").setWidth(38)
-        for axis in ("left", "bottom"):
-            plot.getAxis(axis).setTextPen(pg.mkPen(self.palette().text().color()))
-            plot.getAxis(axis).setPen(pg.mkPen(self.palette().mid().color()))
-        plot.setToolTip("Learning rate over the run (x: epoch)")
-        self.schedule_curve = plot.plot(pen=pg.mkPen("#4c8bf5", width=2))
-        return plot
-
     def update_schedule_plot(self) -> None:
-        epochs = self.epochs.value()
-        points = 200
-        xs = np.linspace(0, epochs, points, endpoint=False)
-        ys = [self.lr.value() * lr_factor(self.schedule.currentText(), i, points) for i in range(points)]
-        self.schedule_curve.setData(xs, ys)
+        self.schedule_plot.show_schedule(self.lr.value(), self.schedule.currentText(), self.epochs.value())
 
     # -- samples --------------------------------------------------------------------------------
 
@@ -365,6 +344,7 @@ class SetupPanel(QScrollArea):
             "warmup_fraction": values.warmup_fraction,
             "crop_padding": values.crop_padding,
             "crop_fill": values.crop_fill,
+            "tta_shift": values.tta_shift,
             "val_every": values.val_every,
         }
 
