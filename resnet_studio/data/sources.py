@@ -326,4 +326,3 @@ def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[Da
     images = np.stack(kept) if kept else np.zeros((0, channels, size, size), np.uint8)
     labels = np.array([files[i][1] for i in keep], dtype=np.int64)
     return DataSet(torch.from_numpy(images), torch.from_numpy(labels)), len(files) - len(keep)
-

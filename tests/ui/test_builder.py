@@ -1,4 +1,3 @@
-
 """The builder driven only through the UI: real drops, clicks, keys, inspector edits and files."""
 
 import dataclasses

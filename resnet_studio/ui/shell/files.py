@@ -215,4 +215,3 @@ class FileActions:
 
     def _last_folder(self) -> str:
         return str(self.settings.value("lastFolder", str(Path.home())))
-

@@ -11,7 +11,6 @@ followed, and stopped ones resumed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSizePolicy,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -39,6 +37,7 @@ from resnet_studio.training.events import (
     Step,
 )
 from resnet_studio.training.metrics import MetricsRecord
+from resnet_studio.ui.common.auto_splitter import AutoSplitter
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.document import Document
 from resnet_studio.ui.common.training_controller import Launch, TrainingController, fit_channels
@@ -80,7 +79,7 @@ class TrainView(QWidget):
         # Plots first: the activations take a third of the width at most (their maps scroll
         # sideways beyond that).
         full = self.activation_view.full_width
-        splitter = _AutoSplitter(1, lambda total: min(full, max(240, total // 3)))
+        splitter = AutoSplitter(1, lambda total: min(full, max(240, total // 3)))
         splitter.addWidget(self.plots)
         splitter.addWidget(self.activation_view)
         splitter.setStretchFactor(0, 3)
@@ -96,7 +95,7 @@ class TrainView(QWidget):
         column.addWidget(self.summary)
         column.addWidget(splitter, 1)
         # Setup and runs: about a quarter of the window, between 300 and 360 pixels.
-        self.outer = _AutoSplitter(0, lambda total: max(300, min(360, total // 4)))
+        self.outer = AutoSplitter(0, lambda total: max(300, min(360, total // 4)))
         self.outer.addWidget(self.left)
         self.outer.addWidget(right)
         self.outer.setChildrenCollapsible(False)
@@ -381,25 +380,3 @@ class TrainView(QWidget):
         if box.exec() != QMessageBox.StandardButton.Yes:
             return False
         return self.stop_and_wait()
-
-
-class _AutoSplitter(QSplitter):
-    """A horizontal splitter that sizes one pane from the total width on every resize (a hidden
-    tab gets its first resize when first shown), until the user drags the handle."""
-
-    def __init__(self, pane: int, width_for: Callable[[int], int]) -> None:
-        super().__init__(Qt.Orientation.Horizontal)
-        self.pane, self.width_for = pane, width_for
-        self.automatic = True
-        self.splitterMoved.connect(self._moved_by_user)
-
-    def _moved_by_user(self) -> None:
-        self.automatic = False
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if not self.automatic or self.count() != 2:
-            return
-        total = sum(self.sizes()) or self.width()
-        wanted = self.width_for(total)
-        self.setSizes([wanted, total - wanted] if self.pane == 0 else [total - wanted, wanted])
