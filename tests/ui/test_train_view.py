@@ -41,6 +41,8 @@ def window(qtbot, tmp_path):
 def test_train_button_trains_and_the_plots_receive_data(window, qtbot, tmp_path):
     view = window.train_view
     view.setup.epochs.setValue(2)
+    # The samples load off the UI thread; the first is pinned once they are in (as a user sees it).
+    qtbot.waitUntil(lambda: view.pinned is not None, timeout=30_000)
     qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
     assert view.training and not view.train_button.isEnabled() and view.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not view.training, timeout=120_000)
@@ -183,10 +185,10 @@ def test_schedule_preview_follows_the_settings(window):
     setup = window.train_view.setup
     setup.schedule.setCurrentText("step")
     setup.lr.setValue(0.2)
-    _, ys = setup.schedule_curve.getData()
+    _, ys = setup.schedule_plot.curve.getData()
     assert max(ys) == pytest.approx(0.2) and min(ys) == pytest.approx(0.002)
     setup.schedule.setCurrentText("constant")
-    _, ys = setup.schedule_curve.getData()
+    _, ys = setup.schedule_plot.curve.getData()
     assert set(ys) == {0.2}
 
 
@@ -338,7 +340,8 @@ def test_recipes_come_from_the_engine_and_fill_the_setup(window, qtbot):
     assert config.budget == pytest.approx(RECIPES["cifar-10min"].settings["budget"], abs=3)
     assert setup.budget.text().endswith("min")
     # Values without a widget of their own travel with the recipe.
-    assert (config.crop_padding, config.warmup_fraction, config.batch_size) == (2, 0.2, 256)
+    assert (config.crop_padding, config.warmup_fraction, config.batch_size) == (2, 0.2, 128)
+    assert (config.tta, config.tta_shift, config.crop_fill) == (True, 1, "reflect")
 
 
 def test_the_studio_trains_with_every_core_by_default(window):
