@@ -478,7 +478,8 @@ def test_degradation_trains_two_depths_with_their_plain_twins_and_says_what_they
     specs = [json.loads((f / "architecture.json").read_text()) for f in folders]
     assert [s["stages"][0]["count"] for s in specs] == [1, 1, 3, 3]  # three times as deep
     assert [s["shortcut"] for s in specs] == ["projection", "none", "projection", "none"]
-    assert [json.loads((f / "config.json").read_text())["steps"] for f in folders] == [150] * 4
+    configs = [json.loads((f / "config.json").read_text()) for f in folders]
+    assert [(c["steps"], c["lr"]) for c in configs] == [(150, 0.03)] * 4  # Setup's 0.1, capped
     summary = window.findChild(object, "compareSummary")
     assert summary.isVisible() and "same data, settings and number of steps" in summary.text()
     assert all(f"{name} training loss" in summary.text() for name in ("Tiny-4", "Tiny-8 (plain)"))
