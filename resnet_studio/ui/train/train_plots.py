@@ -3,6 +3,7 @@ each run of the session in its own colour and a read-out of the values under the
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 
@@ -141,7 +142,8 @@ class TrainPlots(QWidget):
         # One legend for every plot, above them: legends inside the plots covered the curves.
         self.legend = QLabel()
         self.legend.setObjectName("plotLegend")
-        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.legend.setWordWrap(True)  # four runs' names and the key take two lines at 1280 px
         self.legend.setToolTip(
             "Each run has its colour in every plot, gradient bars too. Solid: training (faint: each "
             "logged step; bold: smoothed); dashed with dots: validation after each epoch"
@@ -205,8 +207,12 @@ class TrainPlots(QWidget):
         return widget
 
     def _update_legend(self) -> None:
+        # Each swatch and name stay together on one line (non-breaking spaces); a network's name
+        # is the user's text, shown as text.
         runs = "  ".join(
-            f'<span style="color:{run.colour}; font-size:14pt">■</span> {run.name}' for run in self.runs
+            f'<span style="color:{run.colour}; font-size:14pt">■</span>&nbsp;'
+            + html.escape(run.name).replace(" ", "&nbsp;")
+            for run in self.runs
         )
         key = "solid: train · dashed: validation"
         self.legend.setText(f"{runs}  <span style='color:gray'>{key}</span>" if runs else "")
