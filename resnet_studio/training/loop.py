@@ -366,8 +366,8 @@ class TrainingLoop:
             yield from self.save(targets)
 
     def _diverged(self, why: str) -> str:
-        folder = self.folder.last_checkpoint if self.folder else None
-        return diverged_message(why, self.pos.epoch, self.pos.step, folder)
+        checkpoint = self.folder.last_checkpoint if self.folder else None
+        return diverged_message(why, self.pos.epoch, self.pos.step, checkpoint)
 
     # -- checkpoints and the pinned image -----------------------------------------------------
 

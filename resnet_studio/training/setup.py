@@ -84,9 +84,9 @@ def budget_planner(
     if cfg.budget is None:
         return None
     passes = tta_passes(cfg.tta, cfg.tta_shift)
-    planner = BudgetPlanner(cfg.budget, start, steps_per_epoch, images_per_step, val_images, cfg.val_every)
-    planner.eval_passes = passes
-    return planner
+    return BudgetPlanner(
+        cfg.budget, start, steps_per_epoch, images_per_step, val_images, cfg.val_every, eval_passes=passes
+    )
 
 
 def inference_state(

@@ -342,6 +342,7 @@ def test_recipes_come_from_the_engine_and_fill_the_setup(window, qtbot):
     # Values without a widget of their own travel with the recipe.
     assert (config.crop_padding, config.warmup_fraction, config.batch_size) == (2, 0.2, 128)
     assert (config.tta, config.tta_shift, config.crop_fill) == (True, 1, "reflect")
+    assert setup.tta.text() == "Mirror and 1-px shifts"  # the extra is said in the box
 
 
 def test_the_studio_trains_with_every_core_by_default(window):
