@@ -116,6 +116,54 @@ def test_resume_extends_a_run(run_dir, capsys, tmp_path):
     assert [v["epoch"] for v in vals if v["kind"] == "val"] == [1, 2, 3]
 
 
+def test_init_fine_tunes_a_runs_weights(run_dir, capsys, tmp_path):
+    out = tmp_path / "tuned"
+    # No --arch: the network is the one the weights were trained with. A tiny learning rate, so
+    # that one step leaves the weights where they started.
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--init",
+        run_dir,
+        "--steps",
+        "1",
+        "--lr",
+        "1e-9",
+        "--limit-train",
+        "64",
+        "--limit-val",
+        "64",
+        "--out",
+        out,
+    )
+    assert code == 0, err
+    start = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)["model"]  # a folder: its best
+    tuned = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert tuned["step"] == 1 and tuned["architecture"]["name"] == "Tiny"
+    convs = [k for k in start if k.endswith("conv1.weight")]
+    assert convs and all(torch.allclose(start[k], tuned["model"][k], atol=1e-6) for k in convs)
+    assert json.loads((out / "config.json").read_text())["init"] == str(run_dir)
+    # Random weights would not start there.
+    code, _, _ = run_cli(
+        capsys,
+        "train",
+        "--arch",
+        run_dir / "architecture.json",
+        "--steps",
+        "1",
+        "--lr",
+        "1e-9",
+        "--limit-train",
+        "64",
+        "--limit-val",
+        "64",
+        "--out",
+        tmp_path / "fresh",
+    )
+    fresh = torch.load(tmp_path / "fresh" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert code == 0 and not torch.allclose(start[convs[0]], fresh[convs[0]], atol=1e-3)
+
+
 def test_export_formats_and_metrics_csv(run_dir, capsys, tmp_path):
     import csv
 
@@ -159,7 +207,7 @@ def _not_ours(tmp_path):
     return evil, plain, text
 
 
-def test_bad_input_exits_2_with_one_line(tmp_path, capsys, tiny_arch):
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, tiny_arch, run_dir):
     bad_json = tmp_path / "bad.resnet.json"
     bad_json.write_text("{")
     bad_spec = tmp_path / "spec.resnet.json"
@@ -188,6 +236,12 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, tiny_arch):
         (["evaluate", text], "not a readable checkpoint"),
         (["classify", tmp_path / "missing.pt", tmp_path], "no such checkpoint"),
         (["train", "--resume", tmp_path], "cannot read the run's config"),
+        (["train", "--init", run_dir, "--resume", run_dir], "--init starts a new run"),
+        (["train", "--init", tmp_path / "missing.pt"], "no such checkpoint"),
+        (
+            ["train", "--init", "resnet20-cifar10", "--limit-train", "64", "--limit-val", "64"],
+            "was trained for the classes airplane, automobile",  # and the demo data has others
+        ),
     ]
     for args, message in cases:
         code, out, err = run_cli(capsys, *args)

@@ -83,6 +83,13 @@ def add_parser(sub: Any) -> None:
         help="with --tta (implied), also average views shifted PX pixels diagonally both ways (1 on "
         "CIFAR-10: three times the passes, +0.4%% held-out in the cifar-10min recipe; 0: mirror only)",
     )
+    p.add_argument(
+        "--init",
+        metavar="WEIGHTS",
+        help="start from these weights instead of random ones (a checkpoint, a run folder or shipped "
+        "weights such as resnet20-cifar10; its network unless --preset/--arch): fine-tuning, with a "
+        "fresh optimizer and schedule",
+    )
     _run_options(p)
 
 
@@ -141,6 +148,8 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
 
     recipe = get_recipe(args.recipe) if args.recipe else None
     spec = spec_of(args)
+    if spec is None and args.init and not args.resume:
+        spec = _network_of(args.init)
     if spec is None and recipe is not None and recipe.preset and not args.resume:
         from resnet_studio.architecture import get_preset
 
@@ -166,10 +175,13 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
         "device": args.device,
         "threads": args.threads,
         "seed": args.seed,
+        "init": args.init,
     }
     if args.resume:
         if spec is not None:
             raise UserError("--resume continues the run's own architecture; drop --preset/--arch")
+        if args.init:
+            raise UserError("--init starts a new run from weights; --resume continues a run with its own")
         if recipe is not None:
             raise UserError("--recipe starts a new run; --resume continues a run with its own settings")
         del overrides["data"]  # a run continues on its own data
@@ -198,6 +210,19 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
     config.tensorboard = args.tensorboard or config.tensorboard
     config.check()
     return spec, config, out
+
+
+def _network_of(weights: str) -> ArchitectureSpec:
+    """The architecture a checkpoint, run folder or shipped name was trained with."""
+    from resnet_studio.architecture.spec import spec_from_dict
+    from resnet_studio.errors import SpecError
+    from resnet_studio.nn.checkpoint import load_checkpoint
+
+    state = load_checkpoint(weights)
+    try:
+        return spec_from_dict(state["architecture"])
+    except SpecError as exc:
+        raise UserError(f"{state['path']}: its architecture is invalid: {exc}") from None
 
 
 def _abort(signum: int, frame: object) -> None:

@@ -40,6 +40,7 @@ class TrainConfig:
     crop_padding: int = 4  # pixels of padding the random crop moves within (0: flips only)
     crop_fill: PaddingMode = "zeros"  # what the padding shows: black, or the border mirrored
     zero_init_residual: bool = False
+    init: str | None = None  # start from these weights (checkpoint, run folder or shipped name)
     limit_train: int | None = None  # use at most this many training images
     limit_val: int | None = None
     device: Device = "auto"
@@ -118,6 +119,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise bad(name, "must be a positive integer")
+
+        if self.init is not None and (not isinstance(self.init, str) or not self.init.strip()):
+            raise bad("init", "must name a checkpoint, a run folder or shipped weights")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

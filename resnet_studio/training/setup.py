@@ -18,7 +18,7 @@ from resnet_studio.data.transforms import normalize
 from resnet_studio.errors import UserError
 from resnet_studio.inspection.evaluate import Evaluation, evaluate
 from resnet_studio.inspection.tta import tta_passes
-from resnet_studio.nn.checkpoint import save_checkpoint
+from resnet_studio.nn.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from resnet_studio.nn.model import ResNet, build_model
 from resnet_studio.training.budget import BudgetPlanner
 from resnet_studio.training.config import TrainConfig
@@ -66,15 +66,35 @@ def whitening_sample(data: DataSplits, seed: int, size: int) -> Tensor:
 def prepared_model(
     spec: ArchitectureSpec, cfg: TrainConfig, data: DataSplits, settings: DeviceSettings, fresh: bool
 ) -> ResNet:
-    """The model on its device in its memory layout; a fresh run's whitening stem fitted to the
-    training images (a resumed one gets its filters from the checkpoint)."""
+    """The model on its device in its memory layout. A fresh run starts from `cfg.init`'s weights
+    when it names some, else fits a whitening stem to the training images (a resumed run gets its
+    weights from its checkpoint afterwards)."""
     model = build_model(spec, cfg.zero_init_residual)
-    if fresh and model.whitening() is not None:
+    if fresh and cfg.init is not None:
+        load_initial_weights(model, cfg.init, list(data.classes))
+    elif fresh and model.whitening() is not None:
         model.fit_whitening(whitening_sample(data, cfg.seed, spec.input.size))
     model = model.to(settings.device)
     if settings.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+def load_initial_weights(model: ResNet, init: str, classes: list[str]) -> None:
+    """Fine-tuning: `init`'s weights in `model`; only the optimizer and the schedule start afresh.
+    `UserError` when the weights do not fit the network or were trained for other classes."""
+    state = load_checkpoint(init)
+    if list(state["classes"]) != classes:
+        raise UserError(
+            f"init: {state['path']} was trained for the classes {_listed(state['classes'])}; "
+            f"the data has {_listed(classes)}"
+        )
+    load_weights(model, state["model"], state["path"])
+
+
+def _listed(names: list[str], most: int = 6) -> str:
+    shown = ", ".join(map(str, names[:most]))
+    return f"{shown}, … ({len(names)} in all)" if len(names) > most else shown
 
 
 def budget_planner(
