@@ -20,6 +20,13 @@ class ProgressView:
         self.bar: tqdm | None = None
         self.epochs = 0
         self.planned_once = False
+        # The epoch in progress, for a train-only line when it ends without validation (a log of
+        # `--val-every 5` would otherwise say nothing for five epochs).
+        self.epoch = 0
+        self.last_step = 0
+        self.steps = self.loss_sum = self.accuracy_sum = 0.0
+        self.epoch_time = 0.0
+        self.evaluated_epoch = 0
 
     def _print(self, text: str) -> None:
         if self.bar is not None:
@@ -29,6 +36,7 @@ class ProgressView:
 
     def started(self, event: Started) -> None:
         self.epochs = event.epochs
+        self.last_step = event.start_step
         where = f" -> {event.run_dir}" if event.run_dir else ""
         resumed = f", resuming at step {event.start_step}" if event.start_step else ""
         self._print(
@@ -64,6 +72,15 @@ class ProgressView:
             )
 
     def step(self, event: Step) -> None:
+        if event.epoch != self.epoch:
+            self._epoch_ended()
+            self.epoch, self.steps, self.loss_sum, self.accuracy_sum = event.epoch, 0.0, 0.0, 0.0
+        steps = max(1, event.step - self.last_step)  # a Step's figures cover the steps since the last
+        self.last_step = event.step
+        self.steps += steps
+        self.loss_sum += event.loss * steps
+        self.accuracy_sum += event.accuracy * steps
+        self.epoch_time = event.time
         if self.bar is None:
             return
         self.bar.update(event.step - self.bar.n)
@@ -73,7 +90,16 @@ class ProgressView:
             refresh=True,
         )
 
+    def _epoch_ended(self) -> None:
+        """A line for the epoch that just ended when no validation printed one."""
+        if self.steps and self.epoch != self.evaluated_epoch:
+            self._print(
+                f"epoch {self.epoch}/{self.epochs}: train loss {self.loss_sum / self.steps:.4f} acc "
+                f"{self.accuracy_sum / self.steps:.2%} | {self.epoch_time:.0f} s"
+            )
+
     def evaluated(self, event: Evaluated) -> None:
+        self.evaluated_epoch = event.epoch
         best = " (best)" if event.best else ""
         self._print(
             f"epoch {event.epoch}/{self.epochs}: train loss {event.train_loss:.4f} acc "

@@ -166,3 +166,23 @@ def test_a_budget_ends_the_run_on_time_with_the_schedule_completed(tiny_spec):
     assert steps[-1].lr < 0.05 * config.lr  # one-cycle ran down to (almost) zero: schedule complete
     assert isinstance(events[-1], Finished) and events[-1].status == "completed"
     assert 0.6 * budget < wall < 1.4 * budget
+
+
+def test_the_log_has_a_line_for_every_epoch_validated_or_not(tiny_spec, small_demo):
+    import io
+
+    from resnet_studio.training.progress import ProgressView
+
+    stream = io.StringIO()  # not a terminal: plain lines, as in a log file
+    view = ProgressView(stream)
+    config = TrainConfig(epochs=3, batch_size=64, threads=2, val_every=2)
+    for event in Trainer(tiny_spec, config, data=small_demo).events():
+        for kind, show in ((Started, view.started), (Step, view.step), (Evaluated, view.evaluated)):
+            if isinstance(event, kind):
+                show(event)
+    epochs = [line for line in stream.getvalue().splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in epochs] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert "val" not in epochs[0] and "train loss" in epochs[0]
+    assert all("val loss" in line for line in epochs[1:])
+    loss = float(epochs[0].split("train loss ")[1].split()[0])
+    assert 0.5 < loss < 5  # the epoch's mean loss, not a sum of its steps
