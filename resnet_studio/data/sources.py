@@ -12,6 +12,7 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -319,8 +320,17 @@ def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[Da
         pool = ThreadPoolExecutor(max_workers=workers)
     paths = [path for path, _ in files]
     chunk = max(64, len(files) // (workers * 8))
-    with pool:
-        decoded = list(pool.map(load_image_or_none, paths, repeat(size), repeat(channels), chunksize=chunk))
+    try:
+        with pool:
+            decoded = list(
+                pool.map(load_image_or_none, paths, repeat(size), repeat(channels), chunksize=chunk)
+            )
+    except BrokenProcessPool:
+        folder = os.path.commonpath([str(path.parent) for path in paths])
+        raise UserError(
+            f"{folder}: a process decoding its images stopped unexpectedly (killed, out of memory, or "
+            "an image that crashes the decoder); nothing was loaded, try again or remove that image"
+        ) from None
     keep = [i for i, image in enumerate(decoded) if image is not None]
     kept = [image for image in decoded if image is not None]
     images = np.stack(kept) if kept else np.zeros((0, channels, size, size), np.uint8)

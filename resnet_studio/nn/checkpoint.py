@@ -62,6 +62,8 @@ def checkpoint_file(path: str | Path) -> Path:
             if candidate.is_file():
                 return candidate
         raise UserError(f"{path}: no checkpoints/best.pt or checkpoints/last.pt in this folder")
+    if path.exists() and not path.is_file():  # a pipe would block torch.load, a device never end
+        raise UserError(f"{path}: not a regular file (a named pipe, device or socket), not a checkpoint")
     if not path.is_file():
         raise UserError(f"{path}: no such checkpoint file")
     return path

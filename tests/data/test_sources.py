@@ -63,6 +63,39 @@ def test_large_folders_decode_in_worker_processes_with_the_same_result(tmp_path,
     assert torch.equal(processes.val.images, threads.val.images)
 
 
+def test_a_decoding_process_that_dies_is_a_message_naming_the_folder(tmp_path, monkeypatch):
+    """A worker killed mid-load (the kernel's OOM killer, a decoder crash) breaks the pool: the
+    user gets the folder and what happened, not a BrokenProcessPool traceback."""
+    import multiprocessing
+    import os
+    import signal
+    import threading
+
+    from resnet_studio.data import sources
+
+    _class_folders(tmp_path, per_class=40)
+    monkeypatch.setattr(sources, "PROCESS_DECODE_MIN", 5)
+    done = threading.Event()
+
+    def kill_first_worker() -> None:
+        while not done.is_set():
+            workers = multiprocessing.active_children()
+            if workers:
+                os.kill(workers[0].pid, signal.SIGKILL)
+                return
+            done.wait(0.005)
+
+    killer = threading.Thread(target=kill_first_worker)
+    killer.start()
+    try:
+        with pytest.raises(UserError, match="a process decoding its images stopped unexpectedly") as caught:
+            load_data(f"folder:{tmp_path}", image_size=16)
+    finally:
+        done.set()
+        killer.join()
+    assert str(caught.value).startswith(f"{tmp_path}: ")
+
+
 def test_single_folder_is_split_ninety_ten_per_class(tmp_path):
     _class_folders(tmp_path, per_class=20)
     data = load_data(f"folder:{tmp_path}")

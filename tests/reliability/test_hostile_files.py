@@ -133,6 +133,10 @@ def test_a_pipe_or_a_huge_file_is_never_read_as_json(tmp_path):
         read_json(pipe)
     with pytest.raises(UserError, match="not a regular file"):
         open_file(pipe)
+    with pytest.raises(UserError, match="arch.resnet.json: not a regular file"):
+        load_checkpoint(pipe)  # not "no such checkpoint file": it is there
+    with pytest.raises(UserError, match="/dev/null: not a regular file"):
+        load_checkpoint("/dev/null")
     big = tmp_path / "big.resnet.json"
     big.write_text(json.dumps(get_preset("resnet20").to_dict()) + " " * 2_000)
     with pytest.raises(BadJSON, match="too large"):
