@@ -32,9 +32,9 @@ def test_the_package_ships_a_cifar10_and_a_demo_resnet20_with_their_provenance()
     assert {"resnet20-cifar10", "resnet20-demo"} <= set(weights)
     cifar = weights["resnet20-cifar10"]
     assert default_weights() is cifar and cifar.name == DEFAULT
-    # Issue #10 asks for >= 90%; these weights reach 87.05% (25 epochs on a 2-core CPU): the figure
-    # stated is checked on the test set below, and must not fall.
-    assert cifar.accuracy >= 0.87 and "test set" in cifar.evaluated_on
+    # Issue #10 asks for >= 90%; these weights reach 89.78% (97 epochs in two runs on a 2-core CPU):
+    # the figure stated is checked on the test set below, and must not fall.
+    assert cifar.accuracy >= 0.8978 and "test set" in cifar.evaluated_on
     assert "resnet-studio train" in cifar.command and "--seed" in cifar.command
     assert cifar.recipe and isinstance(cifar.seed, int)
     for shipped in weights.values():
@@ -96,12 +96,19 @@ def test_shipped_cifar10_weights_reach_their_stated_accuracy_on_the_test_set(cif
     data = load_data(f"folder:{cifar_test_folder}", limit_train=10)
     assert len(data.val) == 10_000 and data.classes == loaded.classes
     torch.set_num_threads(os.cpu_count() or 1)
-    assert loaded.tta  # evaluated, and answering, with flip test-time augmentation
+    assert loaded.tta and loaded.tta_shift == 1  # evaluated, and answering, with mirror and shifts
     result = evaluate(
-        loaded.model, data.val, loaded.classes, loaded.mean, loaded.std, size=32, tta=loaded.tta
+        loaded.model,
+        data.val,
+        loaded.classes,
+        loaded.mean,
+        loaded.std,
+        size=32,
+        tta=loaded.tta,
+        tta_shift=loaded.tta_shift,
     )
     assert result.accuracy >= shipped.accuracy - 0.0005
-    assert result.accuracy >= 0.87
+    assert result.accuracy >= 0.8978
 
 
 def test_shipped_cifar10_weights_name_the_class_of_real_test_photos(cifar_test_folder):
