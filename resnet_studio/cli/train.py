@@ -214,15 +214,9 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
 
 def _network_of(weights: str) -> ArchitectureSpec:
     """The architecture a checkpoint, run folder or shipped name was trained with."""
-    from resnet_studio.architecture.spec import spec_from_dict
-    from resnet_studio.errors import SpecError
-    from resnet_studio.nn.checkpoint import load_checkpoint
+    from resnet_studio.nn.checkpoint import checkpoint_spec, load_checkpoint
 
-    state = load_checkpoint(weights)
-    try:
-        return spec_from_dict(state["architecture"])
-    except SpecError as exc:
-        raise UserError(f"{state['path']}: its architecture is invalid: {exc}") from None
+    return checkpoint_spec(load_checkpoint(weights))
 
 
 def _abort(signum: int, frame: object) -> None:

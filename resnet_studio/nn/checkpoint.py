@@ -199,13 +199,18 @@ class LoadedModel:
         return self.spec.input.channels
 
 
+def checkpoint_spec(state: dict[str, Any]) -> ArchitectureSpec:
+    """The architecture a loaded checkpoint was trained with; `UserError` naming the file if invalid."""
+    try:
+        return spec_from_dict(state["architecture"])
+    except SpecError as exc:
+        raise UserError(f"{state['path']}: its architecture is invalid: {exc}") from None
+
+
 def model_from_checkpoint(path: str | Path) -> LoadedModel:
     state = load_checkpoint(path)
     where = state["path"]
-    try:
-        spec = spec_from_dict(state["architecture"])
-    except SpecError as exc:
-        raise UserError(f"{where}: its architecture is invalid: {exc}") from None
+    spec = checkpoint_spec(state)
     problem = too_big(analyze(spec), INFERENCE_BATCH, machine_memory(), training=False)
     if problem is not None:  # before building: a checkpoint may name any network at all
         raise UserError(f"{where}: {problem}")
