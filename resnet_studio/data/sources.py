@@ -311,6 +311,16 @@ def _take(files: list[tuple[Path, int]], limit: int | None, seed: int) -> list[t
 PROCESS_DECODE_MIN = 4000
 
 
+def _end_workers(pool: Executor) -> None:
+    """End a broken pool's surviving workers. CPython starts `spawn` workers one per submitted task,
+    so one started while the pool was breaking is never told to stop: it waits on the task queue
+    forever, and shutting the pool down waits on it (seen: a worker killed in its first
+    milliseconds hung the load)."""
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        process.terminate()
+
+
 def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[DataSet, int]:
     workers = os.cpu_count() or 2
     pool: Executor
@@ -321,16 +331,18 @@ def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[Da
     paths = [path for path, _ in files]
     chunk = max(64, len(files) // (workers * 8))
     try:
-        with pool:
-            decoded = list(
-                pool.map(load_image_or_none, paths, repeat(size), repeat(channels), chunksize=chunk)
-            )
+        decoded = list(
+            pool.map(load_image_or_none, paths, repeat(size), repeat(channels), chunksize=chunk)
+        )
     except BrokenProcessPool:
+        _end_workers(pool)
         folder = os.path.commonpath([str(path.parent) for path in paths])
         raise UserError(
             f"{folder}: a process decoding its images stopped unexpectedly (killed, out of memory, or "
             "an image that crashes the decoder); nothing was loaded, try again or remove that image"
         ) from None
+    finally:
+        pool.shutdown()
     keep = [i for i, image in enumerate(decoded) if image is not None]
     kept = [image for image in decoded if image is not None]
     images = np.stack(kept) if kept else np.zeros((0, channels, size, size), np.uint8)

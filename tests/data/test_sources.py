@@ -94,6 +94,8 @@ def test_a_decoding_process_that_dies_is_a_message_naming_the_folder(tmp_path, m
         done.set()
         killer.join()
     assert str(caught.value).startswith(f"{tmp_path}: ")
+    # No worker is left waiting for work: one started as the pool broke used to hang the load.
+    assert multiprocessing.active_children() == []
 
 
 def test_single_folder_is_split_ninety_ten_per_class(tmp_path):
