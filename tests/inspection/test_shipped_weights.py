@@ -32,9 +32,9 @@ def test_the_package_ships_a_cifar10_and_a_demo_resnet20_with_their_provenance()
     assert {"resnet20-cifar10", "resnet20-demo"} <= set(weights)
     cifar = weights["resnet20-cifar10"]
     assert default_weights() is cifar and cifar.name == DEFAULT
-    # Issue #10 asks for >= 90%; these weights reach 89.78% (97 epochs in two runs on a 2-core CPU):
+    # Issue #10 asks for >= 90%; these weights reach 90.37% (157 epochs in three runs on a 2-core CPU):
     # the figure stated is checked on the test set below, and must not fall.
-    assert cifar.accuracy >= 0.8978 and "test set" in cifar.evaluated_on
+    assert cifar.accuracy >= 0.9037 and "test set" in cifar.evaluated_on
     assert "resnet-studio train" in cifar.command and "--seed" in cifar.command
     assert cifar.recipe and isinstance(cifar.seed, int)
     for shipped in weights.values():
@@ -108,7 +108,7 @@ def test_shipped_cifar10_weights_reach_their_stated_accuracy_on_the_test_set(cif
         tta_shift=loaded.tta_shift,
     )
     assert result.accuracy >= shipped.accuracy - 0.0005
-    assert result.accuracy >= 0.8978
+    assert result.accuracy >= 0.9037
 
 
 def test_shipped_cifar10_weights_name_the_class_of_real_test_photos(cifar_test_folder):
