@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec, save_spec
-from resnet_studio.cli import main
+from resnet_studio.cli import build_parser, main
 from resnet_studio.data import demo
 
 
@@ -265,3 +265,57 @@ def test_subprocess_bad_option_is_one_line():
     )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "invalid choice" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [
+            "--screenshot",
+            "s.png",
+            "--workspace",
+            "classify",
+            "--theme",
+            "dark",
+            "--size",
+            "9x9",
+            "open",
+            "cat.png",
+        ],
+        [
+            "open",
+            "cat.png",
+            "--screenshot",
+            "s.png",
+            "--workspace",
+            "classify",
+            "--theme",
+            "dark",
+            "--size",
+            "9x9",
+        ],
+        [
+            "--screenshot",
+            "s.png",
+            "--theme",
+            "dark",
+            "open",
+            "cat.png",
+            "--workspace",
+            "classify",
+            "--size",
+            "9x9",
+        ],
+    ],
+)
+def test_window_options_hold_before_and_after_open(argv):
+    args = build_parser().parse_args(argv)
+    assert (args.screenshot, args.workspace, args.theme, args.size, args.path) == (
+        "s.png",
+        "classify",
+        "dark",
+        "9x9",
+        "cat.png",
+    )
+    plain = build_parser().parse_args(["open", "cat.png"])
+    assert (plain.screenshot, plain.workspace, plain.theme, plain.size) == (None, "build", "system", None)

@@ -16,20 +16,33 @@ from resnet_studio.cli.common import PROG, Parser
 from resnet_studio.errors import UserError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    studio = Parser(add_help=False)  # options of the window, before or after `open`
-    studio.add_argument("--screenshot", metavar="FILE", help="render the studio window to a PNG and exit")
-    studio.add_argument(
-        "--workspace", default="build", help="workspace shown first: build, train, inspect, classify"
+def _add_window_options(parser: argparse.ArgumentParser, *, with_defaults: bool) -> None:
+    """The window's options, accepted before and after `open`. The `open` copies default to
+    SUPPRESS: otherwise argparse lets the subcommand's defaults overwrite what was given before it
+    (`--screenshot F open photo.png` would open a window and never write F)."""
+
+    def default(value: object) -> object:
+        return value if with_defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--screenshot", metavar="FILE", default=default(None), help="render the window to a PNG and exit"
     )
-    studio.add_argument("--theme", default="system", choices=["system", "light", "dark"])
-    studio.add_argument("--size", metavar="WxH", help="window size, e.g. 1024x640 (for screenshots)")
-    parser = Parser(prog=PROG, description="Build, train and inspect residual networks.", parents=[studio])
+    parser.add_argument(
+        "--workspace", default=default("build"), help="workspace shown first: build, train, inspect, classify"
+    )
+    parser.add_argument("--theme", default=default("system"), choices=["system", "light", "dark"])
+    parser.add_argument(
+        "--size", metavar="WxH", default=default(None), help="window size, e.g. 1024x640 (for screenshots)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog=PROG, description="Build, train and inspect residual networks.")
+    _add_window_options(parser, with_defaults=True)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
-    p = sub.add_parser(
-        "open", help="open a project, architecture file or run folder in the studio", parents=[studio]
-    )
+    p = sub.add_parser("open", help="open a project, architecture file or run folder in the studio")
+    _add_window_options(p, with_defaults=False)
     p.add_argument("path", metavar="FILE|RUN_DIR")
     network.add_parsers(sub)
     train.add_parser(sub)

@@ -331,9 +331,7 @@ def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[Da
     paths = [path for path, _ in files]
     chunk = max(64, len(files) // (workers * 8))
     try:
-        decoded = list(
-            pool.map(load_image_or_none, paths, repeat(size), repeat(channels), chunksize=chunk)
-        )
+        decoded = list(pool.map(load_image_or_none, paths, repeat(size), repeat(channels), chunksize=chunk))
     except BrokenProcessPool:
         _end_workers(pool)
         folder = os.path.commonpath([str(path.parent) for path in paths])

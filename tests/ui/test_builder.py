@@ -5,7 +5,7 @@ import json
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox, QToolButton
 
@@ -239,6 +239,11 @@ def test_a_file_given_on_the_command_line_opens(tmp_path, qapp):
     save_spec(get_preset("resnet56"), arch)
     shot = tmp_path / "shot.png"
     assert main(["open", str(arch), "--screenshot", str(shot)]) == 0 and shot.stat().st_size > 10_000
+    # The window's options also come before `open`: the subcommand must not reset them to defaults
+    # (it once did, and the studio opened a window instead of writing the screenshot).
+    before = tmp_path / "before.png"
+    assert main(["--screenshot", str(before), "--size", "1100x700", "open", str(arch)]) == 0
+    assert QImage(str(before)).size().toTuple() == (1100, 700)
     bad = tmp_path / "bad.resnet.json"
     bad.write_text("[]")
     assert main(["open", str(bad), "--screenshot", str(shot)]) == 2
