@@ -138,6 +138,7 @@ class Trainer:
             self.spec, self.config, self.run, self.controls, self._resume_state, self._data, self._settings
         )
         self.model, self.data = loop.model, loop.data  # the weights as they train (read-only for others)
+        self.spec = loop.spec  # its output layer follows the data's classes
         yield from loop.run()
 
     def _settings(self, rank: int) -> DeviceSettings:

@@ -45,6 +45,7 @@ from resnet_studio.training.rundir import RunDirectory
 from resnet_studio.training.setup import (
     budget_planner,
     claim_process_state,
+    fit_outputs,
     inference_state,
     open_run_folder,
     prepared_model,
@@ -85,8 +86,11 @@ class TrainingLoop:
             download=cfg.download,
             val_fraction=cfg.val_fraction,
         )
+        # The output layer follows the data's classes: `self.spec` is what the run folder records.
+        spec, fitted = fit_outputs(spec, list(self.data.classes), resume_state)
         self.device = device = self.settings.device
-        self.model = model = prepared_model(spec, cfg, self.data, self.settings, fresh=resume_state is None)
+        model, initialized = prepared_model(spec, cfg, self.data, self.settings, fresh=resume_state is None)
+        self.spec, self.model, self.notes = spec, model, fitted + initialized
         self.net = dist_helpers.wrap(model, cfg, device) if self.world > 1 else model
         self.optimizer = make_optimizer(cfg, model)
         self.scaler = torch.amp.GradScaler(device.type) if self.settings.needs_grad_scaler else None
@@ -147,7 +151,14 @@ class TrainingLoop:
             open_run_folder(self.writer, self.spec, self.cfg, self.settings, initial, self.pos)
         total = self.total_steps
         yield started_event(
-            self.writer, self.settings, self.data, self.model, self.steps_per_epoch, total, self.pos.step
+            self.writer,
+            self.settings,
+            self.data,
+            self.model,
+            self.steps_per_epoch,
+            total,
+            self.pos.step,
+            notes=self.notes,
         )
         self.run_start = time.perf_counter() - self.pos.elapsed
         # Distributed ranks see different local losses: there only a non-finite one counts (the

@@ -5,6 +5,7 @@ checkpoint that inference needs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -63,33 +64,65 @@ def whitening_sample(data: DataSplits, seed: int, size: int) -> Tensor:
     return normalize(train.images[draw[:count]], data.mean, data.std, size=size)
 
 
+def fit_outputs(
+    spec: ArchitectureSpec, classes: list[str], resume_state: dict[str, Any] | None
+) -> tuple[ArchitectureSpec, tuple[str, ...]]:
+    """The network with one output per class of the data, and a note when that changed it. A new
+    run's output layer follows the data (a preset says 10 classes; a folder may hold 3 or 12); a
+    resumed run continues only on the classes it was trained for."""
+    if resume_state is not None:
+        trained = list(resume_state.get("classes", []))
+        if trained != classes:
+            raise UserError(
+                f"data: {resume_state['path']} was trained for the classes {_listed(trained)}; the "
+                f"data now has {_listed(classes)}: start a new run (--init fine-tunes from its weights)"
+            )
+        return spec, ()
+    if spec.classes == len(classes):
+        return spec, ()
+    note = f"output layer: {len(classes)} classes, as in the data (the architecture said {spec.classes})"
+    return replace(spec, classes=len(classes)), (note,)
+
+
 def prepared_model(
     spec: ArchitectureSpec, cfg: TrainConfig, data: DataSplits, settings: DeviceSettings, fresh: bool
-) -> ResNet:
-    """The model on its device in its memory layout. A fresh run starts from `cfg.init`'s weights
-    when it names some, else fits a whitening stem to the training images (a resumed run gets its
-    weights from its checkpoint afterwards)."""
+) -> tuple[ResNet, tuple[str, ...]]:
+    """The model on its device in its memory layout, and notes for the Started event. A fresh run
+    starts from `cfg.init`'s weights when it names some, else fits a whitening stem to the
+    training images (a resumed run gets its weights from its checkpoint afterwards)."""
     model = build_model(spec, cfg.zero_init_residual)
+    notes: tuple[str, ...] = ()
     if fresh and cfg.init is not None:
-        load_initial_weights(model, cfg.init, list(data.classes))
+        notes = load_initial_weights(model, cfg.init, list(data.classes))
     elif fresh and model.whitening() is not None:
         model.fit_whitening(whitening_sample(data, cfg.seed, spec.input.size))
     model = model.to(settings.device)
     if settings.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    return model
+    return model, notes
 
 
-def load_initial_weights(model: ResNet, init: str, classes: list[str]) -> None:
+OUTPUT_LAYER = "head.fc."  # the weights that map features to classes (`nn.model.Head.fc`)
+
+
+def load_initial_weights(model: ResNet, init: str, classes: list[str]) -> tuple[str, ...]:
     """Fine-tuning: `init`'s weights in `model`; only the optimizer and the schedule start afresh.
-    `UserError` when the weights do not fit the network or were trained for other classes."""
+    Weights trained for other classes give everything but the output layer, which starts from
+    random weights (transfer learning); the note returned says so. `UserError` when the weights
+    do not fit the network."""
     state = load_checkpoint(init)
-    if list(state["classes"]) != classes:
-        raise UserError(
-            f"init: {state['path']} was trained for the classes {_listed(state['classes'])}; "
-            f"the data has {_listed(classes)}"
-        )
-    load_weights(model, state["model"], state["path"])
+    weights = state["model"]
+    if list(state["classes"]) == classes:
+        load_weights(model, weights, state["path"])
+        return ()
+    fresh = {k: v for k, v in model.state_dict().items() if k.startswith(OUTPUT_LAYER)}
+    kept = {k: v for k, v in weights.items() if not k.startswith(OUTPUT_LAYER)}
+    load_weights(model, {**kept, **fresh}, state["path"])
+    return (
+        f"init: {state['path']} was trained for the classes {_listed(list(state['classes']))}: its "
+        f"weights start the network, and a new output layer for the data's {len(classes)} classes "
+        "starts from random weights",
+    )
 
 
 def _listed(names: list[str], most: int = 6) -> str:
@@ -154,8 +187,11 @@ def started_event(
     steps_per_epoch: int,
     total_steps: int,
     step: int,
+    notes: tuple[str, ...] = (),
 ) -> Started:
-    notes: tuple[str, ...] = (f"skipped {data.skipped} unreadable image files",) if data.skipped else ()
+    """The run's first event; `notes` say what set-up decided for the user (output layer, init)."""
+    if data.skipped:
+        notes += (f"skipped {data.skipped} unreadable image files",)
     if data.empty_classes:
         notes += (f"left out class folders without images: {', '.join(data.empty_classes)}",)
     return Started(

@@ -495,3 +495,28 @@ def test_the_plot_legend_shows_a_network_name_as_text_and_wraps_between_runs(win
     legend = window.findChild(object, "plotLegend")
     assert "&lt;b&gt;Net&lt;/b&gt;&nbsp;two" in legend.text() and "<b>Net" not in legend.text()
     assert legend.wordWrap()  # four runs and the key take two lines at 1280 px, never cut off
+
+
+def test_a_folder_with_three_classes_trains_a_three_class_network(window, qtbot, tmp_path):
+    """The canvas's network says 10 classes; the data has 3: the run's output layer follows the
+    data, the message says so, and its checkpoint has 3 outputs."""
+    from PIL import Image
+
+    for split, count in (("train", 8), ("val", 2)):
+        for c, colour in enumerate([(230, 30, 30), (30, 200, 40), (40, 60, 230)]):
+            folder = tmp_path / "photos" / split / f"kind{c}"
+            folder.mkdir(parents=True)
+            for i in range(count):
+                Image.new("RGB", (16, 16), colour).save(folder / f"{i}.png")
+    view = window.train_view
+    view.setup.data_kind.setCurrentText("folder")
+    view.setup.data_path.setText(str(tmp_path / "photos"))
+    view.setup.epochs.setValue(1)
+    view.setup.batch_size.setValue(8)
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.training, timeout=120_000)
+    assert view.controller.last_finished.status == "completed", view.message.text()
+    note = "output layer: 3 classes, as in the data (the architecture said 10)"
+    assert note in view.message.text() and note in view.message.toolTip()
+    (run,) = (tmp_path / "runs").iterdir()
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["model"]["head.fc.weight"].shape[0] == 3

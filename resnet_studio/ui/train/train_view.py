@@ -59,6 +59,7 @@ class TrainView(QWidget):
         self.document = document
         self.controller = controller
         self.current: RunCurves | None = None
+        self.run_notes: tuple[str, ...] = ()  # the Started event's notes of the run shown
         self.pinned: tuple[np.ndarray, str] | None = None
         self.followed: dict[Path, RunCurves] = {}  # run folder on disk -> its curves
 
@@ -272,6 +273,8 @@ class TrainView(QWidget):
         self.activation_view.clear_maps()
         self.progress.loading()
         self.message.setText("")
+        self.message.setToolTip("")
+        self.run_notes = ()
         self._update_buttons()
 
     def _on_event(self, event: object) -> None:
@@ -280,6 +283,10 @@ class TrainView(QWidget):
             self.progress.started(event)
             self.activation_view.set_classes(event.classes)
             self.plots.contribution_view.new_run()
+            self.run_notes = event.notes  # what set-up decided: the output layer, skipped files, init
+            if event.notes:
+                self.message.setText(f"{curves.name}: {'; '.join(event.notes)}")
+                self.message.setToolTip("\n".join(event.notes))
         elif isinstance(event, Planned):
             self.progress.planned(event)
         elif isinstance(event, Step):
@@ -296,7 +303,8 @@ class TrainView(QWidget):
             curves.add_epoch(event.epoch, event.step, event.loss, event.accuracy)
             self.message.setText(f"{curves.name} · epoch {event.epoch}: val accuracy {event.accuracy:.1%}")
         elif isinstance(event, Finished):
-            self.message.setText(f"{curves.name} {event.status}: {event.message}")
+            notes = "".join(f" · {note}" for note in self.run_notes)  # again, once the run is over
+            self.message.setText(f"{curves.name} {event.status}: {event.message}{notes}")
             self.progress.setFormat(f"{event.status.capitalize()} · step {event.step}")
 
     def _on_failed(self, message: str) -> None:
