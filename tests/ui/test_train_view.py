@@ -520,3 +520,43 @@ def test_a_folder_with_three_classes_trains_a_three_class_network(window, qtbot,
     assert note in view.message.text() and note in view.message.toolTip()
     (run,) = (tmp_path / "runs").iterdir()
     assert load_checkpoint(run / "checkpoints" / "last.pt")["model"]["head.fc.weight"].shape[0] == 3
+
+
+def test_start_from_shipped_weights_takes_their_network_and_fine_tunes(window, qtbot):
+    """Setup's "Start from": the shipped CIFAR-10 weights put ResNet-20 on the canvas (one undoable
+    edit), and the run starts from them; the demo shapes are other classes, so a new output layer."""
+    from resnet_studio.nn.shipped import shipped_weights
+
+    view, document = window.train_view, window.document
+    choice = window.findChild(object, "initWeights")
+    assert choice is view.setup.init and choice.currentText() == "Random weights"
+    assert view.setup.config().init is None
+    names = [choice.itemText(i) for i in range(choice.count())]
+    assert names[0] == "Random weights" and names[-1] == "Checkpoint…"
+    assert "resnet20-cifar10 (shipped)" in names
+    index = names.index("resnet20-cifar10 (shipped)")
+    choice.setCurrentIndex(index)
+    choice.activated.emit(index)  # what a click on the item sends
+    qtbot.waitUntil(lambda: document.spec.name == "ResNet-20", timeout=10_000)
+    assert document.undo_stack.undoText() == "Use the network of resnet20-cifar10"
+    assert "The canvas now shows ResNet-20" in view.message.text()
+    assert view.setup.config().init == "resnet20-cifar10"
+
+    view.setup.epochs.setValue(1)
+    view.setup.limit_train.setValue(128)
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.training, timeout=120_000)
+    assert view.controller.last_finished.status == "completed", view.message.text()
+    assert "a new output layer for the data's 10 classes" in view.message.toolTip()
+    (run,) = (view.runs_root).iterdir()
+    start = load_checkpoint(run / "checkpoints" / "init.pt")["model"]
+    shipped = load_checkpoint(shipped_weights()["resnet20-cifar10"].path)["model"]
+    convs = [k for k in shipped if k.endswith("conv1.weight")]
+    assert convs and all(np.array_equal(start[k].numpy(), shipped[k].numpy()) for k in convs)
+    assert not np.array_equal(start["head.fc.weight"].numpy(), shipped["head.fc.weight"].numpy())
+
+    document.undo_stack.undo()  # the user's own network comes back
+    assert document.spec == TINY
+    view.setup.init.set_value("/somewhere/last.pt")  # as a saved project gives it
+    assert choice.currentText() == "last.pt" and view.setup.config().init == "/somewhere/last.pt"
+    assert choice.itemText(choice.count() - 1) == "Checkpoint…"

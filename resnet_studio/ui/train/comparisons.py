@@ -105,6 +105,7 @@ class Comparisons(QObject):
             self.say(str(exc))
             return None
         self.summary.hide()
+        config = dataclasses.replace(config, init=None)  # twins train from scratch: no weights fit a twin
         return dataclasses.replace(config, **short) if self.short.isChecked() else config  # type: ignore[arg-type]
 
     def compare(self) -> None:

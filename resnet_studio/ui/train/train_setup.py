@@ -30,6 +30,7 @@ from resnet_studio.training.recipes import RECIPES, Recipe
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import image_pixmap, tile_list
 from resnet_studio.ui.common.train_worker import studio_threads
+from resnet_studio.ui.train.init_choice import InitChoice
 from resnet_studio.ui.train.schedule_plot import SchedulePlot
 
 SAMPLE_COUNT = 12
@@ -90,6 +91,8 @@ class SetupPanel(QScrollArea):
         )
         self.recipe.setToolTip(next(iter(RECIPES.values())).description)
         self.form.addRow("Recipe", self.recipe)
+        self.init = InitChoice()
+        self.form.addRow("Start from", self.init)
 
     def _data_rows(self) -> None:
         """Which data, where, a preview of samples, how many images, augmentation."""
@@ -322,6 +325,7 @@ class SetupPanel(QScrollArea):
             self.data_kind.setCurrentText(kind)
             self.data_path.setText(path)
         self._set_hyper_parameters(values)
+        self.init.set_value(values.init)
         self.limit_train.setValue(values.limit_train or 0)
         self.limit_val.setValue(values.limit_val or 0)
         self.seed.setValue(values.seed)
@@ -380,6 +384,7 @@ class SetupPanel(QScrollArea):
             limit_val=self.limit_val.value() or None,
             device=device,
             seed=self.seed.value(),
+            init=self.init.value(),
             download=self.download.isChecked(),
             threads=self.threads.value(),
             grad_norms=True,

@@ -10,6 +10,7 @@ followed, and stopped ones resumed.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.errors import UserError
+from resnet_studio.architecture.spec import ArchitectureSpec
+from resnet_studio.errors import UserError, error_text
+from resnet_studio.nn.checkpoint import checkpoint_spec, load_checkpoint
 from resnet_studio.training.events import (
     Activations,
     Contributions,
@@ -66,6 +69,7 @@ class TrainView(QWidget):
         self.setup = SetupPanel()
         self.setup.sample_chosen.connect(self.pin)
         self.setup.samples_loaded.connect(self._pin_first_sample)
+        self.setup.init.chosen.connect(self._take_network_of)
         self.runs_panel = RunsPanel()
         self.runs_panel.show_requested.connect(self.show_run)
         self.runs_panel.resume_requested.connect(self.resume_run)
@@ -233,6 +237,21 @@ class TrainView(QWidget):
             self.message.setText(str(exc))
             return False
         return self.controller.start(self.document.spec, config, f"run {len(self.runs) + 1}")
+
+    def _take_network_of(self, init: str | None) -> None:
+        """Weights fit one network: the canvas takes theirs (one undoable edit) when it differs in
+        more than its name and class count (the output layer follows the data anyway)."""
+        if init is None:
+            return
+
+        def take(spec: ArchitectureSpec) -> None:
+            mine = self.document.spec
+            if dataclasses.replace(spec, name=mine.name, classes=mine.classes) != mine:
+                self.document.apply(spec, f"Use the network of {Path(init).name}")
+                self.message.setText(f"The canvas now shows {spec.name}, the network of {init} (Undo: yours)")
+
+        read = lambda: checkpoint_spec(load_checkpoint(init))  # noqa: E731 - off the UI thread
+        run_in_background(read, self, take, lambda exc: self.message.setText(error_text(exc)))
 
     def resume_run(self, path: str) -> None:
         """Continue a stopped run from its last checkpoint (a completed one for Setup's epochs)."""
