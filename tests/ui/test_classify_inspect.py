@@ -169,6 +169,10 @@ def test_feature_maps_and_grad_cam_of_an_image(window, qtbot, images):
     maps = window.findChild(object, "featureMaps")
     qtbot.waitUntil(lambda: maps.count() == 16 and view.busy == 0, timeout=30_000)  # last block: 16 ch
     assert [view.block.itemText(i) for i in range(view.block.count())] == ["stem", "stage1.block1"]
+    # Enlarged first: the channel of the highest mean activation (a blank channel 0 says nothing).
+    means = [float(maps.item(i).toolTip().split("mean ")[1].split(",")[0]) for i in range(maps.count())]
+    assert maps.currentRow() == means.index(max(means))
+    assert f"channel {maps.currentRow()}: 16x16" in view.channel_caption.text()
     view.block.setCurrentText("stem")
     qtbot.waitUntil(lambda: maps.count() == 8 and view.busy == 0, timeout=30_000)
     maps.setCurrentRow(3)

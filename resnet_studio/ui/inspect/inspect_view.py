@@ -275,20 +275,17 @@ class InspectView(QWidget):
         if self.analysis is None or self.block.currentText() not in self.analysis.maps:
             return
         maps = self.analysis.maps[self.block.currentText()]
-        order = (
-            np.argsort(-maps.mean(axis=(1, 2)), kind="stable") if self.sort.isChecked() else range(len(maps))
-        )
+        means = maps.mean(axis=(1, 2))
+        order = list(np.argsort(-means, kind="stable")) if self.sort.isChecked() else list(range(len(maps)))
         self.maps.clear()
         for channel in order:
             picture = mosaic(maps[channel : channel + 1], 1, 56, gap=0)  # its own colour range
             item = QListWidgetItem(QIcon(to_pixmap(picture)), f"{channel}")
             item.setData(Qt.ItemDataRole.UserRole, int(channel))
-            item.setToolTip(
-                f"channel {channel}: mean {maps[channel].mean():.3f}, max {maps[channel].max():.3f}"
-            )
+            item.setToolTip(f"channel {channel}: mean {means[channel]:.3f}, max {maps[channel].max():.3f}")
             self.maps.addItem(item)
-        if self.maps.count():
-            self.maps.setCurrentRow(0)
+        if self.maps.count():  # enlarged first: the strongest channel, not a blank one
+            self.maps.setCurrentRow(order.index(int(np.argmax(means))))
 
     def _show_channel(self, row: int) -> None:
         if self.analysis is None or row < 0 or self.block.currentText() not in self.analysis.maps:
