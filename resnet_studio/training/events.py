@@ -42,7 +42,8 @@ class Step:
     images_per_s: float
     time: float  # seconds of training since the run started
     progress: float  # 0..1 of all steps
-    grad_norms: tuple[float, ...] = ()  # L2 norm of each block's weight gradients, stem to head
+    # L2 norm of each block's weight gradients, stem to head; NaN for a part without trainable weights
+    grad_norms: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from resnet_studio.training.events import (
 from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.training.optim import grad_norms, make_optimizer, set_lr
 from resnet_studio.training.probes import Probes
+from resnet_studio.training.progress import counted
 from resnet_studio.training.rng import augment_generator, restore_rng, rng_state
 from resnet_studio.training.rundir import RunDirectory
 from resnet_studio.training.setup import (
@@ -118,7 +119,7 @@ class TrainingLoop:
         self.log_every = cfg.log_every or (1 if device.type == "cpu" else 25)
         amp = self.settings.amp_dtype
         self.autocast = torch.autocast(device.type, dtype=amp) if amp else nullcontext()
-        self.status, self.message = "completed", f"finished {self.epochs} epochs"
+        self.status, self.message = "completed", f"finished {counted(self.epochs, 'epoch')}"
         self.epoch_sums = Sums(device)
         self.probes = Probes(model, self.data, cfg, self.settings, controls) if self.rank == 0 else None
         self.grads_at = -math.inf  # when gradient norms were last measured

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from resnet_studio.training.config import TrainConfig, lr_factor
@@ -31,10 +33,11 @@ def set_lr(optimizer: torch.optim.Optimizer, cfg: TrainConfig, step: int, total:
 
 
 def grad_norms(groups: list[list[torch.nn.Parameter]]) -> tuple[float, ...]:
-    """L2 norm of each group's gradients, with one host sync for all of them."""
+    """L2 norm of each group's gradients, with one host sync for all of them; NaN for a group that
+    gets none (a fitted whitening stem is fixed: "no gradient" is not "a vanishing one")."""
     norms = []
     for group in groups:
         grads = [p.grad.detach().float().norm() for p in group if p.grad is not None]
-        norms.append(torch.linalg.vector_norm(torch.stack(grads)) if grads else torch.zeros(()))
+        norms.append(torch.linalg.vector_norm(torch.stack(grads)) if grads else torch.full((), math.nan))
     device = norms[0].device
     return tuple(torch.stack([n.to(device) for n in norms]).cpu().tolist())

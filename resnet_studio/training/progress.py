@@ -13,6 +13,11 @@ from tqdm import tqdm
 from resnet_studio.training.events import Evaluated, Finished, Planned, Started, Step
 
 
+def counted(count: int, noun: str) -> str:
+    """The count and its noun, plural unless one: "1 epoch", "3 epochs"."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 class ProgressView:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -42,7 +47,7 @@ class ProgressView:
         self._print(
             f"training on {event.device}: {event.train_images} train / {event.val_images} "
             f"val images, {len(event.classes)} classes, {event.params:,} parameters, "
-            f"{event.epochs} epochs of {event.steps_per_epoch} steps{resumed}{where}"
+            f"{counted(event.epochs, 'epoch')} of {counted(event.steps_per_epoch, 'step')}{resumed}{where}"
         )
         for note in event.notes:
             self._print(f"note: {note}")

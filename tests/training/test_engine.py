@@ -1,5 +1,6 @@
 """Real training on tiny data: events, run folder, checkpoints, exact resume, pause/stop, divergence."""
 
+import dataclasses
 import json
 import math
 import threading
@@ -25,6 +26,7 @@ from resnet_studio.training import (
 )
 from resnet_studio.training.config import lr_factor
 from resnet_studio.training.metrics import KEYS
+from resnet_studio.training.progress import counted
 from resnet_studio.training.rundir import MetricsReader, list_runs, read_metrics, summarize_run
 
 
@@ -261,6 +263,12 @@ def test_gradient_norms_per_block_when_asked(tiny_spec, small_demo):
     assert len(slow[0]) == 4 and len(slow[-1]) == 4 and all(g == () for g in slow[1:-1])
     plain = [e for e in Trainer(tiny_spec, config(epochs=1), data=small_demo).events() if isinstance(e, Step)]
     assert plain[0].grad_norms == ()  # off by default: the headless loop pays nothing for it
+    # A whitening stem's filters are fixed: no gradient at all, NaN, not a vanished 0.
+    whiten = dataclasses.replace(tiny_spec, stem=StemSpec(channels=24, kernel=2, kind="whiten"))
+    cfg = config(epochs=1, grad_norms=True, grad_norm_interval=0)
+    last = [e for e in Trainer(whiten, cfg, data=small_demo).events() if isinstance(e, Step)][-1]
+    assert math.isnan(last.grad_norms[0]) and all(g > 0 for g in last.grad_norms[1:])
+    assert counted(1, "epoch") == "1 epoch" and counted(1200, "step") == "1,200 steps"
 
 
 def test_pinned_image_gives_throttled_feature_maps_without_touching_training(tiny_spec, small_demo, tmp_path):

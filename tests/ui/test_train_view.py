@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def test_train_button_trains_and_the_plots_receive_data(window, qtbot, tmp_path)
     assert not view.plots.gradient_note.isVisible()
     heights = view.plots.gradient_bars[0].opts["height"]
     assert len(heights) == 3 and all(h > 0 for h in heights)
+    assert not view.plots.fixed_label.isVisible()  # a convolutional stem trains
     assert window.findChild(object, "gradientView") is view.gradient_view
     assert view.train_button.isEnabled() and not view.pause_button.isEnabled()
     # Live activations of the pinned sample (the first one, pinned by default): stem and block.
@@ -560,3 +562,20 @@ def test_start_from_shipped_weights_takes_their_network_and_fine_tunes(window, q
     view.setup.init.set_value("/somewhere/last.pt")  # as a saved project gives it
     assert choice.currentText() == "last.pt" and view.setup.config().init == "/somewhere/last.pt"
     assert choice.itemText(choice.count() - 1) == "Checkpoint…"
+
+
+def test_a_whitening_stem_is_marked_fixed_in_the_gradient_view(window, qtbot):
+    """Its filters do not train: no bar, and the view says "fixed" rather than drawing a gradient
+    that looks like it vanished."""
+    view = window.train_view
+    whiten = StemSpec(channels=24, kernel=2, kind="whiten")
+    window.document.replace(dataclasses.replace(TINY, stem=whiten), None)
+    view.setup.epochs.setValue(1)
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.training, timeout=120_000)
+    assert view.controller.last_finished.status == "completed", view.message.text()
+    view.redraw_all()
+    heights = view.plots.gradient_bars[0].opts["height"]
+    assert heights[0] == 0 and all(h > 0 for h in heights[1:])
+    assert view.plots.fixed_label.isVisible() and view.plots.fixed_label.toPlainText() == "fixed"
+    assert math.isnan(view.runs[0].grads[0])

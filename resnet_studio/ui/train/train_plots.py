@@ -160,6 +160,11 @@ class TrainPlots(QWidget):
         self.gradient_note.setTextWidth(170)
         self.gradient_note.setPos(0.5, 0.5)
         self.gradient_view.addItem(self.gradient_note, ignoreBounds=True)
+        # Where a part gets no gradient at all (a whitening stem's filters are fixed): said, not a
+        # missing bar that reads as a vanished gradient.
+        self.fixed_label = pg.TextItem("fixed", anchor=(0.5, 1.0), color=self.palette().mid().color())
+        self.gradient_view.addItem(self.fixed_label, ignoreBounds=True)
+        self.fixed_label.hide()
         self._update_gradient_note()
         self.readouts = [
             HoverReadout(self.loss_plot, "step", "{:.4f}"),
@@ -308,7 +313,7 @@ class TrainPlots(QWidget):
             self.gradient_bars.append(bars)
         for k, bars in enumerate(self.gradient_bars):
             if k < len(shown):
-                grads = shown[k].grads
+                grads = [0.0 if math.isnan(g) else g for g in shown[k].grads]
                 offset = (k - (len(shown) - 1) / 2) * width
                 bars.setOpts(
                     x=[i + offset for i in range(len(grads))],
@@ -320,6 +325,8 @@ class TrainPlots(QWidget):
                 bars.show()
             else:
                 bars.hide()
+        self.fixed_label.setVisible(any(run.grads and math.isnan(run.grads[0]) for run in shown))
+        self.fixed_label.setPos(0, 0)
         count = max(len(run.grads) for run in shown)
         every = max(2, count // 8)  # block numbers thin out; stem and head are always named
         numbered = range(every, count - 1 - every, every)  # none crowding "head" at the end
