@@ -108,5 +108,12 @@ def test_loss_landscape_of_a_network_and_its_plain_twin(window, qtbot, tmp_path)
     assert view.figures.currentWidget() is view.landscape_plot and "Look for" in view.note.text()
     images = [item for item in view.landscape_plot.ci.items if hasattr(item, "items")]
     assert len(images) >= 3  # two maps and the path below them
+    # The path's legend: one row at the top centre, clear of the ends where the curves climb.
+    (path,) = [item for item in images if item.titleLabel.text.startswith("From the initial")]
+    qtbot.waitUntil(lambda: path.vb.width() > 100)
+    legend = path.legend
+    assert [label.text for _, label in legend.items] == ["Small", "Small (plain)"] and legend.columnCount == 2
+    centre = legend.sceneBoundingRect().center().x() - path.vb.sceneBoundingRect().center().x()
+    assert abs(centre) < 0.1 * path.vb.width()
     view.save(tmp_path / "landscape.png")
     assert (tmp_path / "landscape.png").read_bytes()[:4] == b"\x89PNG"

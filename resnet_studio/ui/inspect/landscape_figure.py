@@ -83,7 +83,10 @@ def draw_landscape(
     if len(networks) > 1:
         layout.removeItem(path)
         layout.addItem(path, row=1, col=0, colspan=len(networks))
-    path.addLegend(offset=(-10, 10), labelTextColor=path.getAxis("left").textPen().color())
+    # One row at the top centre: the ends (t < 0 and t > 1) are where the curves climb.
+    legend = path.addLegend(offset=None, colCount=max(1, len(lines)))
+    legend.setLabelTextColor(path.getAxis("left").textPen().color())
+    legend.anchor(itemPos=(0.5, 0), parentPos=(0.5, 0), offset=(0, 2))
     for i, network in enumerate(networks):
         line = network.get("line")
         if line:
