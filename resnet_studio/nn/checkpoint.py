@@ -129,8 +129,8 @@ def _check_metadata(state: dict[str, Any], path: Path) -> None:
         raise bad("normalization.std", "must be positive (it divides the pixels)")
     if "input_size" in state and state["input_size"] != spec.input.size:
         raise bad("input_size", f"{state['input_size']!r} differs from the architecture's {spec.input.size}")
-    if not isinstance(state["model"], dict):
-        raise bad("model", "must be a dictionary of weights")
+    if not isinstance(state["model"], dict) or not all(isinstance(k, str) for k in state["model"]):
+        raise bad("model", "must be a dictionary of weights named by text")
     if not isinstance(state.get("config", {}), dict):
         raise bad("config", "must be an object")
 

@@ -49,6 +49,10 @@ CASES = {
     "weights of another network": (tampered(architecture=narrower()), "of another shape"),
     "an input size that contradicts": (tampered(input_size=64), "input_size: 64 differs"),
     "an invalid architecture": (tampered(architecture={"stages": []}), "its architecture is invalid"),
+    "a weight named by a number": (
+        tampered(model={**GOOD["model"], 7: torch.zeros(1)}),
+        "model: must be a dictionary of weights named by text",
+    ),
 }
 
 
@@ -62,6 +66,7 @@ def test_a_crafted_checkpoint_is_refused_with_the_field_named(case, tmp_path, ca
         ["classify", path, image],
         ["evaluate", path, "--limit-val", "10"],
         ["export", path, "--format", "python", "--out", tmp_path / "x.py"],
+        ["train", "--init", path, "--steps", "1", "--limit-train", "64", "--out", tmp_path / "run"],
     ):
         code = main([str(a) for a in command])
         err = capsys.readouterr().err
