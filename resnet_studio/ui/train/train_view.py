@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.errors import UserError, error_text
-from resnet_studio.nn.checkpoint import checkpoint_spec, load_checkpoint
 from resnet_studio.training.events import (
     Activations,
     Contributions,
@@ -250,7 +249,11 @@ class TrainView(QWidget):
                 self.document.apply(spec, f"Use the network of {Path(init).name}")
                 self.message.setText(f"The canvas now shows {spec.name}, the network of {init} (Undo: yours)")
 
-        read = lambda: checkpoint_spec(load_checkpoint(init))  # noqa: E731 - off the UI thread
+        def read() -> ArchitectureSpec:  # off the UI thread, and torch only once it is needed
+            from resnet_studio.nn.checkpoint import checkpoint_spec, load_checkpoint
+
+            return checkpoint_spec(load_checkpoint(init))
+
         run_in_background(read, self, take, lambda exc: self.message.setText(error_text(exc)))
 
     def resume_run(self, path: str) -> None:
