@@ -321,6 +321,14 @@ def _end_workers(pool: Executor) -> None:
         process.terminate()
 
 
+def _broke(pool: Executor, exc: Exception) -> bool:
+    """Whether `exc` comes from a process pool that broke (a worker died). A worker that dies while
+    the pool still starts others breaks it twice over: the pool closes its pipes, and starting the
+    next worker then fails with "handle is closed" (OSError) or "bad value(s) in fds_to_keep"
+    (ValueError) instead of BrokenProcessPool; CPython marks the pool broken before it closes them."""
+    return isinstance(exc, BrokenProcessPool) or bool(getattr(pool, "_broken", False))
+
+
 def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[DataSet, int]:
     workers = os.cpu_count() or 2
     pool: Executor
@@ -332,7 +340,9 @@ def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[Da
     chunk = max(64, len(files) // (workers * 8))
     try:
         decoded = list(pool.map(load_image_or_none, paths, repeat(size), repeat(channels), chunksize=chunk))
-    except BrokenProcessPool:
+    except (BrokenProcessPool, OSError, ValueError) as exc:
+        if not _broke(pool, exc):
+            raise
         _end_workers(pool)
         folder = os.path.commonpath([str(path.parent) for path in paths])
         raise UserError(

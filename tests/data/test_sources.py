@@ -63,39 +63,99 @@ def test_large_folders_decode_in_worker_processes_with_the_same_result(tmp_path,
     assert torch.equal(processes.val.images, threads.val.images)
 
 
-def test_a_decoding_process_that_dies_is_a_message_naming_the_folder(tmp_path, monkeypatch):
-    """A worker killed mid-load (the kernel's OOM killer, a decoder crash) breaks the pool: the
-    user gets the folder and what happened, not a BrokenProcessPool traceback."""
+def _load_while_killing_a_worker(folder) -> tuple[object, list[int]]:
+    """Load `folder` while a thread SIGKILLs the first decoding process that appears: the load's
+    result or its UserError, and the pids killed."""
     import multiprocessing
     import os
     import signal
     import threading
 
-    from resnet_studio.data import sources
-
-    _class_folders(tmp_path, per_class=40)
-    monkeypatch.setattr(sources, "PROCESS_DECODE_MIN", 5)
     done = threading.Event()
+    before = {process.pid for process in multiprocessing.active_children()}  # not this load's
+    killed: list[int] = []
 
     def kill_first_worker() -> None:
         while not done.is_set():
-            workers = multiprocessing.active_children()
+            try:
+                workers = [p for p in multiprocessing.active_children() if p.pid not in before]
+            except RuntimeError:  # the pool added a worker while the children were listed
+                workers = []
             if workers:
                 os.kill(workers[0].pid, signal.SIGKILL)
+                killed.append(workers[0].pid)
                 return
             done.wait(0.005)
 
     killer = threading.Thread(target=kill_first_worker)
     killer.start()
     try:
-        with pytest.raises(UserError, match="a process decoding its images stopped unexpectedly") as caught:
-            load_data(f"folder:{tmp_path}", image_size=16)
+        return load_data(f"folder:{folder}", image_size=16), killed
+    except UserError as exc:
+        return exc, killed
     finally:
         done.set()
         killer.join()
-    assert str(caught.value).startswith(f"{tmp_path}: ")
-    # No worker is left waiting for work: one started as the pool broke used to hang the load.
-    assert multiprocessing.active_children() == []
+
+
+# CPython's own pool thread may trip on its process table while a worker is being added as the
+# pool breaks ("dictionary changed size during iteration"): the pool is broken either way and the
+# load reports it; the warning is CPython's, and nothing of ours is hidden by ignoring it.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_decoding_process_that_dies_is_a_message_naming_the_folder(tmp_path, monkeypatch):
+    """A worker killed mid-load (the kernel's OOM killer, a decoder crash) breaks the pool: the
+    user gets the folder and what happened, not a BrokenProcessPool (or, when it dies while the
+    pool starts another, an OSError or ValueError) traceback. A worker killed before it got any
+    work may go unnoticed while the other one decodes everything: then every image is there."""
+    import multiprocessing
+
+    from resnet_studio.data import sources
+
+    _class_folders(tmp_path, per_class=40)
+    expected = load_data(f"folder:{tmp_path}", image_size=16)  # threads
+    monkeypatch.setattr(sources, "PROCESS_DECODE_MIN", 5)
+    messages = []
+    for _ in range(3):  # about 1 load in 40 outlives the kill (measured): 3 tries all but never do
+        outcome, killed = _load_while_killing_a_worker(tmp_path)
+        assert killed, "no decoding process was seen, so none was killed"
+        # No worker is left waiting for work: one started as the pool broke used to hang the load.
+        assert multiprocessing.active_children() == []
+        if isinstance(outcome, UserError):
+            messages.append(str(outcome))
+            if len(messages) == 2:
+                break
+        else:
+            assert torch.equal(outcome.train.images, expected.train.images)
+            assert torch.equal(outcome.val.labels, expected.val.labels)
+    assert messages, "three loads lost a worker and none said so"
+    for message in messages:
+        assert message.startswith(f"{tmp_path}: ")
+        assert "a process decoding its images stopped unexpectedly" in message
+
+
+def test_a_broken_pool_is_told_from_other_errors():
+    """Starting a worker in a pool that just broke fails with OSError or ValueError; those count as
+    the break only when the pool is broken (a real pool, its worker killed)."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from resnet_studio.data.sources import _broke
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        assert pool.submit(abs, -3).result() == 3
+        assert not _broke(pool, OSError("handle is closed")) and not _broke(pool, ValueError("x"))
+        (worker,) = pool._processes.values()
+        os.kill(worker.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not pool._broken and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _broke(pool, OSError("handle is closed")) and _broke(pool, ValueError("bad fds_to_keep"))
+    finally:
+        pool.shutdown()
 
 
 def test_single_folder_is_split_ninety_ten_per_class(tmp_path):
