@@ -267,45 +267,15 @@ def test_subprocess_bad_option_is_one_line():
     assert len(result.stderr.strip().splitlines()) == 1 and "invalid choice" in result.stderr
 
 
+WINDOW_OPTIONS = ["--screenshot", "s.png", "--workspace", "classify", "--theme", "dark", "--size", "9x9"]
+
+
 @pytest.mark.parametrize(
     "argv",
     [
-        [
-            "--screenshot",
-            "s.png",
-            "--workspace",
-            "classify",
-            "--theme",
-            "dark",
-            "--size",
-            "9x9",
-            "open",
-            "cat.png",
-        ],
-        [
-            "open",
-            "cat.png",
-            "--screenshot",
-            "s.png",
-            "--workspace",
-            "classify",
-            "--theme",
-            "dark",
-            "--size",
-            "9x9",
-        ],
-        [
-            "--screenshot",
-            "s.png",
-            "--theme",
-            "dark",
-            "open",
-            "cat.png",
-            "--workspace",
-            "classify",
-            "--size",
-            "9x9",
-        ],
+        [*WINDOW_OPTIONS, "open", "cat.png"],
+        ["open", "cat.png", *WINDOW_OPTIONS],
+        [*WINDOW_OPTIONS[:4], "open", "cat.png", *WINDOW_OPTIONS[4:]],  # some before, some after
     ],
 )
 def test_window_options_hold_before_and_after_open(argv):
