@@ -32,6 +32,9 @@ MAX_SIZE = 4096
 MAX_BLOCKS_PER_STAGE = 256
 
 
+MAX_CLASSES = 100_000  # the most outputs an architecture file may name
+
+
 @dataclass(frozen=True)
 class InputSpec:
     channels: int = 3
@@ -180,7 +183,7 @@ def spec_from_dict(data: Any) -> ArchitectureSpec:
         channels=_int(raw_input, "channels", "input.", 3, 1, 64),
         size=_int(raw_input, "size", "input.", 32, 1, MAX_SIZE),
     )
-    classes = _int(data, "classes", "", None, 2, 100_000)
+    classes = _int(data, "classes", "", None, 2, MAX_CLASSES)
 
     raw_stem = _object(data, "stem", "", {"channels", "kernel", "stride", "maxpool", "kind"})
     maxpool = raw_stem.get("maxpool", False)

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def counted(count: int, noun: str) -> str:
+    """The count and its noun, plural unless one ("1 epoch", "3 epochs"), for event messages."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 @dataclass(frozen=True)
 class Started:
     run_dir: str | None

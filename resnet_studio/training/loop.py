@@ -36,11 +36,11 @@ from resnet_studio.training.events import (
     Finished,
     Planned,
     Step,
+    counted,
 )
 from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.training.optim import grad_norms, make_optimizer, set_lr
 from resnet_studio.training.probes import Probes
-from resnet_studio.training.progress import counted
 from resnet_studio.training.rng import augment_generator, restore_rng, rng_state
 from resnet_studio.training.rundir import RunDirectory
 from resnet_studio.training.setup import (
@@ -89,6 +89,8 @@ class TrainingLoop:
         )
         # The output layer follows the data's classes: `self.spec` is what the run folder records.
         spec, fitted = fit_outputs(spec, list(self.data.classes), resume_state)
+        if fitted:  # a larger output layer is checked as the network was, before it is built
+            refuse_unrunnable(spec, cfg, self.settings)
         self.device = device = self.settings.device
         model, initialized = prepared_model(spec, cfg, self.data, self.settings, fresh=resume_state is None)
         self.spec, self.model, self.notes = spec, model, fitted + initialized

@@ -10,12 +10,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from resnet_studio.training.events import Evaluated, Finished, Planned, Started, Step
-
-
-def counted(count: int, noun: str) -> str:
-    """The count and its noun, plural unless one: "1 epoch", "3 epochs"."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+from resnet_studio.training.events import Evaluated, Finished, Planned, Started, Step, counted
 
 
 class ProgressView:

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from resnet_studio.architecture.analysis import analyze
 from resnet_studio.architecture.cost import too_big
-from resnet_studio.architecture.spec import ArchitectureSpec
+from resnet_studio.architecture.spec import MAX_CLASSES, ArchitectureSpec
 from resnet_studio.data.sources import DataSplits
 from resnet_studio.data.transforms import normalize
 from resnet_studio.errors import UserError
@@ -80,6 +80,8 @@ def fit_outputs(
         return spec, ()
     if spec.classes == len(classes):
         return spec, ()
+    if len(classes) > MAX_CLASSES:  # the run folder's architecture.json could not be read back
+        raise UserError(f"data: {len(classes):,} classes; a network has at most {MAX_CLASSES:,} outputs")
     note = f"output layer: {len(classes)} classes, as in the data (the architecture said {spec.classes})"
     return replace(spec, classes=len(classes)), (note,)
 

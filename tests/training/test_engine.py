@@ -25,8 +25,8 @@ from resnet_studio.training import (
     run_training,
 )
 from resnet_studio.training.config import lr_factor
+from resnet_studio.training.events import counted
 from resnet_studio.training.metrics import KEYS
-from resnet_studio.training.progress import counted
 from resnet_studio.training.rundir import MetricsReader, list_runs, read_metrics, summarize_run
 
 

@@ -93,3 +93,13 @@ def test_init_from_other_classes_keeps_all_but_the_output_layer(tmp_path):
     body = [k for k in start if not k.startswith("head.fc.") and k.endswith((".weight", ".bias"))]
     assert body and all(torch.allclose(start[k], tuned[k], atol=1e-6) for k in body)
     assert tuned["head.fc.weight"].shape[0] == 4 and start["head.fc.weight"].shape[0] == 3
+
+
+def test_more_classes_than_a_network_may_have_is_refused_by_name():
+    from resnet_studio.architecture.spec import MAX_CLASSES
+    from resnet_studio.training.setup import fit_outputs
+
+    names = [f"c{i}" for i in range(MAX_CLASSES + 1)]
+    with pytest.raises(UserError, match="data: 100,001 classes; a network has at most 100,000 outputs"):
+        fit_outputs(spec(10), names, None)
+    assert fit_outputs(spec(10), names[:MAX_CLASSES], None)[0].classes == MAX_CLASSES

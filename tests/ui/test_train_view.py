@@ -579,3 +579,19 @@ def test_a_whitening_stem_is_marked_fixed_in_the_gradient_view(window, qtbot):
     assert heights[0] == 0 and all(h > 0 for h in heights[1:])
     assert view.plots.fixed_label.isVisible() and view.plots.fixed_label.toPlainText() == "fixed"
     assert math.isnan(view.runs[0].grads[0])
+
+
+def test_weights_chosen_then_changed_leave_the_canvas_alone(window, qtbot):
+    """The weights' network is read off the UI thread: when the user has chosen something else by
+    the time it arrives, the canvas does not take it."""
+    from resnet_studio.ui.common.background import wait_for_background
+
+    choice = window.train_view.setup.init
+    index = choice.findData("resnet20-cifar10")
+    choice.setCurrentIndex(index)
+    choice.activated.emit(index)
+    choice.setCurrentIndex(0)  # back to random weights before the read has reported
+    choice.activated.emit(0)
+    wait_for_background(20_000)
+    qtbot.wait(50)  # the queued result reaches the UI thread
+    assert window.document.spec == TINY and window.document.undo_stack.count() == 0

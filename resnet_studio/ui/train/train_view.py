@@ -244,6 +244,8 @@ class TrainView(QWidget):
             return
 
         def take(spec: ArchitectureSpec) -> None:
+            if self.setup.init.value() != init:  # the user has chosen other weights meanwhile
+                return
             mine = self.document.spec
             if dataclasses.replace(spec, name=mine.name, classes=mine.classes) != mine:
                 self.document.apply(spec, f"Use the network of {Path(init).name}")
