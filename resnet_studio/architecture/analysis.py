@@ -52,7 +52,7 @@ class Analysis:
         return sum(layer.macs for layer in self.layers)
 
     def to_dict(self) -> dict:
-        """The `summary --json` object of DESIGN.md."""
+        """The `summary --json` object of resources/FORMATS.md."""
         return {
             "name": self.name,
             "params": self.params,
