@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from resnet_studio.cli.common import DEVICES, checkpoint_help
+from resnet_studio.cli.common import DEVICES, StderrProgress, checkpoint_help
 from resnet_studio.errors import UserError
 
 
@@ -144,9 +144,16 @@ def cmd_lesion(args: argparse.Namespace) -> int:
     loaded = model_from_checkpoint(args.checkpoint)
     images, source = validation_images(loaded, args.data, limit_val=args.limit_val)
     device = choose_device(args.device)
-    result = lesion_study(
-        loaded.model.to(device), images, loaded.classes, loaded.mean, loaded.std, device=device
-    )
+    with StderrProgress("lesion") as progress:
+        result = lesion_study(
+            loaded.model.to(device),
+            images,
+            loaded.classes,
+            loaded.mean,
+            loaded.std,
+            device=device,
+            progress=progress,
+        )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -221,16 +228,18 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     initial, init_path = initial_weights(loaded, args.init)
     images, source = validation_images(loaded, args.data, limit_val=args.limit_val)
     device = choose_device(args.device)
-    result = loss_landscape(
-        loaded.model.to(device),
-        images,
-        loaded.mean,
-        loaded.std,
-        initial=initial,
-        grid=args.grid,
-        span=args.span,
-        device=device,
-    )
+    with StderrProgress("landscape") as progress:
+        result = loss_landscape(
+            loaded.model.to(device),
+            images,
+            loaded.mean,
+            loaded.std,
+            initial=initial,
+            grid=args.grid,
+            span=args.span,
+            device=device,
+            progress=progress,
+        )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
