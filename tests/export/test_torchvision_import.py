@@ -4,6 +4,7 @@ unasked), the one-line messages when they cannot, and the checkpoint every comma
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import socket
 
@@ -160,6 +161,13 @@ def test_download_goes_through_a_temporary_file_and_reports_progress(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         download(source.as_uri(), other, cancel, chunk=100_000)
     assert [p.name for p in target.parent.iterdir()] == ["weights.bin"]  # no half file
+
+    # A name with a hash prefix (as torchvision's files have) must match the content's SHA-256.
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    download(source.as_uri(), target.parent / f"w-{digest[:8]}.pth", lambda done, total: None)
+    with pytest.raises(RuntimeError, match="SHA-256 does not start with 00000000"):
+        download(source.as_uri(), target.parent / "w-00000000.pth", lambda done, total: None)
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted(["weights.bin", f"w-{digest[:8]}.pth"])
 
 
 def test_help_says_nothing_downloads_unasked(capsys):
