@@ -123,6 +123,9 @@ def test_the_imported_checkpoint_classifies_and_starts_training(resnet18_file, t
     code, text, _ = run(capsys, "classify", out, photo, "--json", "--top", "3")
     categories = get_model_weights("resnet18").DEFAULT.meta["categories"]
     assert code == 0 and all(entry["class"] in categories for entry in json.loads(text)[0]["top"])
+    code, text, _ = run(capsys, "classify", out, photo)
+    first = text.splitlines()[0]
+    assert code == 0 and first.startswith("1000 classes known: tench, goldfish") and "(980 more)" in first
 
     # train --init: the weights start a network for other classes (new output layer).
     from resnet_studio.nn.model import build_model
