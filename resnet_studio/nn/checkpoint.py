@@ -21,6 +21,7 @@ import torch
 from resnet_studio.architecture.analysis import analyze
 from resnet_studio.architecture.cost import machine_memory, too_big
 from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
+from resnet_studio.data.preprocessing import Preprocessing, PreprocessingError
 from resnet_studio.errors import SpecError, UserError, WriteError
 from resnet_studio.fileio import atomic_write
 from resnet_studio.nn.model import ResNet, build_model
@@ -47,7 +48,16 @@ def write_slim_checkpoint(source: str | Path, out: str | Path, data: str) -> Non
     architecture, weights, classes, normalisation, the config (with `data` naming the source in
     words a user can use, not a path on the machine that trained it) and the step reached."""
     state = load_checkpoint(source)
-    keep = ("architecture", "model", "classes", "normalization", "input_size", "epoch", "step")
+    keep = (
+        "architecture",
+        "model",
+        "classes",
+        "normalization",
+        "preprocessing",
+        "input_size",
+        "epoch",
+        "step",
+    )
     slim = {key: state[key] for key in keep if key in state}
     slim["config"] = {**state.get("config", {}), "data": data}
     save_checkpoint(out, slim)
@@ -127,6 +137,15 @@ def _check_metadata(state: dict[str, Any], path: Path) -> None:
             raise bad(f"normalization.{key}", f"must be {spec.input.channels} finite numbers")
     if not all(v > 0 for v in norm["std"]):
         raise bad("normalization.std", "must be positive (it divides the pixels)")
+    if "preprocessing" in state:
+        try:
+            crop = Preprocessing.from_dict(state["preprocessing"], spec.input.channels).crop
+        except PreprocessingError as exc:
+            raise UserError(f"{path}: {exc}") from None
+        if crop != spec.input.size:
+            raise bad(
+                "preprocessing.crop", f"{crop} differs from the architecture's input size {spec.input.size}"
+            )
     if "input_size" in state and state["input_size"] != spec.input.size:
         raise bad("input_size", f"{state['input_size']!r} differs from the architecture's {spec.input.size}")
     if not isinstance(state["model"], dict) or not all(isinstance(k, str) for k in state["model"]):
@@ -178,6 +197,15 @@ class LoadedModel:
     std: list[float]
     path: str = ""
     config: dict = field(default_factory=dict)  # the TrainConfig it was trained with (data, seed)
+    # How an image becomes its input; None: the studio's own preparation at the input size.
+    preprocessing_given: Preprocessing | None = None
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """What every path (Classify, Inspect, `classify`, `evaluate`) prepares an image with."""
+        if self.preprocessing_given is not None:
+            return self.preprocessing_given
+        return Preprocessing.studio(self.input_size, self.mean, self.std)
 
     @property
     def tta(self) -> bool:
@@ -218,6 +246,10 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
     load_weights(model, state["model"], where)
     model.eval()
     norm = state["normalization"]
+    preprocessing = None
+    if "preprocessing" in state:  # checked by load_checkpoint; its mean and std are the ones used
+        preprocessing = Preprocessing.from_dict(state["preprocessing"], spec.input.channels)
+        norm = {"mean": list(preprocessing.mean), "std": list(preprocessing.std)}
     return LoadedModel(
         model,
         spec,
@@ -226,4 +258,5 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
         list(norm["std"]),
         where,
         dict(state.get("config") or {}),
+        preprocessing,
     )
