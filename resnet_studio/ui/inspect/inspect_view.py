@@ -47,6 +47,7 @@ class Analysis:
     filters: np.ndarray  # float32 (out, in, k, k)
     photo: np.ndarray | None = None  # the whole picture, RGB (h, w, 3), when known
     box: tuple[float, float, float, float] | None = None  # the part of `photo` the network saw
+    session: object = None  # the `CamSession` the maps came from: Grad-CAMs without a new forward
 
 
 def _network_input(loaded, image: np.ndarray):
@@ -140,7 +141,8 @@ class InspectView(QWidget):
         )
         left.addWidget(self.picture)
         left.addWidget(self.caption)
-        left.addWidget(QLabel("<b>First-layer filters</b>"))
+        self.filters_title = QLabel("<b>First-layer filters</b>")
+        left.addWidget(self.filters_title)
         left.addWidget(self.filters)
         left.addStretch(1)
 
@@ -178,6 +180,7 @@ class InspectView(QWidget):
         splitter.addWidget(right_widget)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([3000, 2000])  # the grid gets its 3/5 at once, not what the plot leaves it
         body = QHBoxLayout()
         body.addLayout(left)
         body.addWidget(splitter, 1)
@@ -228,20 +231,21 @@ class InspectView(QWidget):
         def job() -> Analysis:
             import torch
 
-            from resnet_studio.inspection.activations import feature_maps
-            from resnet_studio.inspection.gradcam import first_layer_filters
+            from resnet_studio.inspection.gradcam import CamSession, first_layer_filters
             from resnet_studio.inspection.tta import tta_logits
 
             loaded = source.load()
             x = _network_input(loaded, image)
-            maps, logits = feature_maps(loaded.model, x)
+            session = CamSession(loaded.model, x)  # one pass: every block's maps, then Grad-CAMs
+            probabilities = session.probabilities
             if loaded.tta:  # the same answer as Classify: averaged over the test-time views
                 with torch.inference_mode():
                     logits = tta_logits(loaded.model, x, flip=True, shift=loaded.tta_shift)
-            probabilities = torch.softmax(logits[0], 0).numpy()
+                probabilities = torch.softmax(logits[0], 0).numpy()
             box = None if photo is None else loaded.preprocessing.visible_box(photo.shape[1], photo.shape[0])
             filters = first_layer_filters(loaded.model)
-            return Analysis(image, dict(maps), probabilities, loaded.classes, filters, photo, box)
+            maps = dict(session.maps())
+            return Analysis(image, maps, probabilities, loaded.classes, filters, photo, box, session)
 
         run_in_background(job, self, self._analysed, self._failed)
 
@@ -264,6 +268,8 @@ class InspectView(QWidget):
         for i, name in enumerate(analysis.classes):
             self.target.addItem(f"{name} ({analysis.probabilities[i]:.1%})", i)
         self.filters.setPixmap(to_pixmap(filter_tiles(analysis.filters)))
+        out, cin, k, _ = analysis.filters.shape
+        self.filters_title.setText(f"<b>First-layer filters</b> ({out} of {k}x{k}, {cin} colours)")
         self.cam_key = None
         self._block_changed()
 
@@ -314,17 +320,13 @@ class InspectView(QWidget):
         if self.cam_key == (block, target):
             return
         self.cam_key = (block, target)
-        image, source = self.analysis.image, self.source
+        session, classes = self.analysis.session, self.analysis.classes
         if target is None:  # "predicted": the answer shown (with TTA, it may differ from one pass's)
             target = int(np.argmax(self.analysis.probabilities))
         self.busy += 1
 
         def job():
-            from resnet_studio.inspection.gradcam import grad_cam
-
-            loaded = source.load()
-            x = _network_input(loaded, image)
-            return grad_cam(loaded.model, x, block, target), loaded.classes
+            return session.cam(block, target), classes  # the analysis's own pass: no new forward
 
         run_in_background(job, self, self._show_cam, self._failed)
 
@@ -338,6 +340,7 @@ class InspectView(QWidget):
         else:
             picture = overlay(analysis.image, cam.heatmap)
         self.picture.setPixmap(to_pixmap(picture))
+        self.picture.setFixedHeight(picture.shape[0])  # a wide photo leaves no gap above the caption
         answer = self.analysis.probabilities  # Classify's answer (Grad-CAM's own pass has no TTA)
         best = int(np.argmax(answer))
         self.caption.setText(
