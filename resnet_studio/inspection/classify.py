@@ -76,11 +76,11 @@ def classify_files(
         try:
             if preview:
                 image, prediction.preview = load_image_with_preview(
-                    path, loaded.preprocessing, loaded.channels, preview
+                    path, loaded.preparation, loaded.channels, preview
                 )
                 prediction.image = image
             else:
-                image = load_image(path, loaded.preprocessing, loaded.channels)
+                image = load_image(path, loaded.preparation, loaded.channels)
         except ImageError as exc:
             prediction.error = str(exc)
             continue
@@ -98,7 +98,7 @@ def classify_picture(loaded: LoadedModel, rgb: np.ndarray, name: str, top_k: int
     from resnet_studio.data.images import prepare
 
     picture = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
-    image = prepare(picture, loaded.preprocessing, loaded.channels)
+    image = prepare(picture, loaded.preparation, loaded.channels)
     prediction = Prediction(name, image=image, preview=rgb[..., :3])
     prediction.top = predict(loaded, image[None], top_k)[0]
     return prediction

@@ -197,14 +197,17 @@ class LoadedModel:
     std: list[float]
     path: str = ""
     config: dict = field(default_factory=dict)  # the TrainConfig it was trained with (data, seed)
-    # How an image becomes its input; None: the studio's own preparation at the input size.
-    preprocessing_given: Preprocessing | None = None
+    # The checkpoint's own `preprocessing` (imported weights); None for networks trained here.
+    preprocessing: Preprocessing | dict[str, Any] | None = None
 
     @property
-    def preprocessing(self) -> Preprocessing:
-        """What every path (Classify, Inspect, `classify`, `evaluate`) prepares an image with."""
-        if self.preprocessing_given is not None:
-            return self.preprocessing_given
+    def preparation(self) -> Preprocessing:
+        """How every path (Classify, Inspect, `classify`, `evaluate`) prepares an image for it:
+        the checkpoint's `preprocessing`, else the studio's own at the input size."""
+        if isinstance(self.preprocessing, dict):
+            return Preprocessing.from_dict(self.preprocessing, self.channels)
+        if self.preprocessing is not None:
+            return self.preprocessing
         return Preprocessing.studio(self.input_size, self.mean, self.std)
 
     @property

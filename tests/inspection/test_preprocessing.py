@@ -87,7 +87,7 @@ def test_probabilities_equal_torchvisions_own_transforms(imagenet, tmp_path, suf
         assert probability == pytest.approx(float(expected[int(name.split()[1])]), abs=1e-3)
     assert answer.top[0][0] == f"class {int(expected.argmax())}"
     # The prepared pixels themselves are torchvision's, not merely close in probability.
-    prepared = load_image(path, imagenet.preprocessing)
+    prepared = load_image(path, imagenet.preparation)
     mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
     restored = (reference[0] * std + mean) * 255
     assert prepared.shape == (3, 224, 224)
@@ -188,12 +188,11 @@ def test_evaluate_prepares_a_folder_as_the_checkpoint_says(tmp_path):
             "architecture": spec.to_dict(),
             "model": build_model(spec).state_dict(),
             "classes": ["a", "b"],
-            "normalization": {"mean": [0.5] * 3, "std": [0.5] * 3},
+            "normalization": {"mean": IMAGENET_MEAN, "std": IMAGENET_STD},
             "preprocessing": pre,
         },
     )
     loaded = model_from_checkpoint(tmp_path / "small.pt")
-    assert loaded.mean == IMAGENET_MEAN  # the preparation's normalisation is the one used
     files = []
     for split in ("train", "val"):
         for i, name in enumerate(("a", "b")):
@@ -201,7 +200,7 @@ def test_evaluate_prepares_a_folder_as_the_checkpoint_says(tmp_path):
             files.append(tmp_path / "data" / split / name / "x.png")
             photo(120 + 10 * i, 90, seed=i).save(files[-1])
     images, _ = validation_images(loaded, f"folder:{tmp_path / 'data'}")
-    expected = [load_image(path, loaded.preprocessing) for path in files[2:]]
+    expected = [load_image(path, loaded.preparation) for path in files[2:]]
     assert images.images.shape == (2, 3, 48, 48)
     assert np.array_equal(images.images.numpy(), np.stack(expected))
     assert not np.array_equal(expected[0], load_image(files[2], 48))  # not the studio's preparation

@@ -208,7 +208,7 @@ class InspectView(QWidget):
 
         def job() -> tuple[np.ndarray, str, np.ndarray]:
             loaded = source.load()
-            image, photo = load_image_with_preview(path, loaded.preprocessing, loaded.channels, PHOTO)
+            image, photo = load_image_with_preview(path, loaded.preparation, loaded.channels, PHOTO)
             return image, Path(path).name, photo
 
         run_in_background(job, self, lambda result: self.set_image(*result), self._failed)
@@ -242,7 +242,7 @@ class InspectView(QWidget):
                 with torch.inference_mode():
                     logits = tta_logits(loaded.model, x, flip=True, shift=loaded.tta_shift)
                 probabilities = torch.softmax(logits[0], 0).numpy()
-            box = None if photo is None else loaded.preprocessing.visible_box(photo.shape[1], photo.shape[0])
+            box = None if photo is None else loaded.preparation.visible_box(photo.shape[1], photo.shape[0])
             filters = first_layer_filters(loaded.model)
             maps = dict(session.maps())
             return Analysis(image, maps, probabilities, loaded.classes, filters, photo, box, session)

@@ -30,12 +30,11 @@ def imagenet_checkpoint(preset: str, path: Path) -> Path:
     """The preset with seeded random weights, as an imported ImageNet checkpoint would hold it."""
     import torch
 
-    from resnet_studio.architecture.presets import get_preset
     from resnet_studio.nn.checkpoint import save_checkpoint
     from resnet_studio.nn.model import build_model
 
     torch.manual_seed(0)
-    spec = get_preset(preset)
+    spec = _preset(preset)
     try:  # torchvision ships ImageNet's names with its weights' metadata
         from torchvision.models._meta import _IMAGENET_CATEGORIES
 
@@ -59,6 +58,23 @@ def imagenet_checkpoint(preset: str, path: Path) -> Path:
         },
     )
     return path
+
+
+def _preset(name: str):
+    """A preset by name; ResNet-152 made from ResNet-50's layout where the presets lack it."""
+    from dataclasses import replace
+
+    from resnet_studio.architecture.presets import get_preset
+    from resnet_studio.errors import UserError
+
+    try:
+        return get_preset(name)
+    except UserError:
+        if name != "resnet152":
+            raise
+        spec = get_preset("resnet50")
+        stages = tuple(replace(s, count=n) for s, n in zip(spec.stages, (3, 8, 36, 3), strict=True))
+        return replace(spec, name="ResNet-152", stages=stages)
 
 
 def _made_elsewhere(preset: str, folder: Path) -> Path:
