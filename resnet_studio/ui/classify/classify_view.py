@@ -299,8 +299,8 @@ class ClassifyView(QWidget):
                 item.setFont(font)
                 item.setForeground(self.palette().placeholderText())
                 item.setToolTip(
-                    f"Unsure: below {UNSURE_BELOW:.0%}; the image may show none of the classes "
-                    "this model knows"
+                    f"{label.text()}\nUnsure: below {UNSURE_BELOW:.0%}; the image may show none of "
+                    "the classes this model knows"
                 )
         problem = QTableWidgetItem(prediction.error or "")
         for column, item in enumerate((icon, name, label, probability, others, problem)):
