@@ -19,7 +19,8 @@ PREPOOL = "stem.relu"  # an ImageNet stem before its max-pool: the 112-px maps o
 def tap_points(model: ResNet, before_pool: bool = False) -> list[tuple[str, torch.nn.Module]]:
     """The stem and every block, in network order; with `before_pool`, a stem that max-pools is
     also tapped before it (Inspect shows its twice-larger maps)."""
-    first = [(PREPOOL, model.stem.relu)] if before_pool and hasattr(model.stem, "maxpool") else []
+    pools = before_pool and hasattr(model.stem, "maxpool")
+    first = [(PREPOOL, model.stem.get_submodule("relu"))] if pools else []
     return [*first, ("stem", model.stem), *model.named_blocks()]
 
 
