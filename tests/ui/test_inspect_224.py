@@ -120,19 +120,20 @@ def test_the_channel_grid_draws_only_the_tiles_in_view(qtbot):
     qtbot.addWidget(grid)
     grid.resize(600, 400)
     grid.show()
-    maps = np.random.default_rng(0).random((2048, 7, 7), dtype=np.float32)
-    grid.set_maps(maps, list(range(2048)))
     qtbot.waitExposed(grid)
+    maps = np.random.default_rng(0).random((2048, 7, 7), dtype=np.float32)
+    rows = []
+    grid.currentRowChanged.connect(rows.append)
+    grid.set_maps(maps, list(range(2048)))
+    grid.setCurrentRow(1500)  # as Inspect does at once: the strongest channel, enlarged and in view
     qtbot.wait(50)
+    assert rows == [1500] and grid.currentRow() == 1500
+    assert grid.viewport().rect().intersects(grid.visualRect(grid.currentIndex()))
     assert grid.count() == 2048
     drawn = len(grid.channels._pixmaps)
     assert 0 < drawn < 200, drawn  # a few rows' worth, not 2,048 pictures
     assert grid.channels.pixmap(5).width() == 56  # 7-px maps at 8x, pixels kept sharp
     assert grid.item(5).toolTip().startswith("channel 5: mean")
-    rows = []
-    grid.currentRowChanged.connect(rows.append)
-    grid.setCurrentRow(1500)
-    assert rows == [1500] and grid.currentRow() == 1500
     grid.zoom(1)
     assert grid.channels.tile == 64 and grid.iconSize().width() == 64 and grid.currentRow() == 1500
 

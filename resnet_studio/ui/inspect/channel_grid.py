@@ -110,9 +110,9 @@ class ChannelGrid(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setWrapping(True)
-        self.setUniformItemSizes(True)  # laid out from one tile's size, not 2,048 measurements
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(256)
+        # Laid out from one tile's size, not 2,048 measurements: one pass is cheap, and the
+        # current tile can be scrolled to at once (a batched layout would not have placed it yet).
+        self.setUniformItemSizes(True)
         self.setSelectionMode(QListView.SelectionMode.SingleSelection)
         self.selectionModel().currentRowChanged.connect(lambda now, _: self.currentRowChanged.emit(now.row()))
         self._size_tiles()
@@ -159,4 +159,6 @@ class ChannelGrid(QListView):
         return self.currentIndex().row()
 
     def setCurrentRow(self, row: int) -> None:  # noqa: N802 - Qt's name
-        self.setCurrentIndex(self.channels.index(row))
+        index = self.channels.index(row)
+        self.setCurrentIndex(index)
+        self.scrollTo(index, QListView.ScrollHint.PositionAtCenter)
