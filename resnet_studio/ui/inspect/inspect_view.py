@@ -5,6 +5,7 @@ first layer's filters, Grad-CAM for any class at any block), how it does on the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -33,6 +34,9 @@ from resnet_studio.ui.inspect.evaluation_view import EvaluationView
 from resnet_studio.ui.inspect.experiments_view import ExperimentsView
 from resnet_studio.ui.inspect.pictures import VIEW, filter_tiles, overlay, photo_overlay
 
+if TYPE_CHECKING:
+    from resnet_studio.inspection.gradcam import CamSession  # torch: imported on a worker only
+
 PHOTO = 512  # longer side of the photo kept for Grad-CAM's overlay (a file opened in Inspect)
 
 
@@ -47,7 +51,7 @@ class Analysis:
     filters: np.ndarray  # float32 (out, in, k, k)
     photo: np.ndarray | None = None  # the whole picture, RGB (h, w, 3), when known
     box: tuple[float, float, float, float] | None = None  # the part of `photo` the network saw
-    session: object = None  # the `CamSession` the maps came from: Grad-CAMs without a new forward
+    session: CamSession | None = None  # the pass the maps came from: Grad-CAMs with no new forward
 
 
 def _network_input(loaded, image: np.ndarray):
@@ -283,9 +287,10 @@ class InspectView(QWidget):
             return
         maps = self.analysis.maps[self.block.currentText()]
         means = maps.mean(axis=(1, 2))
-        order = [int(c) for c in np.argsort(-means, kind="stable")] if self.sort.isChecked() else []
-        self.maps.set_maps(maps, order or list(range(len(maps))))  # tiles drawn as they come into view
-        order = order or list(range(len(maps)))
+        order = list(range(len(maps)))
+        if self.sort.isChecked():
+            order = [int(c) for c in np.argsort(-means, kind="stable")]
+        self.maps.set_maps(maps, order)  # tiles are drawn as they come into view
         if self.maps.count():  # enlarged first: the strongest channel, not a blank one
             self.maps.setCurrentRow(order.index(int(np.argmax(means))))
 
@@ -321,6 +326,7 @@ class InspectView(QWidget):
             return
         self.cam_key = (block, target)
         session, classes = self.analysis.session, self.analysis.classes
+        assert session is not None  # every analysis is made with its pass
         if target is None:  # "predicted": the answer shown (with TTA, it may differ from one pass's)
             target = int(np.argmax(self.analysis.probabilities))
         self.busy += 1
