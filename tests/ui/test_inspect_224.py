@@ -154,3 +154,61 @@ def test_first_layer_filters_are_colour_patches():
     tiles = filter_tiles(filters, columns=2, side=7)
     assert tuple(tiles[0, 0]) == (255, 0, 0)
     assert tuple(tiles[3, 9 + 3]) == (255, 255, 0) and tuple(tiles[0, 9]) == (255, 255, 255)
+
+
+def test_the_window_and_classify_agree_on_a_jpeg(qtbot, tmp_path, capsys):
+    """Issue 27 item 10: a 32-px network answered a JPEG differently in the window (which asks for
+    a preview, and JPEG's reduced-size decoding followed the preview's size) and from `classify`."""
+    import json
+
+    from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
+    from resnet_studio.cli import main
+
+    torch.manual_seed(1)
+    spec = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
+    path = tmp_path / "tiny.pt"
+    save_checkpoint(
+        path,
+        {
+            "architecture": spec.to_dict(),
+            "model": build_model(spec).state_dict(),
+            "classes": [f"c{i}" for i in range(10)],
+            "normalization": {"mean": [0.5] * 3, "std": [0.25] * 3},
+        },
+    )
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:300, 0:451]
+    picture = np.stack([x * 0.5, y * 0.8, (x * y) % 256], axis=2) + rng.normal(0, 25, (300, 451, 3))
+    jpeg = tmp_path / "chelsea.jpg"
+    Image.fromarray(picture.clip(0, 255).astype(np.uint8)).save(jpeg, quality=90)
+    window = MainWindow()
+    window.model_source.use_checkpoint(str(path))
+    window.show()
+    try:
+        drop(window, jpeg)
+        qtbot.waitUntil(
+            lambda: not window.classify_view.busy and bool(window.classify_view.predictions), timeout=30_000
+        )
+        shown = window.classify_view.predictions[0].top
+    finally:
+        window.document.undo_stack.setClean()
+        window.close()
+    capsys.readouterr()
+    assert main(["classify", str(path), str(jpeg), "--top", "5", "--json"]) == 0
+    printed = [(t["class"], t["probability"]) for t in json.loads(capsys.readouterr().out)[0]["top"]]
+    assert [c for c, _ in shown] == [c for c, _ in printed]
+    assert [p for _, p in shown] == pytest.approx([p for _, p in printed], abs=1e-6)
+
+
+def drop(window, path) -> None:
+    """`path` dropped on the window, as a file manager drops it."""
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, QDragEnterEvent(QPoint(200, 200), *args))
+    QApplication.sendEvent(window, QDragMoveEvent(QPoint(200, 200), *args))
+    QApplication.sendEvent(window, QDropEvent(QPointF(200, 200), *args))
