@@ -20,6 +20,14 @@ from resnet_studio.data.sources import DataSet, DataSplits, channel_stats, load_
 torch.set_num_threads(2)
 
 
+@pytest.fixture(autouse=True)
+def _work_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own temporary folder: what a command writes to the working directory
+    by default (`runs/NAME-TIME/` of a `train` without --out, even a refused one) never lands in
+    the clone."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def tiny_spec() -> ArchitectureSpec:
     """Two small stages: trains on a few hundred images in a second or two."""

@@ -289,3 +289,15 @@ def test_window_options_hold_before_and_after_open(argv):
     )
     plain = build_parser().parse_args(["open", "cat.png"])
     assert (plain.screenshot, plain.workspace, plain.theme, plain.size) == (None, "build", "system", None)
+
+
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [("landscape", ["--grid", "2", "--limit-val", "16"]), ("lesion", ["--limit-val", "16"])],
+)
+def test_long_commands_show_progress_on_stderr_and_keep_stdout_json(command, extra, run_dir, capsys):
+    """`landscape --grid 21 --json` was silent for nine minutes: the passes count up on stderr."""
+    code, out, err = run_cli(capsys, command, run_dir, *extra, "--json")
+    assert code == 0
+    json.loads(out)  # stdout is the JSON alone
+    assert f"{command}:" in err and "pass" in err and "100%" in err

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from resnet_studio.architecture.spec import ArchitectureSpec
@@ -43,3 +44,28 @@ def spec_of(args: argparse.Namespace) -> ArchitectureSpec | None:
     if getattr(args, "arch", None):
         return load_spec(args.arch)
     return None
+
+
+class StderrProgress:
+    """A `progress(done, total)` callback drawn as a bar on stderr, so that a long command run for
+    its JSON is not silent for minutes, and stdout stays the JSON alone."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.what, unit="pass", file=sys.stderr, mininterval=0.5)
+        self.bar.update(done - self.bar.n)
+
+    def __enter__(self) -> StderrProgress:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.bar is not None:
+            self.bar.close()

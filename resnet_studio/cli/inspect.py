@@ -7,17 +7,20 @@ import argparse
 import json
 from typing import Any
 
-from resnet_studio.cli.common import DEVICES, checkpoint_help
+from resnet_studio.cli.common import DEVICES, StderrProgress, checkpoint_help
 from resnet_studio.errors import UserError
 
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "export",
-        help="TorchScript, ONNX or standalone PyTorch source of a checkpoint; a run's metrics as CSV",
+        help="TorchScript, ONNX, standalone PyTorch source or a torchvision state dict of a checkpoint; "
+        "a run's metrics as CSV",
+        description="torchvision: a state dict that torchvision.models.NAME(num_classes=...) loads with "
+        "strict=True, for a network of torchvision's ResNet family (resnet18 ... wide_resnet101_2).",
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT|RUN_DIR")
-    p.add_argument("--format", required=True, choices=["torchscript", "onnx", "python", "csv"])
+    p.add_argument("--format", required=True, choices=["torchscript", "onnx", "python", "torchvision", "csv"])
     p.add_argument("--out", required=True, metavar="FILE")
     p.set_defaults(handler=cmd_export)
 
@@ -129,7 +132,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        print(f"{len(loaded.classes)} classes known: {', '.join(loaded.classes)}")
+        shown = loaded.classes[:20]  # ImageNet's 1,000 names would bury the answers
+        more = f", … ({len(loaded.classes) - len(shown)} more)" if len(loaded.classes) > len(shown) else ""
+        print(f"{len(loaded.classes)} classes known: {', '.join(shown)}{more}")
         for r in results:
             if r.error:
                 print(f"{r.path}: error: {r.error}")
@@ -149,9 +154,16 @@ def cmd_lesion(args: argparse.Namespace) -> int:
     loaded = model_from_checkpoint(args.checkpoint)
     images, source = validation_images(loaded, args.data, limit_val=args.limit_val)
     device = choose_device(args.device)
-    result = lesion_study(
-        loaded.model.to(device), images, loaded.classes, loaded.mean, loaded.std, device=device
-    )
+    with StderrProgress("lesion") as progress:
+        result = lesion_study(
+            loaded.model.to(device),
+            images,
+            loaded.classes,
+            loaded.mean,
+            loaded.std,
+            device=device,
+            progress=progress,
+        )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -226,16 +238,18 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     initial, init_path = initial_weights(loaded, args.init)
     images, source = validation_images(loaded, args.data, limit_val=args.limit_val)
     device = choose_device(args.device)
-    result = loss_landscape(
-        loaded.model.to(device),
-        images,
-        loaded.mean,
-        loaded.std,
-        initial=initial,
-        grid=args.grid,
-        span=args.span,
-        device=device,
-    )
+    with StderrProgress("landscape") as progress:
+        result = loss_landscape(
+            loaded.model.to(device),
+            images,
+            loaded.mean,
+            loaded.std,
+            initial=initial,
+            grid=args.grid,
+            span=args.span,
+            device=device,
+            progress=progress,
+        )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0

@@ -62,7 +62,7 @@ class Evaluation:
         return rows
 
     def to_dict(self) -> dict:
-        """The `evaluate --json` object of DESIGN.md."""
+        """The `evaluate --json` object of resources/FORMATS.md."""
         return {
             "accuracy": self.accuracy,
             "loss": self.loss,

@@ -386,7 +386,7 @@ class TrainingLoop:
     # -- checkpoints and the pinned image -----------------------------------------------------
 
     def checkpoint_state(self, aug: torch.Generator | None) -> dict[str, Any]:
-        """Everything an exact resume needs, and everything inference needs (DESIGN.md)."""
+        """Everything an exact resume needs, and everything inference needs (resources/FORMATS.md)."""
         cfg, pos = self.cfg, self.pos
         return {
             **inference_state(self.spec, self.cfg, self.data, self.model),

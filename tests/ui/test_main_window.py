@@ -72,3 +72,17 @@ def test_help_menu_tour_shortcuts_and_guide(qtbot):
     assert "Architecture file" in browser.toPlainText() and "metrics.jsonl" in browser.toPlainText()
     formats.close()
     dialog.close()
+
+
+def test_the_guide_works_without_a_clone_from_the_installed_readme(qtbot):
+    """A wheel has no README.md beside the package: the guide reads the README installed as the
+    package's description, and its screenshots resolve inside the installed package."""
+    from resnet_studio.ui.shell.help_menu import installed_readme, readme_sections
+
+    found = installed_readme()
+    assert found is not None
+    text, folder = found
+    titles = [title for title, _ in readme_sections(text)]
+    assert "Set-up: two commands" in titles and "The studio" in titles
+    pictures = [line.split("](")[1].split(")")[0] for line in text.splitlines() if line.startswith("![")]
+    assert pictures and all((folder / picture).is_file() for picture in pictures), pictures

@@ -595,3 +595,28 @@ def test_weights_chosen_then_changed_leave_the_canvas_alone(window, qtbot):
     wait_for_background(20_000)
     qtbot.wait(50)  # the queued result reaches the UI thread
     assert window.document.spec == TINY and window.document.undo_stack.count() == 0
+
+
+def test_closing_while_a_stopped_run_winds_up_asks_nothing(window, qtbot):
+    """Quit asked "A network is training" for seconds after Stop, when the bar already read
+    "Stopped": a stopped run's thread only writes its last checkpoint, so closing just waits."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    view = window.train_view
+    view.setup.epochs.setValue(200)
+    view.train_button.click()
+    qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 1, timeout=120_000)
+    view.stop_button.click()
+    assert view.controller.session is not None  # its end not yet handled: the bar may say Stopping
+    asked = []
+
+    def refuse():
+        box = QApplication.activeModalWidget()
+        if box is not None:
+            asked.append(box.objectName())
+            box.reject()
+
+    QTimer.singleShot(100, refuse)
+    assert view.confirm_close() and not asked
+    assert not view.controller.thread_running

@@ -64,6 +64,9 @@ class TrainingSession(QObject):
         # blocked in wait() (closing the window) - a deadlock.
         self.worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self.finished)
+        # Stop asked, or the run's Finished event seen: what runs now is the thread winding up
+        # (the last checkpoint, closing the data workers), not training.
+        self.winding_up = False
 
     def start(self) -> None:
         self.thread.start()
@@ -80,5 +83,6 @@ class TrainingSession(QObject):
 
     def stop(self, wait_ms: int = 0) -> bool:
         """Ask the engine to stop after the current step (it writes a checkpoint); optionally wait."""
+        self.winding_up = True
         self.trainer.stop()
         return self.thread.wait(wait_ms) if wait_ms else True

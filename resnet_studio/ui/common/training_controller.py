@@ -264,9 +264,17 @@ class TrainingController(QObject):
     def thread_running(self) -> bool:
         return self.session is not None and self.session.running
 
+    @property
+    def winding_up(self) -> bool:
+        """The thread still runs, but its run was stopped or has finished: only the last
+        checkpoint and the data workers' exit are left, nothing to ask the user about."""
+        return self.thread_running and self.session.winding_up  # type: ignore[union-attr]
+
     def _on_event(self, event: object) -> None:
         if isinstance(event, Finished):
             self.last_finished = event
+            if self.session is not None:
+                self.session.winding_up = True
         self.event.emit(event)
 
     def _on_failed(self, message: str) -> None:

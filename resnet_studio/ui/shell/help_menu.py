@@ -3,6 +3,7 @@ shortcuts, and the README's sections and the file formats, shown in the window."
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from pathlib import Path
 from typing import Protocol
@@ -90,9 +91,33 @@ OTHER_KEYS = (
 
 
 def readme_path() -> Path | None:
-    """README.md of the clone the package runs from (the README's install is editable)."""
+    """README.md of the clone the package runs from (an editable install), if there is one."""
     path = Path(resnet_studio.__file__).resolve().parent.parent / "README.md"
     return path if path.is_file() else None
+
+
+def guide_source() -> tuple[str, Path] | None:
+    """(the README's text, the folder its `resources/...` pictures resolve against).
+
+    A clone's README.md first; in a wheel there is none, but the README is the package's long
+    description, installed with its metadata, and its screenshots ship as
+    `resnet_studio/resources/screenshots`, so the package folder stands in for the clone."""
+    readme = readme_path()
+    if readme is not None:
+        return readme.read_text(encoding="utf-8"), readme.parent
+    return installed_readme()
+
+
+def installed_readme() -> tuple[str, Path] | None:
+    """The README as installed with the package's metadata (any kind of install)."""
+    try:
+        text = importlib.metadata.metadata("resnet-studio").get_payload()
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if not isinstance(text, str) or not text.strip():
+        return None
+    # The folder holding the installed resources: `resources/screenshots/...` resolves against it.
+    return text, weights_folder().parent.parent
 
 
 def readme_sections(text: str) -> list[tuple[str, str]]:
@@ -167,13 +192,14 @@ class HelpMenu(QMenu):
         self._add("&Keyboard Shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self.addSeparator()
         guide = self.addMenu("&Guide (README)")
-        readme = readme_path()
-        sections = readme_sections(readme.read_text(encoding="utf-8")) if readme else []
+        guide_text = guide_source()
+        self.guide_folder = guide_text[1] if guide_text else None
+        sections = readme_sections(guide_text[0]) if guide_text else []
         for title, markdown in sections:
             action = guide.addAction(title)
             action.triggered.connect(lambda _=False, t=title, m=markdown: self.show_text(t, m))
         if not sections:
-            guide.addAction("README.md is in the project's repository").setEnabled(False)
+            guide.addAction("The guide was not installed with this copy").setEnabled(False)
         self._add("&File Formats", self.show_formats)
         self.addSeparator()
         self._add("&About ResNet Studio", self.show_about)
@@ -240,9 +266,8 @@ class HelpMenu(QMenu):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         browser = QTextBrowser()
         browser.setOpenExternalLinks(False)
-        readme = readme_path()
-        if readme is not None:
-            browser.setSearchPaths([str(readme.parent)])
+        if self.guide_folder is not None:
+            browser.setSearchPaths([str(self.guide_folder)])
         browser.setHtml(text) if html else browser.setMarkdown(text)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(dialog.reject)

@@ -401,6 +401,8 @@ class TrainView(QWidget):
         """While training: ask, then stop cleanly. True when the window may close."""
         if not self.controller.thread_running:
             return True  # no thread left, even if its last events are still queued
+        if self.controller.winding_up:
+            return self.stop_and_wait()  # stopped or finished: only the last checkpoint to wait for
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Training in progress",
