@@ -77,6 +77,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--steps", type=int, default=30, help="timed steps per loop (default 30)")
     p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument(
+        "--only-224",
+        action="store_true",
+        help="measure only the studio at 224 px (ResNet-50 drop to top-5 and Inspect, ResNet-152 memory)",
+    )
     p.set_defaults(handler=cmd_bench)
 
 
@@ -277,11 +282,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from resnet_studio.training.bench import run_bench
-
-    figures = run_bench(steps=args.steps, device=args.device, log=None if args.json else print)
     from resnet_studio.ui.shell.bench import studio_figures  # Qt loads in a child process only
 
-    studio = studio_figures()
+    if args.only_224:
+        figures: dict = {}
+    else:
+        figures = run_bench(steps=args.steps, device=args.device, log=None if args.json else print)
+    studio = studio_figures(only_224=args.only_224)
     figures.update(studio)
     if not args.json:
         for key, value in studio.items():

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from resnet_studio.data.preprocessing import Preprocessing, resize_and_crop
+
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -40,12 +42,15 @@ def is_image_name(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def load_image(path: str | os.PathLike[str], size: int, channels: int = 3) -> np.ndarray:
+Size = int | Preprocessing  # a side in pixels (the studio's preparation), or a checkpoint's own
+
+
+def load_image(path: str | os.PathLike[str], size: Size, channels: int = 3) -> np.ndarray:
     """Decode `path` into uint8 (channels, size, size); raises `ImageError` with a reason."""
     return _decode(path, size, channels, 0)[0]
 
 
-def load_image_or_none(path: str | os.PathLike[str], size: int, channels: int = 3) -> np.ndarray | None:
+def load_image_or_none(path: str | os.PathLike[str], size: Size, channels: int = 3) -> np.ndarray | None:
     """`load_image`, or None (logged) for a file that cannot be used: what a data set's loader
     wants, run in worker processes (so it lives here, where torch is not imported)."""
     try:
@@ -56,7 +61,7 @@ def load_image_or_none(path: str | os.PathLike[str], size: int, channels: int = 
 
 
 def load_image_with_preview(
-    path: str | os.PathLike[str], size: int, channels: int = 3, preview: int = 192
+    path: str | os.PathLike[str], size: Size, channels: int = 3, preview: int = 192
 ) -> tuple[np.ndarray, np.ndarray]:
     """The network's input as `load_image` gives it, and an RGB (h, w, 3) picture of the whole
     image at most `preview` pixels on its longer side, from one decode."""
@@ -66,7 +71,7 @@ def load_image_with_preview(
 
 
 def _decode(
-    path: str | os.PathLike[str], size: int, channels: int, preview: int
+    path: str | os.PathLike[str], size: Size, channels: int, preview: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     path = Path(path)
     try:
@@ -88,8 +93,11 @@ def _decode(
                     raise ImageError(
                         f"image too large ({width}x{height}, limit {MAX_PIXELS / 1e6:.0f} megapixels)"
                     )
-                # JPEG can decode at 1/2, 1/4 or 1/8 scale: a large photo then costs little.
-                side = max(size, preview)
+                # JPEG can decode at 1/2, 1/4 or 1/8 scale: a large photo then costs little. The
+                # scale follows the network's preparation alone, never the preview's size: the
+                # window (with a preview) and `classify` (without) then see the same pixels.
+                full_size = image.size
+                side = _preparation(size).draft_side
                 image.draft("RGB", (side, side))
                 width, height = image.size  # after draft: what decoding will really allocate
                 decoded = width * height * len(image.getbands()) * _BYTES_PER_SAMPLE.get(image.mode, 1)
@@ -99,11 +107,7 @@ def _decode(
                         f"{decoded / 2**20:.0f} MB decoded, limit {MAX_DECODED_BYTES // 2**20} MB)"
                     )
                 image.load()
-                picture = None
-                if preview:
-                    small = _to_rgb(ImageOps.exif_transpose(image))
-                    small.thumbnail((preview, preview), Image.Resampling.BILINEAR)
-                    picture = np.asarray(small, dtype=np.uint8)
+                picture = _preview(path, image, full_size, preview) if preview else None
                 return prepare(image, size, channels), picture
     except ImageError:
         raise
@@ -115,10 +119,30 @@ def _decode(
         raise ImageError(f"corrupt or unsupported image ({exc})") from None
 
 
-def prepare(image: Image.Image, size: int, channels: int = 3) -> np.ndarray:
-    """A decoded image of any mode and size -> uint8 (channels, size, size)."""
+def _preparation(size: Size) -> Preprocessing:
+    return size if isinstance(size, Preprocessing) else Preprocessing.studio(size)
+
+
+def _preview(path: Path, image: Image.Image, full_size: tuple[int, int], preview: int) -> np.ndarray:
+    """The picture shown beside the answer, at most `preview` pixels on its longer side. When the
+    network's decode was reduced below that, the file is decoded again at the preview's scale."""
+    if image.size != full_size and max(image.size) < preview:
+        with Image.open(path) as again:
+            again.draft("RGB", (preview, preview))
+            again.load()
+            return _preview(path, again, again.size, preview)
+    small = _to_rgb(ImageOps.exif_transpose(image))
+    small.thumbnail((preview, preview), Image.Resampling.BILINEAR)
+    return np.asarray(small, dtype=np.uint8)
+
+
+def prepare(image: Image.Image, size: Size, channels: int = 3) -> np.ndarray:
+    """A decoded image of any mode and size -> uint8 (channels, crop, crop), as `size` says."""
     image = ImageOps.exif_transpose(image)
     image = _to_rgb(image) if channels == 3 else _to_gray(image)
+    if isinstance(size, Preprocessing) and size.convention == "torchvision":
+        return _channels_first(np.asarray(resize_and_crop(image, size), dtype=np.uint8))
+    size = _preparation(size).crop
     width, height = image.size
     scale = size / min(width, height)
     if scale != 1:
@@ -131,7 +155,10 @@ def prepare(image: Image.Image, size: int, channels: int = 3) -> np.ndarray:
     width, height = image.size
     left, top = (width - size) // 2, (height - size) // 2
     image = image.crop((left, top, left + size, top + size))
-    array = np.asarray(image, dtype=np.uint8)
+    return _channels_first(np.asarray(image, dtype=np.uint8))
+
+
+def _channels_first(array: np.ndarray) -> np.ndarray:
     if array.ndim == 2:
         array = array[:, :, None]
     return np.ascontiguousarray(array.transpose(2, 0, 1))

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from resnet_studio.data import demo
 from resnet_studio.data.images import is_image_name, load_image_or_none
+from resnet_studio.data.preprocessing import Preprocessing
 from resnet_studio.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def parse_source(spec: str) -> tuple[str, str | None]:
 def load_data(
     spec: str,
     *,
-    image_size: int = 32,
+    image_size: int | Preprocessing = 32,
     channels: int = 3,
     limit_train: int | None = None,
     limit_val: int | None = None,
@@ -219,7 +220,7 @@ def _cifar(kind: str, root: Path, download: bool) -> DataSplits:
 
 def _folder(
     root: Path,
-    size: int,
+    size: int | Preprocessing,
     channels: int,
     limit_train: int | None,
     limit_val: int | None,
@@ -329,7 +330,7 @@ def _broke(pool: Executor, exc: Exception) -> bool:
     return isinstance(exc, BrokenProcessPool) or bool(getattr(pool, "_broken", False))
 
 
-def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[DataSet, int]:
+def _decode(files: list[tuple[Path, int]], size: int | Preprocessing, channels: int) -> tuple[DataSet, int]:
     workers = os.cpu_count() or 2
     pool: Executor
     if len(files) >= PROCESS_DECODE_MIN and workers > 1:
@@ -353,6 +354,7 @@ def _decode(files: list[tuple[Path, int]], size: int, channels: int) -> tuple[Da
         pool.shutdown()
     keep = [i for i, image in enumerate(decoded) if image is not None]
     kept = [image for image in decoded if image is not None]
-    images = np.stack(kept) if kept else np.zeros((0, channels, size, size), np.uint8)
+    side = size.crop if isinstance(size, Preprocessing) else size
+    images = np.stack(kept) if kept else np.zeros((0, channels, side, side), np.uint8)
     labels = np.array([files[i][1] for i in keep], dtype=np.int64)
     return DataSet(torch.from_numpy(images), torch.from_numpy(labels)), len(files) - len(keep)

@@ -13,9 +13,15 @@ from resnet_studio.nn.model import ResNet
 FeatureMaps = tuple[tuple[str, np.ndarray], ...]  # (block name, float32 (channels, h, w))
 
 
-def tap_points(model: ResNet) -> list[tuple[str, torch.nn.Module]]:
-    """The stem and every block, in network order."""
-    return [("stem", model.stem), *model.named_blocks()]
+PREPOOL = "stem.relu"  # an ImageNet stem before its max-pool: the 112-px maps of a 224-px image
+
+
+def tap_points(model: ResNet, before_pool: bool = False) -> list[tuple[str, torch.nn.Module]]:
+    """The stem and every block, in network order; with `before_pool`, a stem that max-pools is
+    also tapped before it (Inspect shows its twice-larger maps)."""
+    pools = before_pool and hasattr(model.stem, "maxpool")
+    first = [(PREPOOL, model.stem.get_submodule("relu"))] if pools else []
+    return [*first, ("stem", model.stem), *model.named_blocks()]
 
 
 @torch.no_grad()

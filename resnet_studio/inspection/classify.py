@@ -76,11 +76,11 @@ def classify_files(
         try:
             if preview:
                 image, prediction.preview = load_image_with_preview(
-                    path, loaded.input_size, loaded.channels, preview
+                    path, loaded.preparation, loaded.channels, preview
                 )
                 prediction.image = image
             else:
-                image = load_image(path, loaded.input_size, loaded.channels)
+                image = load_image(path, loaded.preparation, loaded.channels)
         except ImageError as exc:
             prediction.error = str(exc)
             continue
@@ -97,7 +97,8 @@ def classify_picture(loaded: LoadedModel, rgb: np.ndarray, name: str, top_k: int
 
     from resnet_studio.data.images import prepare
 
-    image = prepare(Image.fromarray(np.ascontiguousarray(rgb[..., :3])), loaded.input_size, loaded.channels)
+    picture = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
+    image = prepare(picture, loaded.preparation, loaded.channels)
     prediction = Prediction(name, image=image, preview=rgb[..., :3])
     prediction.top = predict(loaded, image[None], top_k)[0]
     return prediction

@@ -155,7 +155,7 @@ def validation_images(
     source = source or loaded.config.get("data", "demo")
     data = load_data(
         source,
-        image_size=loaded.input_size,
+        image_size=loaded.preparation,  # a folder's images prepared as Classify prepares them
         channels=loaded.channels,
         limit_train=1,  # only the validation images are needed: a folder source decodes no more
         limit_val=limit_val,

@@ -21,6 +21,7 @@ import torch
 from resnet_studio.architecture.analysis import analyze
 from resnet_studio.architecture.cost import machine_memory, too_big
 from resnet_studio.architecture.spec import MAX_SIZE, ArchitectureSpec, spec_from_dict
+from resnet_studio.data.preprocessing import Preprocessing
 from resnet_studio.errors import SpecError, UserError, WriteError
 from resnet_studio.fileio import atomic_write
 from resnet_studio.nn.model import ResNet, build_model
@@ -47,7 +48,16 @@ def write_slim_checkpoint(source: str | Path, out: str | Path, data: str) -> Non
     architecture, weights, classes, normalisation, the config (with `data` naming the source in
     words a user can use, not a path on the machine that trained it) and the step reached."""
     state = load_checkpoint(source)
-    keep = ("architecture", "model", "classes", "normalization", "input_size", "epoch", "step")
+    keep = (
+        "architecture",
+        "model",
+        "classes",
+        "normalization",
+        "preprocessing",
+        "input_size",
+        "epoch",
+        "step",
+    )
     slim = {key: state[key] for key in keep if key in state}
     slim["config"] = {**state.get("config", {}), "data": data}
     save_checkpoint(out, slim)
@@ -225,8 +235,18 @@ class LoadedModel:
     path: str = ""
     config: dict = field(default_factory=dict)  # the TrainConfig it was trained with (data, seed)
     # How imported weights want photos prepared (resize, crop, interpolation, mean, std:
-    # FORMATS.md); None for networks trained here.
-    preprocessing: dict[str, Any] | None = None
+    # FORMATS.md); None for networks trained here. `preparation` is what every path uses.
+    preprocessing: Preprocessing | dict[str, Any] | None = None
+
+    @property
+    def preparation(self) -> Preprocessing:
+        """How every path (Classify, Inspect, `classify`, `evaluate`) prepares an image for it:
+        the checkpoint's `preprocessing`, else the studio's own at the input size."""
+        if isinstance(self.preprocessing, dict):
+            return Preprocessing.from_dict(self.preprocessing, self.channels)
+        if self.preprocessing is not None:
+            return self.preprocessing
+        return Preprocessing.studio(self.input_size, self.mean, self.std)
 
     @property
     def tta(self) -> bool:
@@ -282,6 +302,9 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
         raise UserError(f"{where}: {problem}")
     model = model_with_weights(spec, state["model"], where)
     norm = state["normalization"]
+    preprocessing = None
+    if "preprocessing" in state:  # checked by load_checkpoint (its mean and std are norm's)
+        preprocessing = Preprocessing.from_dict(state["preprocessing"], spec.input.channels)
     return LoadedModel(
         model,
         spec,
@@ -290,5 +313,5 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
         list(norm["std"]),
         where,
         dict(state.get("config") or {}),
-        state.get("preprocessing"),
+        preprocessing,
     )

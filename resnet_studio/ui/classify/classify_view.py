@@ -290,6 +290,8 @@ class ClassifyView(QWidget):
         probability.setData(Qt.ItemDataRole.UserRole, best[1] if best else None)
         probability.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         others = QTableWidgetItem("  ".join(f"{c} {p:.0%}" for c, p in prediction.top[1:]))
+        label.setToolTip(label.text())  # a long ImageNet name elided in its column is read here
+        others.setToolTip("\n".join(f"{c}: {p:.1%}" for c, p in prediction.top[1:]))
         if prediction.unsure:  # greyed and italic: the image may show none of the known classes
             for item in (label, probability):
                 font = item.font()
@@ -297,8 +299,8 @@ class ClassifyView(QWidget):
                 item.setFont(font)
                 item.setForeground(self.palette().placeholderText())
                 item.setToolTip(
-                    f"Unsure: below {UNSURE_BELOW:.0%}; the image may show none of the classes "
-                    "this model knows"
+                    f"{label.text()}\nUnsure: below {UNSURE_BELOW:.0%}; the image may show none of "
+                    "the classes this model knows"
                 )
         problem = QTableWidgetItem(prediction.error or "")
         for column, item in enumerate((icon, name, label, probability, others, problem)):

@@ -13,6 +13,8 @@ from resnet_studio.ui.common.feature_tiles import to_pixmap
 
 TOP_K = 5
 PREVIEW = 192
+LABEL_WIDTH = 150  # a class name's room beside its bar; longer names are elided (full in the tooltip)
+NAMED_CLASSES = 12  # at most this many of the known classes are named below the bars
 
 
 class PredictionPanel(QWidget):
@@ -30,6 +32,7 @@ class PredictionPanel(QWidget):
         self.bars: list[QProgressBar] = []
         for i in range(TOP_K):
             label, bar = QLabel(), QProgressBar()
+            label.setFixedWidth(LABEL_WIDTH)
             bar.setRange(0, 1000)
             bar.setTextVisible(True)
             bars.addWidget(label, i, 0)
@@ -75,9 +78,7 @@ class PredictionPanel(QWidget):
             )
         self.caption.setText(caption)
         self.known.setText(
-            f"This model knows {len(classes)} classes: {', '.join(classes)}. Any image gets one of them."
-            if classes and prediction is not None and not prediction.error
-            else ""
+            known_classes(classes) if classes and prediction is not None and not prediction.error else ""
         )
         top = prediction.top if prediction is not None else []
         for i, (label, bar) in enumerate(zip(self.bar_labels, self.bars, strict=True)):
@@ -85,7 +86,19 @@ class PredictionPanel(QWidget):
             label.setVisible(visible)
             bar.setVisible(visible)
             if visible:
-                label.setText(top[i][0])
+                metrics = label.fontMetrics()
+                label.setText(metrics.elidedText(top[i][0], Qt.TextElideMode.ElideRight, LABEL_WIDTH - 4))
+                label.setToolTip(top[i][0])
                 bar.setValue(round(top[i][1] * 1000))
                 bar.setFormat(f"{top[i][1]:.1%}")
         self.inspect_button.setEnabled(prediction is not None and prediction.image is not None)
+
+
+def known_classes(classes: list[str]) -> str:
+    """The note below the bars: every class of a small model, the first few of ImageNet's 1,000."""
+    if len(classes) <= NAMED_CLASSES:
+        return f"This model knows {len(classes)} classes: {', '.join(classes)}. Any image gets one of them."
+    return (
+        f"This model knows {len(classes):,} classes ({', '.join(classes[:NAMED_CLASSES])}, …). "
+        "Any image gets one of them."
+    )

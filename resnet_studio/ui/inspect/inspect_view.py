@@ -5,22 +5,21 @@ first layer's filters, Grad-CAM for any class at any block), how it does on the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidgetItem,
     QPushButton,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -28,13 +27,17 @@ from PySide6.QtWidgets import (
 from resnet_studio.data.images import image_file_filter
 from resnet_studio.errors import error_text
 from resnet_studio.ui.common.background import run_in_background
-from resnet_studio.ui.common.feature_tiles import mosaic, tile_list, to_pixmap
+from resnet_studio.ui.common.feature_tiles import to_pixmap
 from resnet_studio.ui.common.model_source import ModelSource
+from resnet_studio.ui.inspect.channel_grid import CHANNEL, ChannelGrid
 from resnet_studio.ui.inspect.evaluation_view import EvaluationView
 from resnet_studio.ui.inspect.experiments_view import ExperimentsView
+from resnet_studio.ui.inspect.pictures import VIEW, filter_tiles, overlay, photo_overlay
 
-VIEW = 224  # on-screen side of the image and its Grad-CAM
-_HEAT = pg.colormap.get("turbo").getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.float32)
+if TYPE_CHECKING:
+    from resnet_studio.inspection.gradcam import CamSession  # torch: imported on a worker only
+
+PHOTO = 512  # longer side of the photo kept for Grad-CAM's overlay (a file opened in Inspect)
 
 
 @dataclass
@@ -46,6 +49,9 @@ class Analysis:
     probabilities: np.ndarray
     classes: list[str]
     filters: np.ndarray  # float32 (out, in, k, k)
+    photo: np.ndarray | None = None  # the whole picture, RGB (h, w, 3), when known
+    box: tuple[float, float, float, float] | None = None  # the part of `photo` the network saw
+    session: CamSession | None = None  # the pass the maps came from: Grad-CAMs with no new forward
 
 
 def _network_input(loaded, image: np.ndarray):
@@ -57,40 +63,14 @@ def _network_input(loaded, image: np.ndarray):
     return normalize(torch.from_numpy(image)[None], loaded.mean, loaded.std, size=loaded.input_size)
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, side: int = VIEW, alpha: float = 0.45) -> np.ndarray:
-    """The network's input enlarged to `side` pixels with the Grad-CAM heat map blended over it."""
-    rgb = image.transpose(1, 2, 0) if image.shape[0] == 3 else np.repeat(image[0][..., None], 3, axis=2)
-    base = np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.BILINEAR), np.float32)
-    heat = np.asarray(Image.fromarray((heatmap * 255).astype(np.uint8)).resize((side, side)), np.uint8)
-    colour = _HEAT[heat]
-    weight = alpha * (heat[..., None] / 255) ** 0.5  # cold regions stay see-through
-    return (base * (1 - weight) + colour * weight).clip(0, 255).astype(np.uint8)
-
-
-def filter_tiles(filters: np.ndarray) -> np.ndarray:
-    """First-layer kernels (out, in, k, k) as one RGB mosaic (grey for one input channel)."""
-    out, cin, k, _ = filters.shape
-    scale = np.abs(filters).max(axis=(1, 2, 3), keepdims=True) + 1e-12
-    tiles = ((filters / scale) * 127.5 + 127.5).clip(0, 255).astype(np.uint8)  # 0 is mid-grey
-    tiles = tiles if cin == 3 else np.repeat(tiles[:, :1], 3, axis=1)
-    factor = max(1, 24 // k)
-    tiles = tiles.repeat(factor, axis=2).repeat(factor, axis=3).transpose(0, 2, 3, 1)  # (out, s, s, 3)
-    columns = 8
-    rows = -(-out // columns)
-    side = k * factor
-    canvas = np.zeros((rows * (side + 2), columns * (side + 2), 3), np.uint8)
-    for i in range(out):
-        r, c = divmod(i, columns)
-        canvas[r * (side + 2) : r * (side + 2) + side, c * (side + 2) : c * (side + 2) + side] = tiles[i]
-    return canvas
-
-
 class InspectView(QWidget):
     def __init__(self, source: ModelSource) -> None:
         super().__init__()
         self.source = source
         self.image: np.ndarray | None = None
+        self.photo: np.ndarray | None = None  # the whole picture the input was prepared from
         self.image_name = ""
+        self.last_cam = None
         self.analysis: Analysis | None = None
         self.cam_key: tuple[str, int | None] | None = None
         self.busy = 0
@@ -137,6 +117,17 @@ class InspectView(QWidget):
             controls.addWidget(widget)
         controls.addWidget(self.sort)
         controls.addStretch(1)
+        controls.addWidget(QLabel("Tiles"))
+        self.maps = ChannelGrid("featureMaps")
+        for text, steps, tip in (
+            ("−", -1, "Smaller tiles (Ctrl+wheel)"),
+            ("+", 1, "Larger tiles (Ctrl+wheel)"),
+        ):
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _=False, steps=steps: self.maps.zoom(steps))
+            controls.addWidget(button)
 
         left = QVBoxLayout()
         self.picture = QLabel("Open an image, drop one on Classify, or pick one from the validation set.")
@@ -148,14 +139,17 @@ class InspectView(QWidget):
         self.caption.setWordWrap(True)
         self.caption.setMaximumWidth(VIEW)
         self.filters = QLabel()
-        self.filters.setToolTip("The first layer's filters (mid-grey is 0)")
+        self.filters.setToolTip(
+            "The first layer's filters: red, green and blue are the weights on the input's three "
+            "channels, each filter stretched over its own range"
+        )
         left.addWidget(self.picture)
         left.addWidget(self.caption)
-        left.addWidget(QLabel("<b>First-layer filters</b>"))
+        self.filters_title = QLabel("<b>First-layer filters</b>")
+        left.addWidget(self.filters_title)
         left.addWidget(self.filters)
         left.addStretch(1)
 
-        self.maps = tile_list("featureMaps", 56, (64, 76))
         self.maps.currentRowChanged.connect(self._show_channel)
         self.channel_plot = pg.PlotWidget()
         self.channel_plot.setObjectName("channelView")
@@ -169,7 +163,18 @@ class InspectView(QWidget):
         self.colour_bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False, width=12)
         self.colour_bar.setImageItem(self.channel_image, insert_in=self.channel_plot.getPlotItem())
         self.channel_caption = QLabel("Click a channel to enlarge it.")
+        self.channel_caption.setWordWrap(True)
+        zoom = QHBoxLayout()
+        zoom.addWidget(QLabel("Zoom (or mouse wheel, drag to pan)"))
+        zoom.addStretch(1)
+        for text, factor, tip in (("−", 1.5, "Zoom out"), ("+", 1 / 1.5, "Zoom in"), ("Fit", 0, "Whole map")):
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _=False, factor=factor: self.zoom_channel(factor))
+            zoom.addWidget(button)
         right = QVBoxLayout()
+        right.addLayout(zoom)
         right.addWidget(self.channel_plot, 1)
         right.addWidget(self.channel_caption)
         right_widget = QWidget()
@@ -179,6 +184,7 @@ class InspectView(QWidget):
         splitter.addWidget(right_widget)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([3000, 2000])  # the grid gets its 3/5 at once, not what the plot leaves it
         body = QHBoxLayout()
         body.addLayout(left)
         body.addWidget(splitter, 1)
@@ -200,19 +206,21 @@ class InspectView(QWidget):
     def open_image(self, path: str) -> None:
         from pathlib import Path
 
-        from resnet_studio.data.images import load_image
+        from resnet_studio.data.images import load_image_with_preview
 
         source = self.source
 
-        def job() -> tuple[np.ndarray, str]:
+        def job() -> tuple[np.ndarray, str, np.ndarray]:
             loaded = source.load()
-            return load_image(path, loaded.input_size, loaded.channels), Path(path).name
+            image, photo = load_image_with_preview(path, loaded.preparation, loaded.channels, PHOTO)
+            return image, Path(path).name, photo
 
         run_in_background(job, self, lambda result: self.set_image(*result), self._failed)
 
-    def set_image(self, image: np.ndarray, name: str) -> None:
-        """Inspect this uint8 (C, H, W) image (already at the network's input size)."""
-        self.image, self.image_name = image, name
+    def set_image(self, image: np.ndarray, name: str, photo: np.ndarray | None = None) -> None:
+        """Inspect this uint8 (C, H, W) image (already at the network's input size), prepared from
+        the RGB (h, w, 3) `photo` when given (Grad-CAM is then drawn over the whole photo)."""
+        self.image, self.image_name, self.photo = image, name, photo
         self.tabs.setCurrentIndex(0)
         self.refresh()
 
@@ -221,26 +229,27 @@ class InspectView(QWidget):
         self._show_model()
         if self.image is None:
             return
-        image, source = self.image, self.source
+        image, photo, source = self.image, self.photo, self.source
         self.busy += 1
 
         def job() -> Analysis:
             import torch
 
-            from resnet_studio.inspection.activations import feature_maps
-            from resnet_studio.inspection.gradcam import first_layer_filters
+            from resnet_studio.inspection.gradcam import CamSession, first_layer_filters
             from resnet_studio.inspection.tta import tta_logits
 
             loaded = source.load()
             x = _network_input(loaded, image)
-            maps, logits = feature_maps(loaded.model, x)
+            session = CamSession(loaded.model, x)  # one pass: every block's maps, then Grad-CAMs
+            probabilities = session.probabilities
             if loaded.tta:  # the same answer as Classify: averaged over the test-time views
                 with torch.inference_mode():
                     logits = tta_logits(loaded.model, x, flip=True, shift=loaded.tta_shift)
-            probabilities = torch.softmax(logits[0], 0).numpy()
-            return Analysis(
-                image, dict(maps), probabilities, loaded.classes, first_layer_filters(loaded.model)
-            )
+                probabilities = torch.softmax(logits[0], 0).numpy()
+            box = None if photo is None else loaded.preparation.visible_box(photo.shape[1], photo.shape[0])
+            filters = first_layer_filters(loaded.model)
+            maps = dict(session.maps())
+            return Analysis(image, maps, probabilities, loaded.classes, filters, photo, box, session)
 
         run_in_background(job, self, self._analysed, self._failed)
 
@@ -263,6 +272,8 @@ class InspectView(QWidget):
         for i, name in enumerate(analysis.classes):
             self.target.addItem(f"{name} ({analysis.probabilities[i]:.1%})", i)
         self.filters.setPixmap(to_pixmap(filter_tiles(analysis.filters)))
+        out, cin, k, _ = analysis.filters.shape
+        self.filters_title.setText(f"<b>First-layer filters</b> ({out} of {k}x{k}, {cin} colours)")
         self.cam_key = None
         self._block_changed()
 
@@ -276,29 +287,36 @@ class InspectView(QWidget):
             return
         maps = self.analysis.maps[self.block.currentText()]
         means = maps.mean(axis=(1, 2))
-        order = list(np.argsort(-means, kind="stable")) if self.sort.isChecked() else list(range(len(maps)))
-        self.maps.clear()
-        for channel in order:
-            picture = mosaic(maps[channel : channel + 1], 1, 56, gap=0)  # its own colour range
-            item = QListWidgetItem(QIcon(to_pixmap(picture)), f"{channel}")
-            item.setData(Qt.ItemDataRole.UserRole, int(channel))
-            item.setToolTip(f"channel {channel}: mean {means[channel]:.3f}, max {maps[channel].max():.3f}")
-            self.maps.addItem(item)
+        order = list(range(len(maps)))
+        if self.sort.isChecked():
+            order = [int(c) for c in np.argsort(-means, kind="stable")]
+        self.maps.set_maps(maps, order)  # tiles are drawn as they come into view
         if self.maps.count():  # enlarged first: the strongest channel, not a blank one
             self.maps.setCurrentRow(order.index(int(np.argmax(means))))
 
     def _show_channel(self, row: int) -> None:
         if self.analysis is None or row < 0 or self.block.currentText() not in self.analysis.maps:
             return
-        channel = self.maps.item(row).data(Qt.ItemDataRole.UserRole)
+        channel = self.maps.item(row).data(CHANNEL)
         data = self.analysis.maps[self.block.currentText()][channel]
+        fresh = self.channel_image.image is None or self.channel_image.image.shape != data.T.shape
         self.channel_image.setImage(data.T, autoLevels=False)  # ImageItem is column-major
+        if fresh:  # another map size: show it whole; the same size keeps the user's zoom
+            self.channel_plot.autoRange(padding=0)
         low, high = float(data.min()), float(data.max())
         self.colour_bar.setLevels((low, high if high > low else low + 1e-6))
         self.channel_caption.setText(
             f"{self.block.currentText()}, channel {channel}: {data.shape[0]}x{data.shape[1]}, "
             f"from {low:.3f} to {high:.3f}"
         )
+
+    def zoom_channel(self, factor: float) -> None:
+        """Zoom the enlarged map by `factor` about its centre (0: show it whole)."""
+        box = self.channel_plot.getViewBox()
+        if factor:
+            box.scaleBy((factor, factor))
+        else:
+            box.autoRange(padding=0)
 
     def _update_cam(self) -> None:
         if self.analysis is None or not self.block.currentText():
@@ -307,17 +325,14 @@ class InspectView(QWidget):
         if self.cam_key == (block, target):
             return
         self.cam_key = (block, target)
-        image, source = self.analysis.image, self.source
+        session, classes = self.analysis.session, self.analysis.classes
+        assert session is not None  # every analysis is made with its pass
         if target is None:  # "predicted": the answer shown (with TTA, it may differ from one pass's)
             target = int(np.argmax(self.analysis.probabilities))
         self.busy += 1
 
         def job():
-            from resnet_studio.inspection.gradcam import grad_cam
-
-            loaded = source.load()
-            x = _network_input(loaded, image)
-            return grad_cam(loaded.model, x, block, target), loaded.classes
+            return session.cam(block, target), classes  # the analysis's own pass: no new forward
 
         run_in_background(job, self, self._show_cam, self._failed)
 
@@ -325,7 +340,13 @@ class InspectView(QWidget):
         self.busy = max(0, self.busy - 1)
         cam, classes = result
         self.last_cam = cam
-        self.picture.setPixmap(to_pixmap(overlay(self.analysis.image, cam.heatmap)))
+        analysis = self.analysis
+        if analysis.photo is not None and analysis.box is not None:
+            picture = photo_overlay(analysis.photo, cam.heatmap, analysis.box)
+        else:
+            picture = overlay(analysis.image, cam.heatmap)
+        self.picture.setPixmap(to_pixmap(picture))
+        self.picture.setFixedHeight(picture.shape[0])  # a wide photo leaves no gap above the caption
         answer = self.analysis.probabilities  # Classify's answer (Grad-CAM's own pass has no TTA)
         best = int(np.argmax(answer))
         self.caption.setText(

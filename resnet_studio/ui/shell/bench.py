@@ -4,6 +4,8 @@
 - edit_update_ms: a builder edit on ResNet-110 (the inspector's block count) to the canvas and
   summary redrawn, median of 30; edit_update_max_ms the worst of them.
 - drop_to_topk_ms, feature_maps_ms: see `_inspection_figures`.
+- drop_to_top5_224_ms, inspect_block_224_ms, memory_resnet152_inspect_mb: ResNet-50 and ResNet-152
+  at 224 px (`python -m resnet_studio.ui.shell.bench 224`), see `bench_224`.
 
 `python -m resnet_studio.ui.shell.bench train` measures the Train workspace (ResNet-20, demo data,
 batch 128, a pinned image with live activations and gradient flow on):
@@ -275,13 +277,23 @@ def _child(*args: str, timeout: int) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def studio_figures(training: bool = True) -> dict[str, float]:
-    """Run the measurements in fresh interpreters, so that start-up counts the real imports."""
+def studio_figures(training: bool = True, only_224: bool = False) -> dict[str, float]:
+    """Run the measurements in fresh interpreters, so that start-up counts the real imports (and
+    the 224-px figures' memory is the studio's alone)."""
+    if only_224:
+        return _child("224", timeout=900)
     figures = _child(timeout=120)
     if training:
         figures.update(_child("train", timeout=900))
+    figures.update(_child("224", timeout=900))
     return figures
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure_training() if sys.argv[1:] == ["train"] else measure()))
+    if sys.argv[1:] == ["224"]:
+        from resnet_studio.ui.shell.bench_224 import measure_224
+
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        print(json.dumps(measure_224()))
+    else:
+        print(json.dumps(measure_training() if sys.argv[1:] == ["train"] else measure()))

@@ -187,7 +187,7 @@ class MainWindow(FileActions, QMainWindow):
 
     def _inspect_prediction(self, prediction) -> None:
         self.show_workspace(Workspace.INSPECT)
-        self.inspect_view.set_image(prediction.image, Path(prediction.path).name)
+        self.inspect_view.set_image(prediction.image, Path(prediction.path).name, prediction.preview)
 
     def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
