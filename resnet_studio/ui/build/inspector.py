@@ -169,17 +169,16 @@ class Inspector(QWidget):
         d = self.document
 
         def on(signal, make: Callable[[object], tuple]) -> None:
-            def handler(value: object) -> None:
+            # *args: most signals carry the new value, but editingFinished carries none (a handler
+            # that required one raised TypeError on Enter and the new name was lost).
+            def handler(*args: object) -> None:
                 if not self._updating:
-                    new, text = make(value)
+                    new, text = make(args[0] if args else None)
                     d.apply(new, text, d.selection)
 
             signal.connect(handler)
 
-        on(
-            self.name.editingFinished,
-            lambda _=None: edits.set_network(d.spec, "name", self.name.text().strip() or "Untitled"),
-        )
+        on(self.name.editingFinished, lambda _: self._renamed())
         on(self.input_size.valueChanged, lambda v: edits.set_network(d.spec, "input_size", v))
         on(self.input_channels.valueChanged, lambda v: edits.set_network(d.spec, "input_channels", v))
         on(self.classes.valueChanged, lambda v: edits.set_network(d.spec, "classes", v))
@@ -212,6 +211,14 @@ class Inspector(QWidget):
         on(self.stride.valueChanged, lambda v: edits.set_stage(d.spec, self._stage(), "stride", v))
         on(self.dropout.valueChanged, lambda v: edits.set_head(d.spec, round(float(v), 4)))
 
+    def _renamed(self) -> tuple:
+        """The edit for the name field, once the user finished typing (Enter or leaving it).
+        Only a typed change counts: leaving the field after an undo must not redo the old name."""
+        if not self.name.isModified():
+            return self.document.spec, ""
+        self.name.setModified(False)
+        return edits.set_network(self.document.spec, "name", self.name.text().strip() or "Untitled")
+
     def _stage(self) -> int:
         return self.document.selection.index
 
@@ -243,7 +250,7 @@ class Inspector(QWidget):
                 self.dropout.setValue(spec.head.dropout)
             else:
                 self.title.setText("Network")
-                if not self.name.hasFocus():
+                if not (self.name.hasFocus() and self.name.isModified()):  # keep what is being typed
                     self.name.setText(spec.name)
                 self.input_size.setValue(spec.input.size)
                 self.input_channels.setValue(spec.input.channels)
