@@ -75,8 +75,8 @@ def _out(size: int, stride: int) -> int:
     return (size - 1) // stride + 1
 
 
-def _conv(cin: int, cout: int, k: int, out_size: int) -> tuple[int, int]:
-    params = cin * cout * k * k
+def _conv(cin: int, cout: int, k: int, out_size: int, groups: int = 1) -> tuple[int, int]:
+    params = cin * cout * k * k // groups  # each output sees only its group's inputs
     return params, params * out_size * out_size
 
 
@@ -89,9 +89,12 @@ def block_figures(
     size: int,
     projection_bn: bool = True,
     pool: bool = False,
+    groups: int = 1,
+    width_per_group: int = 64,
 ) -> tuple[int, int, int, str]:
     """(params, macs, output side, shortcut used) of one residual block fed `size` x `size`;
-    with `pool`, the strided convolution runs at the input's size and a max-pool shrinks it."""
+    with `pool`, the strided convolution runs at the input's size and a max-pool shrinks it;
+    `groups` splits the 3x3 convolutions, `width_per_group` widens a bottleneck's inside."""
     out = _out(size, stride)
     strided = size if pool else out  # the side the block's strided convolution computes
     params = macs = 0
@@ -102,14 +105,14 @@ def block_figures(
         macs += p_m[1]
 
     if kind == "bottleneck":
-        inner = cout // 4
+        inner = cout // 4 * width_per_group // 64 * groups
         add(_conv(cin, inner, 1, size))
-        add(_conv(inner, inner, 3, strided))
+        add(_conv(inner, inner, 3, strided, groups))
         add(_conv(inner, cout, 1, out))
         params += 2 * (inner + inner + cout)
     else:
-        add(_conv(cin, cout, 3, strided))
-        add(_conv(cout, cout, 3, out))
+        add(_conv(cin, cout, 3, strided, groups))
+        add(_conv(cout, cout, 3, out, groups))
         # basic: BN after each conv; preact: BN before each conv.
         params += 2 * (cout + cout) if kind == "basic" else 2 * (cin + cout)
 
@@ -158,6 +161,8 @@ def analyze(spec: ArchitectureSpec) -> Analysis:
                 size,
                 spec.projection_bn,
                 spec.downsample_by == "maxpool",
+                stage.groups,
+                stage.width_per_group,
             )
             channels = stage.channels
             layers.append(

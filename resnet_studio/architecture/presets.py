@@ -1,4 +1,5 @@
-"""Ready-made networks: the reference article's, He et al. 2015's CIFAR family and ImageNet layouts."""
+"""Ready-made networks: the reference article's, He et al. 2015's CIFAR family and torchvision's ResNet
+family (ResNet, ResNeXt, Wide ResNet) under torchvision's own names."""
 
 from __future__ import annotations
 
@@ -39,14 +40,22 @@ def _cifar(depth: int, shortcut: str, title: str) -> ArchitectureSpec:
     )
 
 
-def _imagenet(title: str, block: str, counts: tuple[int, ...], widths: tuple[int, ...]) -> ArchitectureSpec:
+def _imagenet(
+    title: str,
+    block: str,
+    widths: tuple[int, ...],
+    counts: tuple[int, ...],
+    groups: int = 1,
+    width_per_group: int = 64,
+) -> ArchitectureSpec:
+    """torchvision's ResNet layout: 7x7/2 stem + max-pool, four stages, 224 px, 1000 classes."""
     return ArchitectureSpec(
         name=title,
         input=InputSpec(3, 224),
         classes=1000,
         stem=StemSpec(channels=64, kernel=7, stride=2, maxpool=True),
         stages=tuple(
-            StageSpec(block, count, width, 1 if i == 0 else 2)  # type: ignore[arg-type]
+            StageSpec(block, count, width, 1 if i == 0 else 2, groups, width_per_group)  # type: ignore[arg-type]
             for i, (count, width) in enumerate(zip(counts, widths, strict=True))
         ),
         shortcut="projection",
@@ -83,6 +92,56 @@ _CIFAR_FAST = ArchitectureSpec(
     downsample_by="maxpool",
 )
 
+_BASIC = ("basic", (64, 128, 256, 512))
+_BOTTLENECK = ("bottleneck", (256, 512, 1024, 2048))
+
+# torchvision 0.29's ResNet family under its own names: title, description, and the layout
+# (block, widths, blocks per stage, groups, width_per_group). Parameter counts equal torchvision's.
+TORCHVISION_FAMILY: dict[str, tuple[str, str, tuple]] = {
+    "resnet18": ("ResNet-18", "ResNet-18, ImageNet layout (224 px, 1000 classes)", (*_BASIC, (2, 2, 2, 2))),
+    "resnet34": ("ResNet-34", "ResNet-34, ImageNet layout (224 px, 1000 classes)", (*_BASIC, (3, 4, 6, 3))),
+    "resnet50": (
+        "ResNet-50",
+        "ResNet-50, ImageNet layout with bottleneck blocks",
+        (*_BOTTLENECK, (3, 4, 6, 3)),
+    ),
+    "resnet101": (
+        "ResNet-101",
+        "ResNet-101, ImageNet layout with bottleneck blocks",
+        (*_BOTTLENECK, (3, 4, 23, 3)),
+    ),
+    "resnet152": (
+        "ResNet-152",
+        "ResNet-152, ImageNet layout with bottleneck blocks",
+        (*_BOTTLENECK, (3, 8, 36, 3)),
+    ),
+    "resnext50_32x4d": (
+        "ResNeXt-50 32x4d",
+        "ResNeXt-50 (Xie et al. 2017): bottlenecks of 32 groups, 4 channels each in the first stage",
+        (*_BOTTLENECK, (3, 4, 6, 3), 32, 4),
+    ),
+    "resnext101_32x8d": (
+        "ResNeXt-101 32x8d",
+        "ResNeXt-101: bottlenecks of 32 groups, 8 channels each in the first stage",
+        (*_BOTTLENECK, (3, 4, 23, 3), 32, 8),
+    ),
+    "resnext101_64x4d": (
+        "ResNeXt-101 64x4d",
+        "ResNeXt-101: bottlenecks of 64 groups, 4 channels each in the first stage",
+        (*_BOTTLENECK, (3, 4, 23, 3), 64, 4),
+    ),
+    "wide_resnet50_2": (
+        "Wide ResNet-50-2",
+        "Wide ResNet-50-2 (Zagoruyko & Komodakis 2016): ResNet-50, bottlenecks twice as wide inside",
+        (*_BOTTLENECK, (3, 4, 6, 3), 1, 128),
+    ),
+    "wide_resnet101_2": (
+        "Wide ResNet-101-2",
+        "Wide ResNet-101-2: ResNet-101, bottlenecks twice as wide inside",
+        (*_BOTTLENECK, (3, 4, 23, 3), 1, 128),
+    ),
+}
+
 PRESETS: dict[str, Preset] = {
     "article": Preset(
         "article",
@@ -113,21 +172,10 @@ PRESETS: dict[str, Preset] = {
         "recipe's network)",
         _CIFAR_FAST,
     ),
-    "resnet18": Preset(
-        "resnet18",
-        "ResNet-18, ImageNet layout (224 px, 1000 classes)",
-        _imagenet("ResNet-18", "basic", (2, 2, 2, 2), (64, 128, 256, 512)),
-    ),
-    "resnet34": Preset(
-        "resnet34",
-        "ResNet-34, ImageNet layout (224 px, 1000 classes)",
-        _imagenet("ResNet-34", "basic", (3, 4, 6, 3), (64, 128, 256, 512)),
-    ),
-    "resnet50": Preset(
-        "resnet50",
-        "ResNet-50, ImageNet layout with bottleneck blocks",
-        _imagenet("ResNet-50", "bottleneck", (3, 4, 6, 3), (256, 512, 1024, 2048)),
-    ),
+    **{
+        name: Preset(name, description, _imagenet(title, *layout))
+        for name, (title, description, layout) in TORCHVISION_FAMILY.items()
+    },
 }
 
 

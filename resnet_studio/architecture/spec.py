@@ -67,6 +67,18 @@ class StageSpec:
     count: int = 1
     channels: int = 64
     stride: int = 1
+    # Groups of the 3x3 convolutions (ResNeXt's cardinality; torchvision's `groups`).
+    groups: int = 1
+    # torchvision's `width_per_group`: a bottleneck's inner width is
+    # channels / 4 * width_per_group / 64 * groups (64 and 1: the plain quarter; 128: Wide ResNet).
+    width_per_group: int = 64
+
+    @property
+    def inner_width(self) -> int:
+        """The width of a bottleneck's 3x3 convolution (`validate` checks that it is whole)."""
+        if self.block != "bottleneck":
+            return self.channels
+        return self.channels * self.width_per_group * self.groups // 256
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,7 @@ class ArchitectureSpec:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["stages"] = [asdict(stage) for stage in self.stages]
+        data["stages"] = [_stage_dict(stage) for stage in self.stages]
         # Optional fields are written only when they differ from the default, so that files of
         # networks without them stay byte-identical and load in versions that predate them.
         if self.projection_bn:
@@ -112,6 +124,17 @@ class ArchitectureSpec:
         """Weighted layers on the main path, counted as in He et al. (stem + convs + classifier)."""
         per_block = {"basic": 2, "preact": 2, "bottleneck": 3}
         return 2 + sum(per_block[s.block] * s.count for s in self.stages)
+
+
+def _stage_dict(stage: StageSpec) -> dict[str, Any]:
+    data = asdict(stage)
+    for key, default in STAGE_DEFAULTS.items():
+        if data[key] == default:  # optional: absent when default, so older files stay identical
+            del data[key]
+    return data
+
+
+STAGE_DEFAULTS = {"groups": 1, "width_per_group": 64}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,13 +228,15 @@ def spec_from_dict(data: Any) -> ArchitectureSpec:
         path = f"stages[{i}]."
         if not isinstance(raw, dict):
             raise SpecError(f"stages[{i}]", f"must be an object, got {_describe(raw)}")
-        _no_unknown(raw, path, {"block", "count", "channels", "stride"})
+        _no_unknown(raw, path, {"block", "count", "channels", "stride", *STAGE_DEFAULTS})
         stages.append(
             StageSpec(
                 block=_choice(raw, "block", path, "basic", BLOCK_KINDS),  # type: ignore[arg-type]
                 count=_int(raw, "count", path, None, 1, MAX_BLOCKS_PER_STAGE),
                 channels=_int(raw, "channels", path, None, 1, MAX_CHANNELS),
                 stride=_int(raw, "stride", path, 1, 1, 4),
+                groups=_int(raw, "groups", path, 1, 1, MAX_CHANNELS),
+                width_per_group=_int(raw, "width_per_group", path, 64, 1, MAX_CHANNELS),
             )
         )
 
@@ -291,6 +316,7 @@ def problems(spec: ArchitectureSpec) -> list[SpecError]:
                     f"(inner width is channels / 4), got {stage.channels}",
                 )
             )
+        found.extend(_grouping_problems(stage, channels, path))
         if spec.shortcut == "zero-pad" and stage.channels < channels:
             found.append(
                 SpecError(
@@ -310,6 +336,49 @@ def problems(spec: ArchitectureSpec) -> list[SpecError]:
         size = _strided(size, stage.stride)
         channels = stage.channels
     return found
+
+
+def _grouping_problems(stage: StageSpec, cin: int, path: str) -> list[SpecError]:
+    """What is wrong with a stage's `groups` and `width_per_group`, given its input width `cin`."""
+    groups, per_group = stage.groups, stage.width_per_group
+    if stage.block != "bottleneck":
+        found = []
+        if per_group != 64:
+            found.append(
+                SpecError(
+                    f"{path}.width_per_group",
+                    f"only a bottleneck block has an inner width to set (leave it at 64), got {per_group}",
+                )
+            )
+        for side, width in (("input", cin), ("output", stage.channels)):
+            if width % groups:
+                found.append(
+                    SpecError(
+                        f"{path}.groups",
+                        f"the {side} width {width} is not divisible by {groups} groups",
+                    )
+                )
+                break
+        return found
+    if stage.channels % 4:
+        return []  # reported as a bottleneck's channels
+    if (stage.channels // 4 * per_group) % 64:
+        return [
+            SpecError(
+                f"{path}.width_per_group",
+                f"channels / 4 * width_per_group / 64 must be whole (the width of each group), "
+                f"got {stage.channels} / 4 * {per_group} / 64",
+            )
+        ]
+    if stage.inner_width > MAX_CHANNELS:
+        return [
+            SpecError(
+                f"{path}.groups",
+                f"the inner width channels / 4 * width_per_group / 64 * groups is "
+                f"{stage.inner_width}, more than {MAX_CHANNELS}",
+            )
+        ]
+    return []
 
 
 def validate(spec: ArchitectureSpec) -> None:

@@ -43,10 +43,11 @@ def cmd_presets(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'name':<10} {'depth':>5} {'params':>12} {'MACs':>10}  description")
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'name':<{width}} {'depth':>5} {'params':>12} {'MACs':>10}  description")
     for r in rows:
         figures = f"{r['depth']:>5} {r['params']:>12,} {si_units(r['macs']):>10}"
-        print(f"{r['name']:<10} {figures}  {r['description']}")
+        print(f"{r['name']:<{width}} {figures}  {r['description']}")
     return 0
 
 

@@ -74,7 +74,9 @@ class ResNet(nn.Module):
                 block = BLOCKS[stage["block"]]
                 stage_blocks[f"block{b}"] = block(channels, stage["channels"], stride, spec["shortcut"],
                                                   spec.get("projection_bn", True),
-                                                  pool=spec.get("downsample_by") == "maxpool")
+                                                  pool=spec.get("downsample_by") == "maxpool",
+                                                  groups=stage.get("groups", 1),
+                                                  width_per_group=stage.get("width_per_group", 64))
                 channels = stage["channels"]
             self.add_module(f"stage{s}", nn.Sequential(stage_blocks))
             self.stage_names.append(f"stage{s}")

@@ -4,7 +4,9 @@
 `downsample` module only where its output shape differs from its input's. `projection_bn=False`
 makes a projection a bare 1x1 convolution (the reference article's Keras code). `pool=True` shrinks
 by max-pooling instead of striding: the strided convolution runs at stride 1 and an s x s max-pool
-follows it, and the shortcut sees the input pooled the same way (ResNet-9, airbench).
+follows it, and the shortcut sees the input pooled the same way (ResNet-9, airbench). `groups`
+splits the 3x3 convolutions into groups (ResNeXt); `width_per_group` sets a bottleneck's inner width
+to cout / 4 * width_per_group / 64 * groups, as torchvision's (64: the plain quarter).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, bias=False)
+def conv3x3(cin: int, cout: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, groups=groups, bias=False)
 
 
 def conv1x1(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -69,13 +71,15 @@ class BasicBlock(nn.Module):
         shortcut: str = "projection",
         projection_bn: bool = True,
         pool: bool = False,
+        groups: int = 1,
+        width_per_group: int = 64,
     ) -> None:
         super().__init__()
         self.pool = make_pool(stride, pool)
         step = 1 if self.pool is not None else stride  # what the convolutions stride
-        self.conv1 = conv3x3(cin, cout, step)
+        self.conv1 = conv3x3(cin, cout, step, groups)
         self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = conv3x3(cout, cout)
+        self.conv2 = conv3x3(cout, cout, 1, groups)
         self.bn2 = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
         self.residual = shortcut != "none"
@@ -110,14 +114,16 @@ class Bottleneck(nn.Module):
         shortcut: str = "projection",
         projection_bn: bool = True,
         pool: bool = False,
+        groups: int = 1,
+        width_per_group: int = 64,
     ) -> None:
         super().__init__()
-        inner = cout // self.expansion
+        inner = cout // self.expansion * width_per_group // 64 * groups
         self.pool = make_pool(stride, pool)
         step = 1 if self.pool is not None else stride
         self.conv1 = conv1x1(cin, inner)
         self.bn1 = nn.BatchNorm2d(inner)
-        self.conv2 = conv3x3(inner, inner, step)
+        self.conv2 = conv3x3(inner, inner, step, groups)
         self.bn2 = nn.BatchNorm2d(inner)
         self.conv3 = conv1x1(inner, cout)
         self.bn3 = nn.BatchNorm2d(cout)
@@ -154,14 +160,16 @@ class PreActBlock(nn.Module):
         shortcut: str = "projection",
         projection_bn: bool = True,
         pool: bool = False,
+        groups: int = 1,
+        width_per_group: int = 64,
     ) -> None:
         super().__init__()
         self.pool = make_pool(stride, pool)
         step = 1 if self.pool is not None else stride
         self.bn1 = nn.BatchNorm2d(cin)
-        self.conv1 = conv3x3(cin, cout, step)
+        self.conv1 = conv3x3(cin, cout, step, groups)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.conv2 = conv3x3(cout, cout)
+        self.conv2 = conv3x3(cout, cout, 1, groups)
         self.relu = nn.ReLU(inplace=False)  # `x` is still needed by the shortcut
         self.residual = shortcut != "none"
         # The 2016 paper's projection is a bare 1x1 convolution: `projection_bn` does not apply.

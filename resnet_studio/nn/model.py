@@ -65,6 +65,8 @@ class ResNet(nn.Module):
                     spec.shortcut,
                     spec.projection_bn,
                     pool=spec.downsample_by == "maxpool",
+                    groups=stage.groups,
+                    width_per_group=stage.width_per_group,
                 )
                 channels = stage.channels
             self.add_module(f"stage{s}", nn.Sequential(blocks))

@@ -77,6 +77,63 @@ def test_downsampling_by_max_pool_is_optional_and_round_trips():
     assert get_preset("cifar-fast").downsample_by == "maxpool"
 
 
+def test_groups_and_width_per_group_are_optional_and_old_files_stay_byte_identical(tmp_path):
+    """Absent means 1 and 64 (torchvision's defaults); a file without them is written back byte
+    for byte; non-default values are written and survive a round trip."""
+    old = spec_from_dict(DESIGN_EXAMPLE)
+    assert all(s.groups == 1 and s.width_per_group == 64 for s in old.stages)
+    path = tmp_path / "old.resnet.json"
+    save_spec(old, path)
+    text = path.read_text()
+    save_spec(load_spec(path), path)
+    assert path.read_text() == text and "groups" not in text and "width_per_group" not in text
+    resnext = get_preset("resnext50_32x4d")
+    stage = resnext.to_dict()["stages"][0]
+    assert stage["groups"] == 32 and stage["width_per_group"] == 4
+    assert spec_from_dict(resnext.to_dict()) == resnext
+    wide = get_preset("wide_resnet50_2").to_dict()["stages"][3]
+    assert wide["width_per_group"] == 128 and "groups" not in wide
+
+
+def test_bottleneck_inner_width_follows_torchvision():
+    """channels / 4 * width_per_group / 64 * groups: 128 for ResNeXt-50 32x4d's first stage, 2,048
+    for ResNeXt-101 64x4d's last, 1,024 for Wide ResNet-50-2's last; a basic block's is its width."""
+    assert get_preset("resnext50_32x4d").stages[0].inner_width == 128
+    assert get_preset("resnext101_64x4d").stages[3].inner_width == 2048
+    assert get_preset("wide_resnet50_2").stages[3].inner_width == 1024
+    assert get_preset("resnet50").stages[1].inner_width == 128
+    assert get_preset("resnet18").stages[2].inner_width == 256
+
+
+@pytest.mark.parametrize(
+    ("stage", "field", "message"),
+    [
+        ({"groups": 0}, "stages[0].groups", "must be a positive integer, got 0"),
+        ({"groups": "32"}, "stages[0].groups", 'must be a positive integer, got "32"'),
+        ({"width_per_group": 2.5}, "stages[0].width_per_group", "must be a positive integer, got 2.5"),
+        ({"groups": 5}, "stages[0].groups", "the input width 16 is not divisible by 5 groups"),
+        ({"width_per_group": 32}, "stages[0].width_per_group", "only a bottleneck block has an inner width"),
+        (
+            {"block": "bottleneck", "channels": 32, "width_per_group": 100},
+            "stages[0].width_per_group",
+            "channels / 4 * width_per_group / 64 must be whole",
+        ),
+        (
+            {"block": "bottleneck", "channels": 4096, "groups": 64, "width_per_group": 64},
+            "stages[0].groups",
+            "the inner width channels / 4 * width_per_group / 64 * groups is 65536, more than 8192",
+        ),
+    ],
+)
+def test_invalid_groups_and_widths_are_named(stage, field, message):
+    data = json.loads(json.dumps(DESIGN_EXAMPLE))
+    data["stages"][0].update(stage)
+    with pytest.raises(SpecError) as info:
+        spec_from_dict(data)
+    assert info.value.field == field
+    assert message in str(info.value)
+
+
 def _with(path: str, value):
     data = json.loads(json.dumps(DESIGN_EXAMPLE))
     target = data

@@ -19,7 +19,12 @@ from resnet_studio.training import TrainConfig, Trainer, run_training
 BOTTLENECK = ArchitectureSpec(
     name="Bottleneck net",
     stem=StemSpec(16),
-    stages=(StageSpec("bottleneck", 1, 32, 1), StageSpec("bottleneck", 2, 64, 2)),
+    # The second stage is ResNeXt-like (4 groups, inner width 64 / 4 * 32 / 64 * 4 = 32): every
+    # export must carry the grouped convolutions.
+    stages=(
+        StageSpec("bottleneck", 1, 32, 1),
+        StageSpec("bottleneck", 2, 64, 2, groups=4, width_per_group=32),
+    ),
     downsample_by="maxpool",
 )
 
