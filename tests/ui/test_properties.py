@@ -73,6 +73,9 @@ FIELDS = [
     (Part.stage(1), "count", "4", lambda s: s.stages[1].count == 4),
     (Part.stage(1), "channels", "48", lambda s: s.stages[1].channels == 48),
     (Part.stage(1), "stride", "1", lambda s: s.stages[1].stride == 1),
+    (Part.stage(1), "groups", "2", lambda s: s.stages[1].groups == 2),
+    (Part.stage(2), "block", "bottleneck", lambda s: s.stages[2].block == "bottleneck"),
+    (Part.stage(2), "width_per_group", "128", lambda s: s.stages[2].width_per_group == 128),
     (HEAD, "dropout", "0.3", lambda s: s.head.dropout == 0.3),
 ]
 
@@ -124,3 +127,28 @@ def test_every_properties_field_entered_as_a_user_is_one_undo_step_and_saved(win
     assert saved == document.spec == open_file(tmp_path / "net.rsproj").architecture
     replaced = {"stem_channels", "stem_kernel"}  # the whitening stem chosen later sets its own
     assert [name for _, name, _, holds in FIELDS if name not in replaced and not holds(saved)] == []
+
+
+def test_groups_and_width_per_group_make_a_resnext_stage_and_bad_values_show_in_red(window, qtbot):
+    document, inspector = window.document, window.inspector
+    window.load_preset("resnet50")
+    document.select(Part.stage(0))
+    type_into(qtbot, inspector.groups, "32")
+    type_into(qtbot, inspector.width_per_group, "4")
+    stage = document.spec.stages[0]
+    assert (stage.groups, stage.width_per_group, stage.inner_width) == (32, 4, 128)
+    assert document.undo_stack.undoText() == "Set stage 1 width per group to 4"
+    assert inspector.inner_width.text() == "inner width 128, 4 per group"
+    texts = [item.text() for item in window.canvas.scene().items() if hasattr(item, "text")]
+    assert "3×3 conv in 32 groups of 4 · inner width 128 (2× the usual 64)" in texts
+    assert "grouped 3×3 convolution" in texts  # the legend explains the chips' lanes
+    # 200 channels: 200 / 4 * 4 / 64 is not whole. Width per group turns red, the reason is
+    # shown, training is off.
+    type_into(qtbot, inspector.channels, "200")
+    assert not document.valid and not window.train_action.isEnabled()
+    assert "width_per_group" in inspector.problem.text() and "must be whole" in inspector.problem.text()
+    assert inspector.width_per_group.property("invalid") is True
+    assert not inspector.groups.property("invalid")
+    window.undo_action.trigger()
+    assert document.valid and not inspector.width_per_group.property("invalid")
+    assert inspector.channels.value() == 256
