@@ -1,7 +1,8 @@
 """The `resnet-studio` command: the studio, and the same engine headless (FORMATS.md, Command line).
 
 Each module here adds its commands to the parser and handles them: `network` (presets, recipes,
-summary), `train`, `inspect` (evaluate, classify, lesion, similarity, export, bench).
+summary), `train`, `inspect` (evaluate, classify, lesion, similarity, export, bench), `imports`
+(import of torchvision's weights).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from resnet_studio.cli import inspect, network, train
+from resnet_studio.cli import imports, inspect, network, train
 from resnet_studio.cli.common import PROG, Parser
 from resnet_studio.errors import UserError
 
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     network.add_parsers(sub)
     train.add_parser(sub)
     inspect.add_parsers(sub)
+    imports.add_parsers(sub)
     return parser
 
 

@@ -14,10 +14,13 @@ from resnet_studio.errors import UserError
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "export",
-        help="TorchScript, ONNX or standalone PyTorch source of a checkpoint; a run's metrics as CSV",
+        help="TorchScript, ONNX, standalone PyTorch source or a torchvision state dict of a checkpoint; "
+        "a run's metrics as CSV",
+        description="torchvision: a state dict that torchvision.models.NAME(num_classes=...) loads with "
+        "strict=True, for a network of torchvision's ResNet family (resnet18 ... wide_resnet101_2).",
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT|RUN_DIR")
-    p.add_argument("--format", required=True, choices=["torchscript", "onnx", "python", "csv"])
+    p.add_argument("--format", required=True, choices=["torchscript", "onnx", "python", "torchvision", "csv"])
     p.add_argument("--out", required=True, metavar="FILE")
     p.set_defaults(handler=cmd_export)
 

@@ -1,4 +1,5 @@
-"""Export a trained network: TorchScript, ONNX, or a standalone PyTorch source file.
+"""Export a trained network: TorchScript, ONNX, a standalone PyTorch source file, or (for
+torchvision's ResNet family) a state dict that torchvision's own network loads.
 
 Every export is checked when it is written: the exported model runs on random inputs and its
 outputs are compared with the checkpoint's model (the report gives the max abs difference).

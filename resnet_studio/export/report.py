@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-FORMATS = ("torchscript", "onnx", "python")
-SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx", "python": ".py"}
+FORMATS = ("torchscript", "onnx", "python", "torchvision")
+SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx", "python": ".py", "torchvision": ".pth"}
 
 
 @dataclass(frozen=True)

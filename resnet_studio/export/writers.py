@@ -31,6 +31,10 @@ def export_model(checkpoint: str | Path, format: str, out: Path, inputs: int) ->
         check_writable_target(out)
     except NotARegularFile as exc:
         raise UserError(f"{out}: {exc.strerror}") from None
+    if format == "torchvision":
+        from resnet_studio.export.torchvision_format import export_torchvision
+
+        return export_torchvision(checkpoint, out, inputs)
     loaded = model_from_checkpoint(checkpoint)
     model = loaded.model.float().eval()
     generator = torch.Generator().manual_seed(0)

@@ -20,7 +20,7 @@ import torch
 
 from resnet_studio.architecture.analysis import analyze
 from resnet_studio.architecture.cost import machine_memory, too_big
-from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
+from resnet_studio.architecture.spec import MAX_SIZE, ArchitectureSpec, spec_from_dict
 from resnet_studio.errors import SpecError, UserError, WriteError
 from resnet_studio.fileio import atomic_write
 from resnet_studio.nn.model import ResNet, build_model
@@ -127,6 +127,8 @@ def _check_metadata(state: dict[str, Any], path: Path) -> None:
             raise bad(f"normalization.{key}", f"must be {spec.input.channels} finite numbers")
     if not all(v > 0 for v in norm["std"]):
         raise bad("normalization.std", "must be positive (it divides the pixels)")
+    if "preprocessing" in state:
+        _check_preprocessing(state["preprocessing"], spec, norm, bad)
     if "input_size" in state and state["input_size"] != spec.input.size:
         raise bad("input_size", f"{state['input_size']!r} differs from the architecture's {spec.input.size}")
     if not isinstance(state["model"], dict) or not all(isinstance(k, str) for k in state["model"]):
@@ -135,9 +137,40 @@ def _check_metadata(state: dict[str, Any], path: Path) -> None:
         raise bad("config", "must be an object")
 
 
-def load_weights(model: torch.nn.Module, weights: dict[str, Any], where: str | Path) -> None:
-    """`model.load_state_dict(weights)`, or a `UserError` that says what does not fit."""
-    expected = model.state_dict()
+PREPROCESSING_KEYS = ("resize", "crop", "interpolation", "mean", "std")
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+
+
+def _check_preprocessing(prep: Any, spec: ArchitectureSpec, norm: dict, bad: Any) -> None:
+    """The optional `preprocessing` of imported weights: resize the shorter side to `resize`
+    pixels with `interpolation`, centre-crop `crop` (the network's input size), normalise."""
+    if not isinstance(prep, dict):
+        raise bad("preprocessing", f"must be an object with {', '.join(PREPROCESSING_KEYS)}")
+    for key in prep:
+        if key not in PREPROCESSING_KEYS:
+            raise bad(f"preprocessing.{key}", f"unknown field (expected one of {', '.join(PREPROCESSING_KEYS)})")
+    for key in PREPROCESSING_KEYS:
+        if key not in prep:
+            raise bad(f"preprocessing.{key}", "is required")
+    for key in ("resize", "crop"):
+        value = prep[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
+            raise bad(f"preprocessing.{key}", f"must be a whole number of pixels from 1 to {MAX_SIZE}, got {value!r}")
+    if prep["crop"] != spec.input.size:
+        raise bad("preprocessing.crop", f"{prep['crop']} differs from the architecture's input size {spec.input.size}")
+    if prep["crop"] > prep["resize"]:
+        raise bad("preprocessing.crop", f"{prep['crop']} is larger than the resized side ({prep['resize']})")
+    if prep["interpolation"] not in INTERPOLATIONS:
+        choices = ", ".join(repr(c) for c in INTERPOLATIONS)
+        raise bad("preprocessing.interpolation", f"must be one of {choices}, got {prep['interpolation']!r}")
+    for key in ("mean", "std"):
+        if prep[key] != norm[key]:  # one normalisation: the one every reader of `normalization` uses
+            raise bad(f"preprocessing.{key}", f"differs from normalization.{key}")
+
+
+def weight_mismatches(expected: dict[str, Any], weights: dict[str, Any]) -> list[str]:
+    """What keeps `weights` from loading where `expected` (a state dict) is wanted: missing,
+    unexpected and reshaped names, the first three of each; empty when they fit."""
     missing = [k for k in expected if k not in weights]
     unexpected = [k for k in weights if k not in expected]
     reshaped = [
@@ -145,11 +178,16 @@ def load_weights(model: torch.nn.Module, weights: dict[str, Any], where: str | P
         for k, v in expected.items()
         if k in weights and (not isinstance(weights[k], torch.Tensor) or weights[k].shape != v.shape)
     ]
-    problems = [
+    return [
         f"{len(items)} {what} ({', '.join(items[:3])}{', …' if len(items) > 3 else ''})"
         for what, items in (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped))
         if items
     ]
+
+
+def load_weights(model: torch.nn.Module, weights: dict[str, Any], where: str | Path) -> None:
+    """`model.load_state_dict(weights)`, or a `UserError` that says what does not fit."""
+    problems = weight_mismatches(model.state_dict(), weights)
     if problems:
         raise UserError(f"{where}: the weights do not fit the architecture: {'; '.join(problems)}")
     try:
@@ -178,6 +216,9 @@ class LoadedModel:
     std: list[float]
     path: str = ""
     config: dict = field(default_factory=dict)  # the TrainConfig it was trained with (data, seed)
+    # How imported weights want photos prepared (resize, crop, interpolation, mean, std:
+    # FORMATS.md); None for networks trained here.
+    preprocessing: dict[str, Any] | None = None
 
     @property
     def tta(self) -> bool:
@@ -226,4 +267,5 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
         list(norm["std"]),
         where,
         dict(state.get("config") or {}),
+        state.get("preprocessing"),
     )
