@@ -8,6 +8,7 @@ import torch
 import torchvision
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from resnet_studio.nn.checkpoint import load_checkpoint, model_from_checkpoint
 from resnet_studio.ui import MainWindow
@@ -109,6 +110,25 @@ def test_a_file_that_is_no_state_dict_is_named_and_nothing_is_written(window, qt
     qtbot.waitUntil(lambda: not dialog.busy, timeout=30_000)
     assert "junk.pth" in dialog.last_error and "not a readable state dict" in dialog.last_error
     assert not (tmp_path / "x.pt").exists() and dialog.import_button.isEnabled()
+
+
+def test_an_existing_checkpoint_is_replaced_only_when_the_user_agrees(window, qtbot, tmp_path):
+    dialog = open_dialog(window, qtbot)
+    out = tmp_path / "mine.pt"
+    out.write_bytes(b"a checkpoint the user trained for a week")
+    dialog.file_path.setText(str(tmp_path / "whatever.pth"))
+    dialog.from_file.setChecked(True)
+    dialog.out_path.setText(str(out))
+
+    def answer():
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox) and box.objectName() == "replaceCheckpoint"
+        box.button(QMessageBox.StandardButton.Cancel).click()
+
+    QTimer.singleShot(50, answer)
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert not dialog.busy and "mine.pt is kept" in dialog.last_error
+    assert out.read_bytes() == b"a checkpoint the user trained for a week"
 
 
 def test_download_progress_reaches_the_bar_and_cancel_stops_the_download(window, qtbot):

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -109,6 +110,7 @@ class ImportDialog(QDialog):
         self.last_error: str | None = None
         self._cancel = threading.Event()
         self._out_edited = False  # the user typed an output path: selection changes keep it
+        self._replace_confirmed: str | None = None  # an existing file Browse agreed to replace
 
         self.networks = QTreeWidget()
         self.networks.setObjectName("importNetwork")
@@ -259,6 +261,7 @@ class ImportDialog(QDialog):
         if path:
             self.out_path.setText(path)
             self._out_edited = True
+            self._replace_confirmed = path  # the file dialog asked already
 
     # -- the import -----------------------------------------------------------------------------------
 
@@ -273,6 +276,8 @@ class ImportDialog(QDialog):
             return
         if self.from_file.isChecked() and not from_path:
             self._fail("From: name the state dict file, or choose the download")
+            return
+        if not self._may_write(Path(out).expanduser()):
             return
         source = f"torchvision:{self.network()}" + (f"={self.weights_name()}" if self.weights_name() else "")
         self.busy = True
@@ -295,6 +300,28 @@ class ImportDialog(QDialog):
             )
 
         run_in_background(work, self, self._done, self._failed)
+
+    def _may_write(self, out: Path) -> bool:
+        """Whether the checkpoint may go to `out`: a folder is refused, and an existing file is
+        replaced only if the user says so (here or in Browse's own question)."""
+        if out.is_dir():
+            self._fail(f"Save as: {out} is a folder; name the checkpoint file")
+            return False
+        if not out.exists() or str(out) == self._replace_confirmed:
+            return True
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Replace the checkpoint?",
+            f"{out} exists. Replace it with the imported weights?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("replaceCheckpoint")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if box.exec() != QMessageBox.StandardButton.Yes:
+            self._fail(f"Not imported: {out.name} is kept as it was")
+            return False
+        return True
 
     def worker_progress(self, done: int, total: int) -> None:
         """The download's progress callback, called on the worker thread: hands the figures to
