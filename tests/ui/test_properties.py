@@ -142,6 +142,7 @@ def test_groups_and_width_per_group_make_a_resnext_stage_and_bad_values_show_in_
     texts = [item.text() for item in window.canvas.scene().items() if hasattr(item, "text")]
     assert "3×3 conv in 32 groups of 4 · inner width 128 (2× the usual 64)" in texts
     assert "grouped 3×3 convolution" in texts  # the legend explains the chips' lanes
+    assert "zero-pad (option A)" not in texts  # only the shortcut kinds this network has
     # 200 channels: 200 / 4 * 4 / 64 is not whole. Width per group turns red, the reason is
     # shown, training is off.
     type_into(qtbot, inspector.channels, "200")
