@@ -246,10 +246,10 @@ class NetworkDrawing:
         if figures:
             self._text(figures, PAD + 4, line - 2, size=9.5).setParentItem(card)
             line += 18
-        if detail:  # grouped or widened convolutions, in the block's colour
-            self._text(detail, PAD + 4, line - 2, size=9.5, colour=QColor(colour).darker(165)).setParentItem(
-                card
-            )
+        if detail:  # grouped or widened convolutions, in the block's colour, legible on the card
+            dark_card = self.card_colour.lightness() < 128
+            tint = QColor(colour).lighter(135) if dark_card else QColor(colour).darker(165)
+            self._text(detail, PAD + 4, line - 2, size=9.5, colour=tint).setParentItem(card)
             line += 18
         for index, (block, shortcut) in enumerate(blocks or []):
             row, col = divmod(index, per_row)
