@@ -369,10 +369,15 @@ class ImportDialog(QDialog):
             self.use_requested.emit(self.last_checkpoint)
             self.accept()
 
-    def reject(self) -> None:
-        """Close, or while importing, cancel (a download stops at its next block)."""
+    def cancel(self) -> None:
+        """Stop the import under way, if any: a download stops at its next block."""
         if self.busy:
             self._cancel.set()
             self.status.setText("Cancelling…")
+
+    def reject(self) -> None:
+        """Close, or while importing, cancel."""
+        if self.busy:
+            self.cancel()
             return
         super().reject()

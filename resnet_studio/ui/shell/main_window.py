@@ -360,6 +360,8 @@ class MainWindow(FileActions, QMainWindow):
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())
+        if self.import_dialog is not None:
+            self.import_dialog.cancel()  # a download stops at its next block instead of running on
         event.accept()
 
 
