@@ -148,16 +148,24 @@ def _check_preprocessing(prep: Any, spec: ArchitectureSpec, norm: dict, bad: Any
         raise bad("preprocessing", f"must be an object with {', '.join(PREPROCESSING_KEYS)}")
     for key in prep:
         if key not in PREPROCESSING_KEYS:
-            raise bad(f"preprocessing.{key}", f"unknown field (expected one of {', '.join(PREPROCESSING_KEYS)})")
+            raise bad(
+                f"preprocessing.{key}", f"unknown field (expected one of {', '.join(PREPROCESSING_KEYS)})"
+            )
     for key in PREPROCESSING_KEYS:
         if key not in prep:
             raise bad(f"preprocessing.{key}", "is required")
     for key in ("resize", "crop"):
         value = prep[key]
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
-            raise bad(f"preprocessing.{key}", f"must be a whole number of pixels from 1 to {MAX_SIZE}, got {value!r}")
+            raise bad(
+                f"preprocessing.{key}",
+                f"must be a whole number of pixels from 1 to {MAX_SIZE}, got {value!r}",
+            )
     if prep["crop"] != spec.input.size:
-        raise bad("preprocessing.crop", f"{prep['crop']} differs from the architecture's input size {spec.input.size}")
+        raise bad(
+            "preprocessing.crop",
+            f"{prep['crop']} differs from the architecture's input size {spec.input.size}",
+        )
     if prep["crop"] > prep["resize"]:
         raise bad("preprocessing.crop", f"{prep['crop']} is larger than the resized side ({prep['resize']})")
     if prep["interpolation"] not in INTERPOLATIONS:
@@ -248,6 +256,23 @@ def checkpoint_spec(state: dict[str, Any]) -> ArchitectureSpec:
         raise UserError(f"{state['path']}: its architecture is invalid: {exc}") from None
 
 
+def model_with_weights(spec: ArchitectureSpec, weights: dict[str, Any], where: str | Path) -> ResNet:
+    """The network of `spec` holding `weights` (their own tensors, as float32), in eval mode. It
+    is built on the meta device and takes the tensors in place: nothing is allocated or initialised
+    twice (a ResNet-152 loads in half the time and memory). `UserError` when they do not fit."""
+    with torch.device("meta"):
+        model = build_model(spec)
+    problems = weight_mismatches(model.state_dict(), weights)
+    if problems:
+        raise UserError(f"{where}: the weights do not fit the architecture: {'; '.join(problems)}")
+    kinds = {name: value.dtype for name, value in model.state_dict().items()}
+    try:
+        model.load_state_dict({k: v.to(kinds[k]) for k, v in weights.items()}, assign=True)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise UserError(f"{where}: the weights do not fit the architecture ({_first_line(exc)})") from None
+    return model.eval()
+
+
 def model_from_checkpoint(path: str | Path) -> LoadedModel:
     state = load_checkpoint(path)
     where = state["path"]
@@ -255,9 +280,7 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
     problem = too_big(analyze(spec), INFERENCE_BATCH, machine_memory(), training=False)
     if problem is not None:  # before building: a checkpoint may name any network at all
         raise UserError(f"{where}: {problem}")
-    model = build_model(spec)
-    load_weights(model, state["model"], where)
-    model.eval()
+    model = model_with_weights(spec, state["model"], where)
     norm = state["normalization"]
     return LoadedModel(
         model,

@@ -69,7 +69,9 @@ def parse_source(source: str) -> tuple[str, str | None]:
         raise UserError(f"{source}: expected torchvision:NAME[=WEIGHTS], e.g. torchvision:resnet50")
     network, _, weights = source[len(PREFIX) :].partition("=")
     if network not in FAMILY:
-        raise UserError(f"{source}: {network!r} is not one of torchvision's ResNet family: {', '.join(FAMILY)}")
+        raise UserError(
+            f"{source}: {network!r} is not one of torchvision's ResNet family: {', '.join(FAMILY)}"
+        )
     return network, weights or None
 
 
@@ -105,7 +107,9 @@ def torchvision_weights(network: str, weights: str | None = None) -> Torchvision
 def preprocessing_of(transform: Any) -> dict[str, Any]:
     """torchvision's `ImageClassification` preset as the checkpoint's `preprocessing` object."""
     if str(transform.interpolation.value) not in INTERPOLATIONS:  # none of the family's weights
-        raise UserError(f"unsupported interpolation {transform.interpolation.value!r} in the weights' transforms")
+        raise UserError(
+            f"unsupported interpolation {transform.interpolation.value!r} in the weights' transforms"
+        )
     return {
         "resize": int(transform.resize_size[0]),
         "crop": int(transform.crop_size[0]),
@@ -148,12 +152,16 @@ def fetch_state_dict(weights: TorchvisionWeights, progress: Progress | None = No
     try:
         if progress is None:
             return dict(
-                weights.enum.get_state_dict(progress=True, check_hash=True, map_location="cpu", weights_only=True)
+                weights.enum.get_state_dict(
+                    progress=True, check_hash=True, map_location="cpu", weights_only=True
+                )
             )
         download(weights.url, weights.cache_path, progress)
     except OSError as exc:  # URLError, timeouts, a full disk
         reason = getattr(exc, "reason", None) or exc.strerror or exc
-        raise UserError(f"{weights.label}: cannot download {weights.url} ({reason}); {_by_hand(weights)}") from None
+        raise UserError(
+            f"{weights.label}: cannot download {weights.url} ({reason}); {_by_hand(weights)}"
+        ) from None
     return read_state_dict(weights.cache_path)
 
 

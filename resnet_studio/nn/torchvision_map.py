@@ -51,11 +51,13 @@ def family_problem(spec: ArchitectureSpec) -> str | None:
         return f"it has {len(spec.stages)} stages (torchvision's have 4)"
     blocks = {stage.block for stage in spec.stages}
     if len(blocks) != 1 or next(iter(blocks)) not in _WIDTHS:
-        return f"its stages use {', '.join(s.block for s in spec.stages)} blocks (torchvision's: all basic or all bottleneck)"
+        used = ", ".join(s.block for s in spec.stages)
+        return f"its stages use {used} blocks (torchvision's: all basic or all bottleneck)"
     block = spec.stages[0].block
     widths = tuple(stage.channels for stage in spec.stages)
     if widths != _WIDTHS[block]:
-        return f"its stages are {_listed(widths)} channels wide (torchvision's {block}: {_listed(_WIDTHS[block])})"
+        theirs = _listed(_WIDTHS[block])
+        return f"its stages are {_listed(widths)} channels wide (torchvision's {block}: {theirs})"
     strides = tuple(stage.stride for stage in spec.stages)
     if strides != _STRIDES:
         return f"its stages stride {_listed(strides)} (torchvision's: 1, 2, 2, 2)"

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from resnet_studio.cli import main
-from resnet_studio.nn.checkpoint import load_checkpoint
+from resnet_studio.nn.checkpoint import load_checkpoint, model_from_checkpoint
 from resnet_studio.nn.shipped import resolve
 
 GOOD = load_checkpoint("resnet20-demo")
@@ -33,6 +33,20 @@ def narrower():
     return arch
 
 
+PREP = {
+    "resize": 36,
+    "crop": 32,
+    "interpolation": "bilinear",
+    "mean": GOOD["normalization"]["mean"],
+    "std": GOOD["normalization"]["std"],
+}
+
+
+def prep(**changes):
+    """The optional `preprocessing` of imported weights, valid for resnet20-demo, then changed."""
+    return tampered(preprocessing={k: v for k, v in {**PREP, **changes}.items() if v is not None})
+
+
 CASES = {
     "fewer class names than outputs": (tampered(classes=GOOD["classes"][:9]), "classes: 9 names"),
     "integer class names": (tampered(classes=list(range(10))), "classes: must be a list of class names"),
@@ -53,7 +67,26 @@ CASES = {
         tampered(model={**GOOD["model"], 7: torch.zeros(1)}),
         "model: must be a dictionary of weights named by text",
     ),
+    "preprocessing not an object": (tampered(preprocessing=[256, 224]), "preprocessing: must be an object"),
+    "preprocessing with an unknown field": (prep(antialias=True), "preprocessing.antialias: unknown field"),
+    "preprocessing without resize": (prep(resize=None), "preprocessing.resize: is required"),
+    "a crop of text": (prep(crop="32"), "preprocessing.crop: must be a whole number of pixels"),
+    "a resize of true": (prep(resize=True), "preprocessing.resize: must be a whole number of pixels"),
+    "a crop other than the input": (prep(crop=28), "preprocessing.crop: 28 differs from the architecture's"),
+    "a crop larger than the resize": (prep(resize=30), "preprocessing.crop: 32 is larger than the resized"),
+    "an unknown interpolation": (
+        prep(interpolation="lanczos"),
+        "preprocessing.interpolation: must be one of",
+    ),
+    "a mean unlike the normalisation": (prep(mean=[0.5, 0.5, 0.5]), "preprocessing.mean: differs from"),
 }
+
+
+def test_a_valid_preprocessing_loads_and_reaches_the_model(tmp_path):
+    path = tmp_path / "prepared.pt"
+    torch.save(prep(), path)
+    assert model_from_checkpoint(path).preprocessing == PREP
+    assert model_from_checkpoint("resnet20-demo").preprocessing is None
 
 
 @pytest.mark.parametrize("case", CASES)
