@@ -149,6 +149,11 @@ def test_groups_and_width_per_group_make_a_resnext_stage_and_bad_values_show_in_
     assert not document.valid and not window.train_action.isEnabled()
     assert "width_per_group" in inspector.problem.text() and "must be whole" in inspector.problem.text()
     assert inspector.width_per_group.property("invalid") is True
+    assert inspector.inner_width.text() == "3.125 channels per group: not whole"
+    # The card's reason wraps inside the card (it once ran past the border, issue 27).
+    card = window.canvas.card_for(Part.stage(0))
+    reason = [item for item in card.item.childItems() if getattr(item, "text", lambda: "")().startswith("⚠")]
+    assert reason and all(card.rect.contains(item.sceneBoundingRect()) for item in card.item.childItems())
     assert not inspector.groups.property("invalid")
     window.undo_action.trigger()
     assert document.valid and not inspector.width_per_group.property("invalid")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem
 
 from resnet_studio.architecture import ArchitectureSpec, edits
@@ -43,18 +43,19 @@ def _downsampling(spec: ArchitectureSpec, stride: int) -> str:
 def convolution_detail(stage: StageSpec) -> str:
     """The stage's 3x3 convolutions in words when they are grouped or widened (ResNeXt, Wide
     ResNet), e.g. "3×3 conv in 32 groups of 4 · inner width 128"; "" for a plain stage."""
-    if stage.block == "bottleneck":
-        inner = stage.inner_width
-        if stage.groups == 1 and stage.width_per_group == 64:
-            return ""
-        usual = stage.channels // 4
-        wide = f" ({inner / usual:g}× the usual {usual})" if usual and inner != usual else ""
-        if stage.groups == 1:
-            return f"inner width {inner}{wide}"
-        return f"3×3 conv in {stage.groups} groups of {inner // stage.groups} · inner width {inner}{wide}"
-    if stage.groups == 1:
+    grouped = f"3×3 conv in {stage.groups} groups" if stage.groups > 1 else ""
+    if stage.block != "bottleneck":
+        return grouped.replace("conv", "convs")
+    if stage.groups == 1 and stage.width_per_group == 64:
         return ""
-    return f"3×3 convs in {stage.groups} groups of {stage.channels // stage.groups}"
+    per_group = stage.channels / 4 * stage.width_per_group / 64  # torchvision's width of a group
+    if per_group != int(per_group):
+        return grouped  # the card's problem line says why the width is not whole
+    inner, usual = int(per_group) * stage.groups, stage.channels // 4
+    wide = f" ({inner / usual:g}× the usual {usual})" if inner != usual else ""
+    if stage.groups == 1:
+        return f"inner width {inner}{wide}"
+    return f"{grouped} of {int(per_group)} · inner width {inner}{wide}"
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -163,6 +164,19 @@ class NetworkDrawing:
         for edge in (rect.top() + 4, rect.bottom() - 4):
             self.scene.addLine(rect.left() + 4, edge, rect.right() - 4, edge, pen).setParentItem(parent)
 
+    def _wrapped(self, text: str, width: float, size: float) -> list[str]:
+        """`text` broken at spaces into lines no wider than `width` at `size` points."""
+        font = QFont(self.font)
+        font.setPointSizeF(size)
+        metrics = QFontMetricsF(font)
+        lines: list[str] = []
+        for word in text.split(" "):
+            if lines and metrics.horizontalAdvance(f"{lines[-1]} {word}") <= width:
+                lines[-1] = f"{lines[-1]} {word}"
+            else:
+                lines.append(word)
+        return lines
+
     def _figures(self, shape: tuple[int, ...], params: int, macs: int) -> str:
         return f"out {_shape(shape)} · {params:,} params · {_si(macs)} MACs"
 
@@ -223,6 +237,7 @@ class NetworkDrawing:
         per_row = max(1, int((CARD_WIDTH - 2 * PAD + CHIP_GAP) // (CHIP_W + CHIP_GAP)))
         rows = (len(blocks) + per_row - 1) // per_row if blocks else 0
         problem = self.document.problem_for(key)
+        problem_lines = self._wrapped(f"⚠ {problem}", CARD_WIDTH - 2 * PAD - 8, 9.5) if problem else []
         height = (
             PAD
             + 20
@@ -230,7 +245,7 @@ class NetworkDrawing:
             + (18 if detail else 0)
             + rows * (CHIP_H + ARC_SPACE + 6)
             - (6 if rows else 0)  # space between rows of blocks, none below the last
-            + (20 if problem else 0)
+            + (16 * len(problem_lines) + 4 if problem_lines else 0)
             + PAD
         )
         rect = QRectF(0, y, CARD_WIDTH, height)
@@ -282,9 +297,8 @@ class NetworkDrawing:
                 elif shortcut == "zero-pad":
                     pen.setStyle(Qt.PenStyle.DotLine)
                 self.scene.addPath(arc, pen).setParentItem(card)
-        if problem:
-            self._text(
-                f"⚠ {problem}", PAD + 4, rect.bottom() - PAD - 18, size=9.5, colour=ERROR
-            ).setParentItem(card)
+        top = rect.bottom() - PAD - 16 * len(problem_lines) - 2
+        for number, text in enumerate(problem_lines):  # wrapped: never past the card's border
+            self._text(text, PAD + 4, top + 16 * number, size=9.5, colour=ERROR).setParentItem(card)
         self.cards.append(Card(key, rect, card))
         return rect.bottom()

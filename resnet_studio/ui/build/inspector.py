@@ -47,11 +47,11 @@ def _inner_width_text(stage: StageSpec) -> str:
     """The width the 3×3 convolutions get from channels, groups and width per group."""
     if stage.block != "bottleneck":
         return ""  # its convolutions are as wide as the stage
-    inner = stage.channels * stage.width_per_group * stage.groups / 256
-    if inner != int(inner):
-        return f"inner width {inner:g}: not whole"
-    per_group = f", {int(inner) // stage.groups} per group" if stage.groups > 1 else ""
-    return f"inner width {int(inner)}{per_group}"
+    per_group = stage.channels / 4 * stage.width_per_group / 64  # torchvision's width of a group
+    if per_group != int(per_group):
+        return f"{per_group:g} channels per group: not whole"
+    inner = int(per_group) * stage.groups
+    return f"inner width {inner}" + (f", {int(per_group)} per group" if stage.groups > 1 else "")
 
 
 def _spin(low: int, high: int, step: int = 1) -> QSpinBox:
@@ -168,6 +168,7 @@ class Inspector(QWidget):
         )
         self.inner_width = QLabel()  # what the two fields give, in words
         self.inner_width.setObjectName("innerWidth")
+        self.inner_width.setWordWrap(True)
         self._page(
             PartKind.STAGE,
             [
