@@ -5,7 +5,9 @@ The estimates are deliberately simple: float32 everywhere; training keeps about 
 tensors the size of each block's output for the backward pass (its convolutions', BatchNorms' and
 ReLUs' outputs and the sum; a bottleneck's inner ones are a quarter as wide) and four copies of the
 weights (weights, gradients and up to two optimizer states). For ResNet-50 that gives 112 MB an
-image, close to the ~100 MB its fp32 training is known to take on a GPU.
+image, close to the ~100 MB its fp32 training is known to take on a GPU. Grouped convolutions
+(ResNeXt) count through the analysis's parameters; a Wide ResNet's inner tensors are half its
+blocks' width, not a quarter, so its activations are underestimated by about a fifth.
 """
 
 from __future__ import annotations

@@ -127,7 +127,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        print(f"{len(loaded.classes)} classes known: {', '.join(loaded.classes)}")
+        shown = loaded.classes[:20]  # ImageNet's 1,000 names would bury the answers
+        more = f", … ({len(loaded.classes) - len(shown)} more)" if len(loaded.classes) > len(shown) else ""
+        print(f"{len(loaded.classes)} classes known: {', '.join(shown)}{more}")
         for r in results:
             if r.error:
                 print(f"{r.path}: error: {r.error}")

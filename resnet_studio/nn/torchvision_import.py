@@ -9,7 +9,9 @@ user asks (`--download`, the studio's Import dialog), from the network through t
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import tempfile
 import urllib.request
 import warnings
@@ -157,8 +159,8 @@ def fetch_state_dict(weights: TorchvisionWeights, progress: Progress | None = No
                 )
             )
         download(weights.url, weights.cache_path, progress)
-    except OSError as exc:  # URLError, timeouts, a full disk
-        reason = getattr(exc, "reason", None) or exc.strerror or exc
+    except (OSError, RuntimeError) as exc:  # URLError, timeouts, a full disk; a wrong hash
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
         raise UserError(
             f"{weights.label}: cannot download {weights.url} ({reason}); {_by_hand(weights)}"
         ) from None
@@ -170,9 +172,11 @@ def _by_hand(weights: TorchvisionWeights) -> str:
 
 
 def download(url: str, target: Path, progress: Progress, chunk: int = 1 << 20) -> None:
-    """`url` into `target` through a temporary file beside it, renamed when complete."""
+    """`url` into `target` through a temporary file beside it, renamed when complete. As torch's
+    hub does, a file named `name-<hex>.pth` must have a SHA-256 that starts with <hex>."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as handle, urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
             total = int(response.headers.get("Content-Length") or 0)
@@ -180,8 +184,12 @@ def download(url: str, target: Path, progress: Progress, chunk: int = 1 << 20) -
             progress(done, total)
             while block := response.read(chunk):
                 handle.write(block)
+                digest.update(block)
                 done += len(block)
                 progress(done, total)
+        expected = re.search(r"-([a-f0-9]+)\.", target.name)
+        if expected and not digest.hexdigest().startswith(expected.group(1)):
+            raise RuntimeError(f"the downloaded file's SHA-256 does not start with {expected.group(1)}")
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -4,6 +4,7 @@ unasked), the one-line messages when they cannot, and the checkpoint every comma
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import socket
 
@@ -122,6 +123,9 @@ def test_the_imported_checkpoint_classifies_and_starts_training(resnet18_file, t
     code, text, _ = run(capsys, "classify", out, photo, "--json", "--top", "3")
     categories = get_model_weights("resnet18").DEFAULT.meta["categories"]
     assert code == 0 and all(entry["class"] in categories for entry in json.loads(text)[0]["top"])
+    code, text, _ = run(capsys, "classify", out, photo)
+    first = text.splitlines()[0]
+    assert code == 0 and first.startswith("1000 classes known: tench, goldfish") and "(980 more)" in first
 
     # train --init: the weights start a network for other classes (new output layer).
     from resnet_studio.nn.model import build_model
@@ -160,6 +164,13 @@ def test_download_goes_through_a_temporary_file_and_reports_progress(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         download(source.as_uri(), other, cancel, chunk=100_000)
     assert [p.name for p in target.parent.iterdir()] == ["weights.bin"]  # no half file
+
+    # A name with a hash prefix (as torchvision's files have) must match the content's SHA-256.
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    download(source.as_uri(), target.parent / f"w-{digest[:8]}.pth", lambda done, total: None)
+    with pytest.raises(RuntimeError, match="SHA-256 does not start with 00000000"):
+        download(source.as_uri(), target.parent / "w-00000000.pth", lambda done, total: None)
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted(["weights.bin", f"w-{digest[:8]}.pth"])
 
 
 def test_help_says_nothing_downloads_unasked(capsys):

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 import torch
 import torchvision
+from torchvision.models import get_model_weights
 
 from resnet_studio.architecture import PRESETS, HeadSpec, InputSpec, analyze, get_preset
 from resnet_studio.errors import UserError
@@ -53,9 +54,13 @@ def test_the_family_is_torchvisions_ten_under_its_names():
 
 
 @pytest.mark.parametrize("name", TEN)
-def test_every_preset_counts_torchvisions_parameters(name):
+def test_every_preset_counts_torchvisions_parameters_and_operations(name):
     theirs = sum(p.numel() for p in _meta(name).parameters())
-    assert analyze(get_preset(name)).params == theirs
+    analysis = analyze(get_preset(name))
+    assert analysis.params == theirs
+    # torchvision's weights state the network's cost at 224 px ("_ops", multiply-adds in billions,
+    # to three decimals): the analysis agrees with it.
+    assert round(analysis.macs / 1e9, 3) == get_model_weights(name).DEFAULT.meta["_ops"]
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet152", "resnext101_64x4d", "wide_resnet50_2"])
