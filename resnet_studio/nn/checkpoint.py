@@ -7,6 +7,7 @@ step, the position inside the epoch and every random generator's state.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import pickle
@@ -215,16 +216,14 @@ class LoadedModel:
     config: dict = field(default_factory=dict)  # the TrainConfig it was trained with (data, seed)
     # How imported weights want photos prepared (resize, crop, interpolation, mean, std:
     # FORMATS.md); None for networks trained here. `preparation` is what every path uses.
-    preprocessing: Preprocessing | dict[str, Any] | None = None
+    preprocessing: dict[str, Any] | None = None
 
-    @property
+    @functools.cached_property
     def preparation(self) -> Preprocessing:
         """How every path (Classify, Inspect, `classify`, `evaluate`) prepares an image for it:
         the checkpoint's `preprocessing`, else the studio's own at the input size."""
-        if isinstance(self.preprocessing, dict):
-            return Preprocessing.from_dict(self.preprocessing, self.channels)
         if self.preprocessing is not None:
-            return self.preprocessing
+            return Preprocessing.from_dict(self.preprocessing, self.channels)
         return Preprocessing.studio(self.input_size, self.mean, self.std)
 
     @property
@@ -281,9 +280,6 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
         raise UserError(f"{where}: {problem}")
     model = model_with_weights(spec, state["model"], where)
     norm = state["normalization"]
-    preprocessing = None
-    if "preprocessing" in state:  # checked by load_checkpoint (its mean and std are norm's)
-        preprocessing = Preprocessing.from_dict(state["preprocessing"], spec.input.channels)
     return LoadedModel(
         model,
         spec,
@@ -292,5 +288,5 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
         list(norm["std"]),
         where,
         dict(state.get("config") or {}),
-        preprocessing,
+        state.get("preprocessing"),
     )
