@@ -195,7 +195,7 @@ def started_event(
     if data.skipped:
         notes += (f"skipped {data.skipped} unreadable image files",)
     if data.empty_classes:
-        notes += (f"left out class folders without images: {', '.join(data.empty_classes)}",)
+        notes += (f"left out class folders without readable images: {', '.join(data.empty_classes)}",)
     return Started(
         str(writer.path) if writer else None,
         settings.describe(),

@@ -121,3 +121,91 @@ def test_a_long_but_sane_image_is_resized_without_a_buffer_of_its_length(tmp_pat
     strip.save(tmp_path / "strip.png")
     image = load_image(tmp_path / "strip.png", 64)
     assert image.shape == (3, 64, 64) and image[0].mean() > 240 and image[2].mean() < 15
+
+
+def _class_folders(parent, names, count=10):
+    """`count` small PNGs in each of `parent`/<name>, each class its own colour."""
+    for i, name in enumerate(names):
+        (parent / name).mkdir(parents=True)
+        for j in range(count):
+            Image.new("RGB", (10, 10), (40 * i + j, 100, 200 - 40 * i)).save(parent / name / f"{j}.png")
+
+
+def test_train_beside_a_stray_folder_without_val_uses_train_split_90_10(tmp_path, caplog):
+    from resnet_studio.data.sources import load_data
+
+    _class_folders(tmp_path / "train", ["cat", "dog"])
+    _class_folders(tmp_path, ["samples"], count=3)  # not a class: the user's own folder
+    splits = load_data(f"folder:{tmp_path}", image_size=8)
+    assert splits.classes == ["cat", "dog"]  # not ['samples', 'train']
+    assert (len(splits.train), len(splits.val)) == (18, 2)
+    assert set(splits.val.labels.tolist()) == {0, 1}
+    assert "no val/" in caplog.text and "samples" in caplog.text
+
+
+def test_train_alone_with_one_class_says_what_it_lacks_not_its_own_layout(tmp_path):
+    from resnet_studio.data.sources import load_data
+    from resnet_studio.errors import UserError
+
+    _class_folders(tmp_path / "train", ["cat"])
+    with pytest.raises(UserError) as caught:
+        load_data(f"folder:{tmp_path}", image_size=8)
+    message = str(caught.value)
+    assert "train/ needs at least 2 class folders with images, found 1 (cat)" in message
+    assert "PATH/train/<class>" not in message and "expected" not in message
+
+
+def test_a_class_whose_only_file_is_unreadable_is_left_out_and_counted(tmp_path, caplog):
+    from resnet_studio.data.sources import load_data
+    from resnet_studio.errors import UserError
+
+    _class_folders(tmp_path, ["cat", "dog"])
+    (tmp_path / "ghost").mkdir()
+    (tmp_path / "ghost" / "only.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    splits = load_data(f"folder:{tmp_path}", image_size=8)
+    assert splits.classes == ["cat", "dog"] and splits.skipped == 1
+    assert "ghost" in splits.empty_classes and set(splits.train.labels.tolist()) == {0, 1}
+    assert "left out 1 class folders whose images are all unreadable: ghost" in caplog.text
+    for name in ("0.png", "1.png", "2.png"):  # now dog holds nothing readable either
+        (tmp_path / "dog" / name).write_bytes(b"not an image")
+    for extra in range(3, 10):
+        (tmp_path / "dog" / f"{extra}.png").unlink()
+    with pytest.raises(UserError, match=r"found 1 \(cat\).*with only unreadable images: dog, ghost"):
+        load_data(f"folder:{tmp_path}", image_size=8)
+
+
+def test_a_limit_below_the_class_count_keeps_every_class(tmp_path):
+    """Evaluation loads a folder with --limit-train 1: classes with no image tried are kept."""
+    from resnet_studio.data.sources import load_data
+
+    _class_folders(tmp_path, ["a", "b", "c"], count=3)
+    splits = load_data(f"folder:{tmp_path}", image_size=8, limit_train=1)
+    assert splits.classes == ["a", "b", "c"] and len(splits.train) == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--preset", "resnet20", "--limit-train", "-5"],
+        ["train", "--preset", "resnet20", "--limit-val", "-5"],
+        ["evaluate", "resnet20-demo", "--limit-val", "-5"],
+        ["lesion", "resnet20-demo", "--limit-val", "-5"],
+        ["contributions", "resnet20-demo", "--limit-val", "0"],
+        ["similarity", "resnet20-demo", "--limit-val", "-1"],
+        ["landscape", "resnet20-demo", "--limit-val", "-5"],
+    ],
+)
+def test_a_limit_below_one_is_refused_by_name(command, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(command)
+    err = capsys.readouterr().err
+    assert caught.value.code == 2
+    assert "--limit-" in err and "must be a positive integer" in err and "Traceback" not in err
+
+
+def test_load_data_refuses_a_negative_limit_instead_of_all_but_n():
+    from resnet_studio.data.sources import load_data
+    from resnet_studio.errors import UserError
+
+    with pytest.raises(UserError, match=r"--limit-val: must be a positive integer, got -5"):
+        load_data("demo", limit_val=-5)
