@@ -158,9 +158,19 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
 
 @functools.cache
 def _decoded_formats() -> tuple[str, ...]:
-    """Those of `DECODED_FORMATS` this Pillow has (importing its plugins once: `Image.open` raises
-    KeyError for a format it has never registered)."""
-    Image.init()
+    """Those of `DECODED_FORMATS` this Pillow has. Importing a plugin registers its format, and
+    `Image.open` needs each format it is given registered; only ours are imported (`Image.init()`
+    would import all of them, 75 ms more in every decoding process)."""
+    from PIL import (  # noqa: F401
+        BmpImagePlugin,
+        GifImagePlugin,
+        JpegImagePlugin,
+        PngImagePlugin,
+        PpmImagePlugin,
+        TiffImagePlugin,
+        WebPImagePlugin,
+    )
+
     return tuple(name for name in DECODED_FORMATS if name in Image.OPEN)
 
 

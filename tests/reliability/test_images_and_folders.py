@@ -12,7 +12,7 @@ import pytest
 from PIL import EpsImagePlugin, Image
 
 from resnet_studio.cli import main
-from resnet_studio.data.images import ImageError, load_image
+from resnet_studio.data.images import IMAGE_SUFFIXES, ImageError, load_image
 from resnet_studio.nn.shipped import resolve
 
 EPS = (
@@ -209,3 +209,19 @@ def test_load_data_refuses_a_negative_limit_instead_of_all_but_n():
 
     with pytest.raises(UserError, match=r"--limit-val: must be a positive integer, got -5"):
         load_data("demo", limit_val=-5)
+
+
+@pytest.mark.parametrize("suffix", sorted(IMAGE_SUFFIXES))
+def test_every_listed_suffix_still_decodes_and_a_png_named_jpg_too(tmp_path, suffix):
+    """The formats the decoder may try are limited, not the files we read: every suffix the open
+    dialogs offer decodes, and a file whose content is another listed format than its name too."""
+    image = Image.new("RGB", (20, 12), (200, 10, 10))
+    if suffix == ".pbm":
+        image = image.convert("1")
+    elif suffix == ".pgm":
+        image = image.convert("L")
+    image.save(tmp_path / f"x{suffix}")
+    assert load_image(tmp_path / f"x{suffix}", 8).shape == (3, 8, 8)
+    image.save(tmp_path / "really-a.png", format="PNG")
+    (tmp_path / "really-a.png").rename(tmp_path / "named.jpg")
+    assert load_image(tmp_path / "named.jpg", 8).shape == (3, 8, 8)
