@@ -22,6 +22,10 @@ BYTES = 4  # float32
 TENSORS_KEPT = 5  # per block output, for backward
 WEIGHT_COPIES = 4  # weights, gradients, momentum / Adam's two moments
 HEADROOM = 0.8  # refuse what needs more than this share of the device's memory
+EVAL_BATCH = 256  # images an evaluation runs at a time, where they fit
+# What an evaluation batch's activations may take when training's own figure is smaller: 256
+# CIFAR images need ~50 MB; a 384-pixel network at 256 images took 5.8 GB, and 512 MB bounds it.
+EVAL_MEMORY = 512 * 2**20
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,26 @@ def machine_memory() -> int | None:
 
 def gigabytes(n: float) -> str:
     return f"{n / 2**30:,.1f} GB" if n >= 2**30 else f"{n / 2**20:,.0f} MB"
+
+
+def evaluation_batch(
+    analysis: Analysis,
+    training_batch: int | None = None,
+    available: int | None = None,
+    most: int = EVAL_BATCH,
+) -> int:
+    """Images an evaluation (no gradients) runs at a time: `most` where they fit, fewer for a large
+    input, so that its activations (estimated as `MemoryEstimate.inference`'s) stay within
+    EVAL_MEMORY, or within training's at `training_batch` images where that is more (what a run
+    already holds during its steps), and within the device's `available` memory."""
+    cost = estimate(analysis)
+    budget = EVAL_MEMORY
+    if training_batch is not None:
+        budget = max(budget, training_batch * cost.activations_per_image)
+    if available is not None:  # what training leaves: its weights, gradients and optimizer state
+        budget = min(budget, int(HEADROOM * available) - WEIGHT_COPIES * cost.weights)
+    per_image = cost.inference(1) - cost.weights
+    return max(1, min(most, budget // max(1, per_image)))
 
 
 def too_big(analysis: Analysis, batch: int, available: int | None, training: bool = True) -> str | None:

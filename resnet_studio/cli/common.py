@@ -69,3 +69,15 @@ class StderrProgress:
     ) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse names the option in its message).
+    A negative --limit-val would otherwise mean "all but N"."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value

@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from resnet_studio.cli.common import DEVICES, StderrProgress, checkpoint_help
+from resnet_studio.cli.common import DEVICES, StderrProgress, checkpoint_help, positive_int
 from resnet_studio.errors import UserError
 
 
@@ -90,7 +90,7 @@ def _checkpoint_and_data(p: argparse.ArgumentParser, default_limit: int | None =
     p.add_argument("--data", metavar="SPEC", help="default: the data the checkpoint was trained on")
     p.add_argument(
         "--limit-val",
-        type=int,
+        type=positive_int,
         metavar="N",
         default=default_limit,
         help=f"use at most N validation images (default {default_limit or 'all'})",

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from resnet_studio.cli.common import DEVICES, PROG, arch_options, spec_of
+from resnet_studio.cli.common import DEVICES, PROG, arch_options, positive_int, spec_of
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import run_folder_name
 
@@ -94,8 +94,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--limit-train", type=int, metavar="N")
-    p.add_argument("--limit-val", type=int, metavar="N")
+    p.add_argument("--limit-train", type=positive_int, metavar="N")
+    p.add_argument("--limit-val", type=positive_int, metavar="N")
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: one per core)")
     p.add_argument("--seed", type=int)

@@ -6,6 +6,7 @@ same way in both places (shorter side resized to the input size, then a centre c
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import warnings
@@ -22,10 +23,34 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_PIXELS = 120_000_000  # a 50-megapixel photo decodes; a decompression bomb does not
 # Decoded memory, after JPEG's reduced-size decoding: a 60-megapixel RGB image at most (a PNG of
 # 10,900 x 10,900 RGBA is 475 MB decoded and several GB with its conversions: refused).
+# Counted after conversion to RGB (every image is converted), so that a 1-bit or grey image is
+# weighed by what it becomes, not by its compact mode.
 MAX_DECODED_BYTES = 180 * 2**20
+RGB_BYTES = 3
+# Longer side to shorter side: a 1 x 70,000,000 strip passes the pixel and byte limits, but no
+# picture worth classifying is 100 times longer than it is wide (a long panorama is about 10:1).
+MAX_ASPECT_RATIO = 100
+_MODE_NAMES = {"1": "1-bit", "L": "grey", "P": "palette"}
 _BYTES_PER_SAMPLE = {"I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
+)
+# The only formats Pillow may try, whatever a file is named: by default `Image.open` tries every
+# format it knows, and some plugins do more than decode (EPS runs Ghostscript on the file).
+# PPM covers PGM and PBM; JPEG covers the multi-picture JPEGs (MPO) cameras write.
+DECODED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF", "PPM")
+_FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM/PBM"
+# Magic numbers of formats people do name .jpg or .png, for a message that says what the file is.
+_KNOWN_OTHERS = (
+    (b"%!PS", "PostScript/EPS"),
+    (b"\xc5\xd0\xd3\xc6", "PostScript/EPS"),
+    (b"%PDF", "PDF"),
+    (b"<svg", "SVG"),
+    (b"<?xml", "XML/SVG"),
+    (b"8BPS", "Photoshop (PSD)"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (b"\x00\x00\x01\x00", "Windows icon (ICO)"),
 )
 
 
@@ -87,11 +112,16 @@ def _decode(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ImageError(
                         f"image too large ({width}x{height}, limit {MAX_PIXELS / 1e6:.0f} megapixels)"
+                    )
+                if max(width, height) > MAX_ASPECT_RATIO * max(1, min(width, height)):
+                    raise ImageError(
+                        f"image too long and narrow ({width}x{height}; the longer side may be at most "
+                        f"{MAX_ASPECT_RATIO} times the shorter)"
                     )
                 # JPEG can decode at 1/2, 1/4 or 1/8 scale: a large photo then costs little. The
                 # scale follows the network's preparation alone, never the preview's size: the
@@ -100,11 +130,14 @@ def _decode(
                 side = _preparation(size).draft_side
                 image.draft("RGB", (side, side))
                 width, height = image.size  # after draft: what decoding will really allocate
-                decoded = width * height * len(image.getbands()) * _BYTES_PER_SAMPLE.get(image.mode, 1)
+                native = len(image.getbands()) * _BYTES_PER_SAMPLE.get(image.mode, 1)
+                decoded = width * height * max(native, RGB_BYTES)
                 if decoded > MAX_DECODED_BYTES:
+                    mode = _MODE_NAMES.get(image.mode, image.mode)
+                    as_rgb = " as RGB" if native < RGB_BYTES else ""
                     raise ImageError(
-                        f"image too large to decode ({width}x{height} {image.mode}, "
-                        f"{decoded / 2**20:.0f} MB decoded, limit {MAX_DECODED_BYTES // 2**20} MB)"
+                        f"image too large to decode ({width}x{height} {mode}, {decoded / 2**20:.0f} MB "
+                        f"decoded{as_rgb}, limit {MAX_DECODED_BYTES // 2**20} MB)"
                     )
                 image.load()
                 picture = _preview(path, image, full_size, preview) if preview else None
@@ -112,11 +145,50 @@ def _decode(
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError("not an image file PIL can read") from None
+        raise ImageError(_unsupported(path)) from None
     except Image.DecompressionBombError:
         raise ImageError(f"image too large (limit {MAX_PIXELS / 1e6:.0f} megapixels)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"corrupt or unsupported image ({exc})") from None
+    except (MemoryError, OverflowError):
+        # The checks above should make this unreachable; if not, one image fails, not the batch.
+        raise ImageError("image too large to prepare (out of memory)") from None
+
+
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
+    """`Image.open` limited to `DECODED_FORMATS`: the one way this package opens an image file."""
+    return Image.open(path, formats=_decoded_formats())
+
+
+@functools.cache
+def _decoded_formats() -> tuple[str, ...]:
+    """Those of `DECODED_FORMATS` this Pillow has. Importing a plugin registers its format, and
+    `Image.open` needs each format it is given registered; only ours are imported (`Image.init()`
+    would import all of them, 75 ms more in every decoding process)."""
+    from PIL import (  # noqa: F401
+        BmpImagePlugin,
+        GifImagePlugin,
+        JpegImagePlugin,
+        PngImagePlugin,
+        PpmImagePlugin,
+        TiffImagePlugin,
+        WebPImagePlugin,
+    )
+
+    return tuple(name for name in DECODED_FORMATS if name in Image.OPEN)
+
+
+def _unsupported(path: Path) -> str:
+    """Why no decoder took the file, naming its format where its first bytes tell."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(16)
+    except OSError:
+        head = b""
+    kind = next((name for magic, name in _KNOWN_OTHERS if head.startswith(magic)), None)
+    if kind is None:
+        return f"not an image file in a supported format ({_FORMAT_NAMES})"
+    return f"{kind} is not a supported image format (supported: {_FORMAT_NAMES})"
 
 
 def _preparation(size: Size) -> Preprocessing:
@@ -127,7 +199,7 @@ def _preview(path: Path, image: Image.Image, full_size: tuple[int, int], preview
     """The picture shown beside the answer, at most `preview` pixels on its longer side. When the
     network's decode was reduced below that, the file is decoded again at the preview's scale."""
     if image.size != full_size and max(image.size) < preview:
-        with Image.open(path) as again:
+        with open_image(path) as again:
             again.draft("RGB", (preview, preview))
             again.load()
             return _preview(path, again, again.size, preview)
@@ -146,6 +218,9 @@ def prepare(image: Image.Image, size: Size, channels: int = 3) -> np.ndarray:
     width, height = image.size
     scale = size / min(width, height)
     if scale != 1:
+        # At most MAX_ASPECT_RATIO x size pixels on the longer side: the decoder refused longer
+        # strips, so this buffer stays small (a 1 x 70,000,000 strip would have asked for 32 x
+        # 2.2 billion pixels).
         target = (max(size, round(width * scale)), max(size, round(height * scale)))
         # reduce() first keeps big downscales fast; resize() then filters properly.
         factor = int(min(width, height) // (size * 2))

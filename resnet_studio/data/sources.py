@@ -124,6 +124,10 @@ def load_data(
     source's own validation or test images (which are then not read at all where it can be
     helped): tuning on it keeps the test set for the one figure reported at the end."""
     kind, arg = parse_source(spec)
+    for option, limit in (("--limit-train", limit_train), ("--limit-val", limit_val)):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            # subset() would take a negative limit as "all but N" (a slice's end)
+            raise UserError(f"{option}: must be a positive integer, got {limit!r}")
     if kind == "demo":
         splits = _demo()
     elif kind in ("cifar10", "cifar100"):
@@ -231,40 +235,97 @@ def _folder(
         raise UserError(f"--data folder:{root}: no such folder")
     train_dir = root / "train"
     val_dir = next((root / n for n in VAL_FOLDER_NAMES if (root / n).is_dir()), None)
-    if train_dir.is_dir() and val_dir is not None:
-        classes = _class_names(train_dir)
-        train_files = _listing(train_dir, classes)
-    else:
-        classes = _class_names(root)
-        train_files = _listing(root, classes)
+    # train/ holding class folders is the train/val layout, with or without val/ beside it; a
+    # train/ of images only is a class named "train" in a PATH/<class>/* layout.
+    layout = train_dir if train_dir.is_dir() and _class_names(train_dir) else root
+    classes = _class_names(layout)
+    train_files = _listing(layout, classes)
+    if layout != root and val_dir is None:
+        others = [name for name in _class_names(root) if name != "train"]
+        log.warning(
+            "folder:%s: no val/, validation/ or test/ beside train/: validating on 10%% of train/%s",
+            root,
+            f" (folders beside it not used: {', '.join(others)})" if others else "",
+        )
     # A class folder without images is no class: left out (and said), never a class never seen.
     present = {label for _, label in train_files}
     empty = tuple(name for label, name in enumerate(classes) if label not in present)
-    if empty:
-        log.warning("folder:%s: class folders without images left out: %s", root, ", ".join(empty))
-        keep = [name for name in classes if name not in empty]
-        relabel = {classes.index(name): new for new, name in enumerate(keep)}
-        train_files = [(path, relabel[label]) for path, label in train_files]
-        classes = keep
-    if train_dir.is_dir() and val_dir is not None:
+    classes, train_files = _without(classes, train_files, empty)
+    if layout != root and val_dir is not None:
         val_files = _listing(val_dir, classes)
     else:
         train_files, val_files = _split(train_files, seed)
-    if len(classes) < 2:
-        without = f"; without images: {', '.join(empty)}" if empty else ""
-        raise UserError(
-            f"--data folder:{root}: needs at least 2 class folders with images, found "
-            f"{len(classes)} (expected PATH/<class>/* or PATH/train/<class>/*){without}"
-        )
+    _need_two_classes(root, layout, classes, empty, ())
     # Decode only what the limits keep: a 5,000-image slice of a large folder loads in seconds.
+    listed = np.bincount([label for _, label in train_files], minlength=len(classes))
     train_files = _take(train_files, limit_train, seed)
+    tried = np.bincount([label for _, label in train_files], minlength=len(classes))
     val_files = [] if skip_val else _take(val_files, limit_val, seed + 1)
     train, bad_train = _decode(train_files, size, channels)
     val, bad_val = _decode(val_files, size, channels)
     skipped = bad_train + bad_val
     if skipped:
         log.warning("folder:%s: skipped %d unreadable files", root, skipped)
-    return DataSplits(f"folder:{root}", classes, train, val, skipped=skipped, empty_classes=empty)
+    # A class whose every training file was tried and none could be read is no class either.
+    decoded = np.bincount(train.labels.numpy(), minlength=len(classes))
+    unreadable = tuple(
+        name
+        for label, name in enumerate(classes)
+        if decoded[label] == 0 and tried[label] == listed[label] > 0
+    )
+    if unreadable:
+        log.warning(
+            "folder:%s: left out %d class folders whose images are all unreadable: %s",
+            root,
+            len(unreadable),
+            ", ".join(unreadable),
+        )
+        keep = [label for label, name in enumerate(classes) if name not in unreadable]
+        train, val = _relabelled(train, keep, len(classes)), _relabelled(val, keep, len(classes))
+        classes = [classes[label] for label in keep]
+        _need_two_classes(root, layout, classes, empty, unreadable)
+    return DataSplits(
+        f"folder:{root}", classes, train, val, skipped=skipped, empty_classes=empty + unreadable
+    )
+
+
+def _need_two_classes(
+    root: Path, layout: Path, classes: list[str], empty: Sequence[str], unreadable: Sequence[str]
+) -> None:
+    if len(classes) >= 2:
+        return
+    found = f"found {len(classes)}{f' ({classes[0]})' if classes else ''}"
+    without = f"; without images: {', '.join(empty)}" if empty else ""
+    if unreadable:
+        without += f"; with only unreadable images: {', '.join(unreadable)}"
+    if layout != root:  # the user has the train/ layout: say what it lacks, not what it is
+        raise UserError(
+            f"--data folder:{root}: train/ needs at least 2 class folders with images, {found}{without}"
+        )
+    raise UserError(
+        f"--data folder:{root}: needs at least 2 class folders with images, {found} (expected "
+        f"PATH/<class>/* or PATH/train/<class>/* with PATH/val/<class>/*){without}"
+    )
+
+
+def _without(
+    classes: list[str], files: list[tuple[Path, int]], dropped: Sequence[str]
+) -> tuple[list[str], list[tuple[Path, int]]]:
+    """`classes` less `dropped`, and `files` relabelled to match (none of them in a dropped class)."""
+    if not dropped:
+        return classes, files
+    keep = [name for name in classes if name not in dropped]
+    relabel = {classes.index(name): new for new, name in enumerate(keep)}
+    return keep, [(path, relabel[label]) for path, label in files if label in relabel]
+
+
+def _relabelled(data: DataSet, keep: list[int], count: int) -> DataSet:
+    """The items of the classes `keep` (of `count`), labelled by their place in `keep`."""
+    lookup = torch.full((count,), -1, dtype=torch.int64)
+    lookup[torch.tensor(keep, dtype=torch.int64)] = torch.arange(len(keep))
+    labels = lookup[data.labels]
+    mask = labels >= 0
+    return DataSet(data.images[mask], labels[mask])
 
 
 def _class_names(folder: Path) -> list[str]:

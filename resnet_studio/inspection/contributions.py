@@ -18,6 +18,7 @@ from torch import Tensor
 
 from resnet_studio.data.sources import DataSet
 from resnet_studio.data.transforms import batches, normalize
+from resnet_studio.inspection.evaluate import bounded_batch
 from resnet_studio.nn.blocks import pooled
 from resnet_studio.nn.model import ResNet
 
@@ -78,13 +79,13 @@ def contributions_on(
     std: Sequence[float],
     *,
     device: torch.device | str = "cpu",
-    batch_size: int = 128,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """The `contributions --json` object: every residual block's mean ratio over `data`, with
     the 10th and 90th percentiles over the images, in network order."""
     device = torch.device(device)
     per_image: dict[str, list[Tensor]] = {}
-    for images, _ in batches(data, batch_size):
+    for images, _ in batches(data, batch_size or bounded_batch(model, most=128)):
         x = normalize(images.to(device), mean, std, size=model.spec.input.size)
         for name, ratios in block_contributions(model, x, per_image=True).items():
             per_image.setdefault(name, []).append(ratios)

@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnet_studio.architecture.analysis import analyze
+from resnet_studio.architecture.cost import EVAL_BATCH, evaluation_batch
+from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.data.sources import DataSet, load_data
 from resnet_studio.data.transforms import batches, normalize
 from resnet_studio.errors import UserError
@@ -110,7 +113,7 @@ def evaluate(
     *,
     size: int | None = None,
     device: torch.device | str = "cpu",
-    batch_size: int = 256,
+    batch_size: int | None = None,
     channels_last: bool = False,
     amp_dtype: torch.dtype | None = None,
     keep_predictions: bool = False,
@@ -119,8 +122,10 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate `model` on `data` (uint8 images); the model is left in eval mode. With `tta`, each
     image's logits are averaged with its mirror image's, and with `tta_shift` with shifted views
-    too (`inspection.tta`)."""
+    too (`inspection.tta`). Without `batch_size`, as many images at a time as the network's size
+    allows (`bounded_batch`)."""
     device = torch.device(device)
+    batch_size = batch_size or bounded_batch(model)
     model.eval()
     k = len(classes)
     confusion = torch.zeros(k * k, dtype=torch.int64, device=device)
@@ -145,6 +150,13 @@ def evaluate(
             torch.cat(part).numpy() for part in zip(*kept, strict=True)
         )
     return result
+
+
+def bounded_batch(model: nn.Module, most: int = EVAL_BATCH) -> int:
+    """Images at a time for running `model` without gradients: `most`, or fewer where its input is
+    large (`cost.evaluation_batch`); `most` for a module that is not one of ours."""
+    spec = getattr(model, "spec", None)
+    return evaluation_batch(analyze(spec), most=most) if isinstance(spec, ArchitectureSpec) else most
 
 
 def validation_images(

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from resnet_studio.data.sources import DataSet
 from resnet_studio.data.transforms import batches, normalize
 from resnet_studio.errors import UserError
+from resnet_studio.inspection.evaluate import bounded_batch
 from resnet_studio.nn.model import ResNet
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class _Loss:
         size = model.spec.input.size
         self.batches = [
             (normalize(x.to(self.device), mean, std, size=size), y.to(self.device))
-            for x, y in batches(data, 256)
+            for x, y in batches(data, bounded_batch(model))
         ]
         self.count = len(data)
 

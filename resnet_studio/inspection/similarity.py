@@ -21,6 +21,7 @@ from torch import Tensor
 from resnet_studio.data.sources import DataSet
 from resnet_studio.data.transforms import batches, normalize
 from resnet_studio.inspection.activations import tap_points
+from resnet_studio.inspection.evaluate import bounded_batch
 from resnet_studio.nn.model import ResNet
 
 MAX_FEATURES = 16_384  # numbers kept per image and block: a CIFAR network's 16x32x32, unpooled
@@ -52,7 +53,7 @@ def block_grams(
     std: Sequence[float],
     *,
     device: torch.device | str = "cpu",
-    batch_size: int = 128,
+    batch_size: int | None = None,
 ) -> tuple[list[str], list[Tensor]]:
     """The names of the stem and every block, and the centred Gram matrix of each one's output
     on `data` (eval mode, no gradients; only the (n, n) matrices are kept, not the outputs)."""
@@ -66,7 +67,7 @@ def block_grams(
     was_training = model.training
     model.eval()
     try:
-        for images, _ in batches(data, batch_size):
+        for images, _ in batches(data, batch_size or bounded_batch(model, most=128)):
             model(normalize(images.to(device), mean, std, size=model.spec.input.size))
     finally:
         for hook in hooks:

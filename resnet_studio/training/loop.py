@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from resnet_studio.architecture.analysis import analyze
 from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.data.sources import DataSet, DataSplits, load_data
 from resnet_studio.data.transforms import batches, epoch_order, normalize, random_crop_flip
@@ -50,6 +51,7 @@ from resnet_studio.training.setup import (
     inference_state,
     open_run_folder,
     prepared_model,
+    refuse_lone_images,
     refuse_unrunnable,
     started_event,
     validate,
@@ -91,6 +93,7 @@ class TrainingLoop:
         spec, fitted = fit_outputs(spec, list(self.data.classes), resume_state)
         if fitted:  # a larger output layer is checked as the network was, before it is built
             refuse_unrunnable(spec, cfg, self.settings)
+        refuse_lone_images(analyze(spec), cfg.batch_size, len(self.data.train) // self.world)
         self.device = device = self.settings.device
         model, initialized = prepared_model(spec, cfg, self.data, self.settings, fresh=resume_state is None)
         self.spec, self.model, self.notes = spec, model, fitted + initialized

@@ -6,13 +6,14 @@ checkpoint that inference needs."""
 from __future__ import annotations
 
 from dataclasses import replace
+from math import prod
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from resnet_studio.architecture.analysis import analyze
-from resnet_studio.architecture.cost import too_big
+from resnet_studio.architecture.analysis import Analysis, analyze
+from resnet_studio.architecture.cost import evaluation_batch, too_big
 from resnet_studio.architecture.spec import MAX_CLASSES, ArchitectureSpec
 from resnet_studio.data.sources import DataSplits
 from resnet_studio.data.transforms import normalize
@@ -45,13 +46,38 @@ def claim_process_state(settings: DeviceSettings, seed: int) -> None:
 def refuse_unrunnable(spec: ArchitectureSpec, cfg: TrainConfig, settings: DeviceSettings) -> None:
     """`UserError` for a run that cannot work, before data or model are built: a small file can
     name a network no machine can hold."""
-    problem = too_big(analyze(spec), cfg.batch_size, device_memory(settings.device))
+    analysis = analyze(spec)
+    problem = too_big(analysis, cfg.batch_size, device_memory(settings.device))
     if problem is not None:
         raise UserError(f"{problem}; lower the batch size, the input size or the widths")
+    refuse_lone_images(analysis, cfg.batch_size)
     if cfg.augment and cfg.crop_fill == "reflect" and cfg.crop_padding >= spec.input.size:
         raise UserError(
             f"crop_padding: {cfg.crop_padding} px of reflected border needs images larger than "
             f"{spec.input.size} px; pad less or fill with zeros"
+        )
+
+
+def refuse_lone_images(analysis: Analysis, batch: int, train_images: int | None = None) -> None:
+    """`UserError` where a training step would hold a single image where the feature maps are 1x1:
+    BatchNorm in training then has one value per channel and torch stops with "Expected more than
+    1 value per channel". Every block ends in a BatchNorm at its output's size, so the smallest
+    output decides. `train_images`: the data set's size, when it is smaller than a batch."""
+    smallest = min(
+        (prod(layer.output_shape[1:]) for layer in analysis.layers if len(layer.output_shape) == 3), default=2
+    )
+    if smallest > 1:
+        return
+    why = (
+        f"{analysis.name} has 1x1 feature maps, and BatchNorm needs more than one value per channel to train"
+    )
+    if batch < 2:
+        raise UserError(
+            f"batch_size: {batch} image a step cannot train: {why}; use a batch size of 2 or more"
+        )
+    if train_images is not None and train_images < 2:
+        raise UserError(
+            f"data: {train_images} training image cannot train: {why}; use 2 or more training images"
         )
 
 
@@ -195,7 +221,7 @@ def started_event(
     if data.skipped:
         notes += (f"skipped {data.skipped} unreadable image files",)
     if data.empty_classes:
-        notes += (f"left out class folders without images: {', '.join(data.empty_classes)}",)
+        notes += (f"left out class folders without readable images: {', '.join(data.empty_classes)}",)
     return Started(
         str(writer.path) if writer else None,
         settings.describe(),
@@ -218,7 +244,9 @@ def validate(
     cfg: TrainConfig,
     settings: DeviceSettings,
 ) -> Evaluation:
-    """The weights on the run's validation images, as the run's checkpoint will be evaluated."""
+    """The weights on the run's validation images, as the run's checkpoint will be evaluated, in
+    batches whose activations take no more than a training step's (or `cost.EVAL_MEMORY`)."""
+    batch = evaluation_batch(analyze(spec), cfg.batch_size, device_memory(settings.device))
     return evaluate(
         model,
         data.val,
@@ -227,6 +255,7 @@ def validate(
         data.std,
         size=spec.input.size,
         device=settings.device,
+        batch_size=batch,
         channels_last=settings.channels_last,
         amp_dtype=settings.amp_dtype,
         tta=cfg.tta,

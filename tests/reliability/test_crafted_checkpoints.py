@@ -86,7 +86,8 @@ CASES = {
 def test_a_valid_preprocessing_loads_and_reaches_the_model(tmp_path):
     path = tmp_path / "prepared.pt"
     torch.save(prep(), path)
-    assert model_from_checkpoint(path).preprocessing == Preprocessing.from_dict(PREP)
+    assert model_from_checkpoint(path).preprocessing == PREP
+    assert model_from_checkpoint(path).preparation == Preprocessing.from_dict(PREP)
     assert model_from_checkpoint("resnet20-demo").preprocessing is None
 
 

@@ -39,3 +39,25 @@ def test_a_large_jpeg_still_decodes_at_a_reduced_size(tmp_path):
     assert MAX_DECODED_BYTES > 8000 * 6000 * 3
     image = load_image(photo, 32)
     assert image.shape == (3, 32, 32) and abs(int(image[1].mean()) - 200) < 3
+
+
+def test_a_1_bit_png_is_weighed_by_its_size_in_rgb(tmp_path):
+    """A 14 KB 1-bit PNG of 10,900 x 10,900 is 113 MB at a byte a pixel, under the limit; every
+    image is converted to RGB, and that is 340 MB: refused before decoding."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    side = 10_900
+    rows = (b"\0" + b"\0" * -(-side // 8)) * side  # filter byte, then 1,363 bytes of 8 pixels
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # bit depth 1, grey
+    bomb = tmp_path / "bits.png"
+    bomb.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+    assert bomb.stat().st_size < 20_000
+    with pytest.raises(ImageError, match=r"too large to decode \(10900x10900 1-bit, 340 MB decoded as RGB"):
+        load_image(bomb, 32)
