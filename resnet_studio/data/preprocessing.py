@@ -65,8 +65,11 @@ class Preprocessing:
         if unknown:
             raise PreprocessingError(f"preprocessing.{unknown[0]}: unknown field")
         sides = {}
+        for key in ("resize", "crop", "mean", "std"):
+            if key not in data:
+                raise PreprocessingError(f"preprocessing.{key}: is required")
         for key in ("resize", "crop"):
-            value = data.get(key)
+            value = data[key]
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SIDE:
                 raise PreprocessingError(
                     f"preprocessing.{key}: must be a whole number of pixels, 1 to {MAX_SIDE}"

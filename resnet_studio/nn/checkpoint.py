@@ -21,8 +21,8 @@ import torch
 
 from resnet_studio.architecture.analysis import analyze
 from resnet_studio.architecture.cost import machine_memory, too_big
-from resnet_studio.architecture.spec import MAX_SIZE, ArchitectureSpec, spec_from_dict
-from resnet_studio.data.preprocessing import Preprocessing
+from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
+from resnet_studio.data.preprocessing import Preprocessing, PreprocessingError
 from resnet_studio.errors import SpecError, UserError, WriteError
 from resnet_studio.fileio import atomic_write
 from resnet_studio.nn.model import ResNet, build_model
@@ -148,42 +148,21 @@ def _check_metadata(state: dict[str, Any], path: Path) -> None:
         raise bad("config", "must be an object")
 
 
-PREPROCESSING_KEYS = ("resize", "crop", "interpolation", "mean", "std")
-INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
-
-
 def _check_preprocessing(prep: Any, spec: ArchitectureSpec, norm: dict, bad: Any) -> None:
-    """The optional `preprocessing` of imported weights: resize the shorter side to `resize`
-    pixels with `interpolation`, centre-crop `crop` (the network's input size), normalise."""
-    if not isinstance(prep, dict):
-        raise bad("preprocessing", f"must be an object with {', '.join(PREPROCESSING_KEYS)}")
-    for key in prep:
-        if key not in PREPROCESSING_KEYS:
-            raise bad(
-                f"preprocessing.{key}", f"unknown field (expected one of {', '.join(PREPROCESSING_KEYS)})"
-            )
-    for key in PREPROCESSING_KEYS:
-        if key not in prep:
-            raise bad(f"preprocessing.{key}", "is required")
-    for key in ("resize", "crop"):
-        value = prep[key]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
-            raise bad(
-                f"preprocessing.{key}",
-                f"must be a whole number of pixels from 1 to {MAX_SIZE}, got {value!r}",
-            )
-    if prep["crop"] != spec.input.size:
-        raise bad(
-            "preprocessing.crop",
-            f"{prep['crop']} differs from the architecture's input size {spec.input.size}",
-        )
-    if prep["crop"] > prep["resize"]:
-        raise bad("preprocessing.crop", f"{prep['crop']} is larger than the resized side ({prep['resize']})")
-    if prep["interpolation"] not in INTERPOLATIONS:
-        choices = ", ".join(repr(c) for c in INTERPOLATIONS)
-        raise bad("preprocessing.interpolation", f"must be one of {choices}, got {prep['interpolation']!r}")
+    """The optional `preprocessing` of imported weights (resize the shorter side to `resize`
+    pixels with `interpolation`, centre-crop `crop`, normalise): its own fields as
+    `Preprocessing.from_dict` checks them, then what ties it to the rest of the checkpoint."""
+    try:
+        checked = Preprocessing.from_dict(prep, spec.input.channels)
+    except PreprocessingError as exc:
+        field, _, why = str(exc).partition(": ")
+        raise bad(field, why) from None
+    if checked.crop != spec.input.size:
+        size = spec.input.size
+        raise bad("preprocessing.crop", f"{checked.crop} differs from the architecture's input size {size}")
     for key in ("mean", "std"):
-        if prep[key] != norm[key]:  # one normalisation: the one every reader of `normalization` uses
+        if list(getattr(checked, key)) != [float(v) for v in norm[key]]:
+            # One normalisation: the one every reader of `normalization` uses.
             raise bad(f"preprocessing.{key}", f"differs from normalization.{key}")
 
 

@@ -25,8 +25,9 @@ import torch
 
 from resnet_studio.architecture.analysis import analyze
 from resnet_studio.architecture.spec import InputSpec
+from resnet_studio.data.preprocessing import INTERPOLATIONS
 from resnet_studio.errors import UserError
-from resnet_studio.nn.checkpoint import INTERPOLATIONS, save_checkpoint, weight_mismatches
+from resnet_studio.nn.checkpoint import save_checkpoint, weight_mismatches
 from resnet_studio.nn.model import build_model
 from resnet_studio.nn.torchvision_map import FAMILY, family_spec, from_torchvision, to_torchvision
 

@@ -3,13 +3,17 @@ with seeded random weights and random BatchNorm statistics stands in for the pre
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torchvision
 from torchvision.models import get_model_weights
 
+from resnet_studio.architecture import InputSpec, get_preset
 from resnet_studio.cli import main
-from resnet_studio.nn.checkpoint import load_checkpoint, model_from_checkpoint
+from resnet_studio.nn.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from resnet_studio.nn.model import build_model
 from resnet_studio.nn.torchvision_import import preprocessing_of
 
 TOLERANCE = 1e-4
@@ -102,13 +106,7 @@ def test_import_and_export_are_exact(name, tmp_path, capsys):
 def test_a_fine_tuned_member_exports_with_its_own_classes(tmp_path, tiny_spec, capsys):
     """A family member with 10 classes (as after fine-tuning) exports for
     torchvision.models.resnet18(num_classes=10); a network outside the family is refused by name."""
-    import dataclasses
-
-    from resnet_studio.architecture import get_preset
-    from resnet_studio.nn.checkpoint import save_checkpoint
-    from resnet_studio.nn.model import build_model
-
-    spec = dataclasses.replace(get_preset("resnet18"), classes=10, input=torchvision_input(32))
+    spec = dataclasses.replace(get_preset("resnet18"), classes=10, input=InputSpec(3, 32))
     model = build_model(spec).eval()
     common = {
         "classes": [f"c{i}" for i in range(10)],
@@ -131,9 +129,3 @@ def test_a_fine_tuned_member_exports_with_its_own_classes(tmp_path, tiny_spec, c
     err = capsys.readouterr().err
     assert "Tiny is not one of torchvision's ResNet family" in err and "stem" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "no.pth").exists()
-
-
-def torchvision_input(size: int):
-    from resnet_studio.architecture import InputSpec
-
-    return InputSpec(3, size)

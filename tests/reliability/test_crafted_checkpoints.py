@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from resnet_studio.cli import main
+from resnet_studio.data.preprocessing import Preprocessing
 from resnet_studio.nn.checkpoint import load_checkpoint, model_from_checkpoint
 from resnet_studio.nn.shipped import resolve
 
@@ -85,7 +86,7 @@ CASES = {
 def test_a_valid_preprocessing_loads_and_reaches_the_model(tmp_path):
     path = tmp_path / "prepared.pt"
     torch.save(prep(), path)
-    assert model_from_checkpoint(path).preprocessing == PREP
+    assert model_from_checkpoint(path).preprocessing == Preprocessing.from_dict(PREP)
     assert model_from_checkpoint("resnet20-demo").preprocessing is None
 
 

@@ -309,13 +309,30 @@ def test_the_toolbar_never_jumps_and_the_canvas_keeps_the_whole_network_in_view(
 
 
 def test_a_network_too_big_for_this_machine_is_flagged_with_its_estimate(window):
-    window.inspector.input_size.setValue(4096)  # ResNet-20 at 4,096 px: tens of GB a batch
-    problem = window.document.problem_for(NETWORK)
-    assert problem is not None and "needs about" in problem and "GB" in problem
-    assert not window.document.valid and not window.train_action.isEnabled()
+    document = window.document
+    document.select(NETWORK)
+    window.inspector.input_size.setValue(4096)  # ResNet-20 at 4,096 px: 3 GB an image, 4 TB a batch
+    # It runs one image at a time: a valid network, whose training the Train button warns about.
+    assert document.valid and document.problem_for(NETWORK) is None
+    assert "training at batch 128 needs about" in document.training_note
+    assert "Batch size" in window.train_view.train_button.toolTip()
+    for stage in range(3):  # 64 times the channels: 196 GB for a single image
+        document.select(Part.stage(stage))
+        window.inspector.channels.setValue(document.spec.stages[stage].channels * 64)
+    problem = document.problem_for(NETWORK)
+    assert problem is not None and "running 1 images at a time needs about" in problem and "GB" in problem
+    assert not document.valid and not window.train_action.isEnabled()
+    document.select(NETWORK)
     assert "needs about" in window.inspector.problem.text()
-    window.undo_action.trigger()
-    assert window.document.valid and window.train_action.isEnabled()
+    for _ in range(4):
+        window.undo_action.trigger()
+    assert document.valid and document.training_note is None and window.train_action.isEnabled()
+
+
+def test_an_imagenet_resnet152_is_valid_here_though_too_big_to_train_at_batch_128(window):
+    """A Build canvas all red for the ResNet-152 preset, though it classifies and inspects here."""
+    window.document.replace(get_preset("resnet152"), None)
+    assert window.document.valid and window.train_view.train_button.isEnabled()
 
 
 def test_downsampling_by_max_pool_from_properties_is_one_undoable_edit(window):

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem
 
 from resnet_studio.architecture import ArchitectureSpec, edits
 from resnet_studio.architecture.analysis import LayerInfo, block_name
 from resnet_studio.architecture.analysis import si_units as _si
+from resnet_studio.architecture.spec import StageSpec
 from resnet_studio.ui.common import icons
 from resnet_studio.ui.common.document import HEAD, STEM, Document, Part
 
@@ -22,7 +23,7 @@ CARD_WIDTH = 520.0
 PAD = 12.0
 CHIP_W, CHIP_H, CHIP_GAP = 44.0, 26.0, 12.0
 ARC_SPACE = 16.0
-LINK = 26.0
+LINK = 20.0  # the arrow between cards: short, so that a deep network fits the view larger
 ERROR = QColor("#d93025")
 
 
@@ -37,6 +38,24 @@ def _downsampling(spec: ArchitectureSpec, stride: int) -> str:
     if stride > 1 and spec.downsample_by == "maxpool":
         return f"{stride}×{stride} max-pool"
     return f"stride {stride}"
+
+
+def convolution_detail(stage: StageSpec) -> str:
+    """The stage's 3x3 convolutions in words when they are grouped or widened (ResNeXt, Wide
+    ResNet), e.g. "3×3 conv in 32 groups of 4 · inner width 128"; "" for a plain stage."""
+    grouped = f"3×3 conv in {stage.groups} groups" if stage.groups > 1 else ""
+    if stage.block != "bottleneck":
+        return grouped.replace("conv", "convs")
+    if stage.groups == 1 and stage.width_per_group == 64:
+        return ""
+    per_group = stage.channels / 4 * stage.width_per_group / 64  # torchvision's width of a group
+    if per_group != int(per_group):
+        return grouped  # the card's problem line says why the width is not whole
+    inner, usual = int(per_group) * stage.groups, stage.channels // 4
+    wide = f" ({inner / usual:g}× the usual {usual})" if inner != usual else ""
+    if stage.groups == 1:
+        return f"inner width {inner}{wide}"
+    return f"{grouped} of {int(per_group)} · inner width {inner}{wide}"
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -91,6 +110,8 @@ class NetworkDrawing:
                 title,
                 figures,
                 blocks=[(stage.block, b.shortcut if b else "") for b in blocks],
+                detail=convolution_detail(stage),
+                groups=stage.groups,
             )
         head = spec.head
         head_layer = layers.get("head")
@@ -102,20 +123,22 @@ class NetworkDrawing:
             f"{head_layer.params:,} params · {_si(head_layer.macs)} MACs" if head_layer else "",
         )
         y = self._pill(y, f"{spec.classes} classes", link=True)
-        self._legend(y + 18, {layer.shortcut for layer in layers.values()})
+        used = {layer.shortcut for layer in layers.values()}
+        self._legend(y + 12, used, grouped=any(stage.groups > 1 for stage in spec.stages))
         return self.cards
 
-    def _legend(self, y: float, used: set[str]) -> None:
+    def _legend(self, y: float, used: set[str], grouped: bool) -> None:
         """What the arcs mean: identity, projection (dashed; dash-dot without BatchNorm) and
-        zero-pad (dotted) shortcuts. Only the kinds this network uses beyond identity are listed."""
+        zero-pad (dotted) shortcuts, and the lanes of a grouped block. Identity is always listed,
+        the other kinds only when this network has them."""
         x = 40.0
-        for label, style in (
-            ("identity shortcut", Qt.PenStyle.SolidLine),
-            ("projection (1×1 conv + BN)", Qt.PenStyle.DashLine),
-            ("projection (1×1 conv, no BN)", Qt.PenStyle.DashDotLine),
-            ("zero-pad (option A)", Qt.PenStyle.DotLine),
+        for label, style, kind in (
+            ("identity shortcut", Qt.PenStyle.SolidLine, "identity"),
+            ("projection (1×1 conv + BN)", Qt.PenStyle.DashLine, "projection"),
+            ("projection (1×1 conv, no BN)", Qt.PenStyle.DashDotLine, "projection-bare"),
+            ("zero-pad (option A)", Qt.PenStyle.DotLine, "zero-pad"),
         ):
-            if style == Qt.PenStyle.DashDotLine and "projection-bare" not in used:
+            if kind != "identity" and kind not in used:
                 continue
             arc = QPainterPath(QPointF(x, y + 14))
             arc.cubicTo(QPointF(x + 3, y), QPointF(x + 25, y), QPointF(x + 28, y + 14))
@@ -124,6 +147,35 @@ class NetworkDrawing:
             self.scene.addPath(arc, pen)
             text = self._text(label, x + 34, y + 1, size=9)
             x += 34 + text.boundingRect().width() + 28
+        if grouped:
+            sample = QColor("#b0b0b0")
+            chip = self.scene.addRect(QRectF(x, y, 28, 18), QPen(sample.darker(130), 1.2), QBrush(sample))
+            self._lanes(chip.rect(), sample, chip)
+            self._text("grouped 3×3 convolution", x + 34, y + 1, size=9)
+
+    def _lanes(self, rect: QRectF, colour: QColor, parent) -> None:
+        """The grouped-convolution marker: a block split into parallel lanes (split, transform in
+        groups, merge), with ticks joining them at top and bottom."""
+        pen = QPen(colour.darker(160), 1.3)
+        lanes = 4
+        for lane in range(1, lanes):
+            lx = rect.left() + rect.width() * lane / lanes
+            self.scene.addLine(lx, rect.top() + 4, lx, rect.bottom() - 4, pen).setParentItem(parent)
+        for edge in (rect.top() + 4, rect.bottom() - 4):
+            self.scene.addLine(rect.left() + 4, edge, rect.right() - 4, edge, pen).setParentItem(parent)
+
+    def _wrapped(self, text: str, width: float, size: float) -> list[str]:
+        """`text` broken at spaces into lines no wider than `width` at `size` points."""
+        font = QFont(self.font)
+        font.setPointSizeF(size)
+        metrics = QFontMetricsF(font)
+        lines: list[str] = []
+        for word in text.split(" "):
+            if lines and metrics.horizontalAdvance(f"{lines[-1]} {word}") <= width:
+                lines[-1] = f"{lines[-1]} {word}"
+            else:
+                lines.append(word)
+        return lines
 
     def _figures(self, shape: tuple[int, ...], params: int, macs: int) -> str:
         return f"out {_shape(shape)} · {params:,} params · {_si(macs)} MACs"
@@ -178,13 +230,23 @@ class NetworkDrawing:
         title: str,
         figures: str,
         blocks: list[tuple[str, str]] | None = None,
+        detail: str = "",
+        groups: int = 1,
     ) -> float:
         y = self._link(y)
         per_row = max(1, int((CARD_WIDTH - 2 * PAD + CHIP_GAP) // (CHIP_W + CHIP_GAP)))
         rows = (len(blocks) + per_row - 1) // per_row if blocks else 0
         problem = self.document.problem_for(key)
+        problem_lines = self._wrapped(f"⚠ {problem}", CARD_WIDTH - 2 * PAD - 8, 9.5) if problem else []
         height = (
-            PAD + 20 + (18 if figures else 0) + rows * (CHIP_H + ARC_SPACE + 6) + (20 if problem else 0) + PAD
+            PAD
+            + 20
+            + (18 if figures else 0)
+            + (18 if detail else 0)
+            + rows * (CHIP_H + ARC_SPACE + 6)
+            - (6 if rows else 0)  # space between rows of blocks, none below the last
+            + (16 * len(problem_lines) + 4 if problem_lines else 0)
+            + PAD
         )
         rect = QRectF(0, y, CARD_WIDTH, height)
         card = QGraphicsRectItem(rect)
@@ -199,6 +261,11 @@ class NetworkDrawing:
         if figures:
             self._text(figures, PAD + 4, line - 2, size=9.5).setParentItem(card)
             line += 18
+        if detail:  # grouped or widened convolutions, in the block's colour, legible on the card
+            dark_card = self.card_colour.lightness() < 128
+            tint = QColor(colour).lighter(135) if dark_card else QColor(colour).darker(165)
+            self._text(detail, PAD + 4, line - 2, size=9.5, colour=tint).setParentItem(card)
+            line += 18
         for index, (block, shortcut) in enumerate(blocks or []):
             row, col = divmod(index, per_row)
             cx = PAD + 4 + col * (CHIP_W + CHIP_GAP)
@@ -209,7 +276,12 @@ class NetworkDrawing:
                 QBrush(icons.block_colour(block)),
             )
             chip.setParentItem(card)
-            chip.setToolTip(f"block {index + 1}: {edits.BLOCK_TITLES[block]}, shortcut: {shortcut or 'none'}")
+            grouped = f", 3×3 conv in {groups} groups" if groups > 1 else ""
+            chip.setToolTip(
+                f"block {index + 1}: {edits.BLOCK_TITLES[block]}{grouped}, shortcut: {shortcut or 'none'}"
+            )
+            if groups > 1:
+                self._lanes(chip.rect(), icons.block_colour(block), chip)
             if shortcut:
                 arc = QPainterPath(QPointF(cx + 3, cy))
                 arc.cubicTo(
@@ -225,9 +297,8 @@ class NetworkDrawing:
                 elif shortcut == "zero-pad":
                     pen.setStyle(Qt.PenStyle.DotLine)
                 self.scene.addPath(arc, pen).setParentItem(card)
-        if problem:
-            self._text(
-                f"⚠ {problem}", PAD + 4, rect.bottom() - PAD - 18, size=9.5, colour=ERROR
-            ).setParentItem(card)
+        top = rect.bottom() - PAD - 16 * len(problem_lines) - 2
+        for number, text in enumerate(problem_lines):  # wrapped: never past the card's border
+            self._text(text, PAD + 4, top + 16 * number, size=9.5, colour=ERROR).setParentItem(card)
         self.cards.append(Card(key, rect, card))
         return rect.bottom()

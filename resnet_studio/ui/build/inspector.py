@@ -24,8 +24,14 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.architecture import BLOCK_KINDS, DOWNSAMPLE_KINDS, SHORTCUT_KINDS, edits
-from resnet_studio.architecture.spec import MAX_BLOCKS_PER_STAGE, MAX_CHANNELS, MAX_SIZE, STEM_KINDS
-from resnet_studio.ui.common.document import Document, PartKind
+from resnet_studio.architecture.spec import (
+    MAX_BLOCKS_PER_STAGE,
+    MAX_CHANNELS,
+    MAX_SIZE,
+    STEM_KINDS,
+    StageSpec,
+)
+from resnet_studio.ui.common.document import Document, Part, PartKind
 
 SHORTCUT_TITLES = {
     "projection": "projection (1×1 conv)",
@@ -33,7 +39,19 @@ SHORTCUT_TITLES = {
     "none": "none (plain network)",
 }
 DOWNSAMPLE_TITLES = {"stride": "strided convolution", "maxpool": "max-pool after the convolution"}
+ERROR_COLOUR = "#d93025"
 STEM_KIND_TITLES = {"conv": "convolution + BatchNorm", "whiten": "whitening (fixed filters)"}
+
+
+def _inner_width_text(stage: StageSpec) -> str:
+    """The width the 3×3 convolutions get from channels, groups and width per group."""
+    if stage.block != "bottleneck":
+        return ""  # its convolutions are as wide as the stage
+    per_group = stage.channels / 4 * stage.width_per_group / 64  # torchvision's width of a group
+    if per_group != int(per_group):
+        return f"{per_group:g} channels per group: not whole"
+    inner = int(per_group) * stage.groups
+    return f"inner width {inner}" + (f", {int(per_group)} per group" if stage.groups > 1 else "")
 
 
 def _spin(low: int, high: int, step: int = 1) -> QSpinBox:
@@ -62,7 +80,7 @@ class Inspector(QWidget):
         self.title.setStyleSheet("font-weight: bold; font-size: 12pt;")
         self.problem = QLabel()
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #d93025;")
+        self.problem.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.pages = QStackedWidget()  # one page of fields per kind of part
         self._pages: dict[PartKind, QWidget] = {}
         self._network_page()
@@ -137,6 +155,20 @@ class Inspector(QWidget):
         self.count = _spin(1, MAX_BLOCKS_PER_STAGE)
         self.channels = _spin(1, MAX_CHANNELS)
         self.stride = _spin(1, 4)
+        self.groups = _spin(1, MAX_CHANNELS)
+        self.groups.setToolTip(
+            "Groups of the 3×3 convolutions (ResNeXt's cardinality): each group sees only its share "
+            "of the channels. 1: an ordinary convolution"
+        )
+        self.width_per_group = _spin(1, MAX_CHANNELS)
+        self.width_per_group.setToolTip(
+            "A bottleneck's inner width is channels / 4 × width per group / 64 × groups, as in "
+            "torchvision: 64 with 1 group is the usual quarter, 128 doubles it (Wide ResNet), "
+            "4 with 32 groups is ResNeXt's 32x4d. Other blocks leave it at 64"
+        )
+        self.inner_width = QLabel()  # what the two fields give, in words
+        self.inner_width.setObjectName("innerWidth")
+        self.inner_width.setWordWrap(True)
         self._page(
             PartKind.STAGE,
             [
@@ -144,6 +176,9 @@ class Inspector(QWidget):
                 ("Blocks", self.count),
                 ("Channels", self.channels),
                 ("Stride (first block)", self.stride),
+                ("Groups (3×3 conv)", self.groups),
+                ("Width per group", self.width_per_group),
+                ("", self.inner_width),
             ],
         )
 
@@ -169,17 +204,16 @@ class Inspector(QWidget):
         d = self.document
 
         def on(signal, make: Callable[[object], tuple]) -> None:
-            def handler(value: object) -> None:
+            # *args: most signals carry the new value, but editingFinished carries none (a handler
+            # that required one raised TypeError on Enter and the new name was lost).
+            def handler(*args: object) -> None:
                 if not self._updating:
-                    new, text = make(value)
+                    new, text = make(args[0] if args else None)
                     d.apply(new, text, d.selection)
 
             signal.connect(handler)
 
-        on(
-            self.name.editingFinished,
-            lambda _=None: edits.set_network(d.spec, "name", self.name.text().strip() or "Untitled"),
-        )
+        on(self.name.editingFinished, lambda _: self._renamed())
         on(self.input_size.valueChanged, lambda v: edits.set_network(d.spec, "input_size", v))
         on(self.input_channels.valueChanged, lambda v: edits.set_network(d.spec, "input_channels", v))
         on(self.classes.valueChanged, lambda v: edits.set_network(d.spec, "classes", v))
@@ -210,7 +244,20 @@ class Inspector(QWidget):
         on(self.count.valueChanged, lambda v: edits.set_stage(d.spec, self._stage(), "count", v))
         on(self.channels.valueChanged, lambda v: edits.set_stage(d.spec, self._stage(), "channels", v))
         on(self.stride.valueChanged, lambda v: edits.set_stage(d.spec, self._stage(), "stride", v))
+        on(self.groups.valueChanged, lambda v: edits.set_stage(d.spec, self._stage(), "groups", v))
+        on(
+            self.width_per_group.valueChanged,
+            lambda v: edits.set_stage(d.spec, self._stage(), "width_per_group", v),
+        )
         on(self.dropout.valueChanged, lambda v: edits.set_head(d.spec, round(float(v), 4)))
+
+    def _renamed(self) -> tuple:
+        """The edit for the name field, once the user finished typing (Enter or leaving it).
+        Only a typed change counts: leaving the field after an undo must not redo the old name."""
+        if not self.name.isModified():
+            return self.document.spec, ""
+        self.name.setModified(False)
+        return edits.set_network(self.document.spec, "name", self.name.text().strip() or "Untitled")
 
     def _stage(self) -> int:
         return self.document.selection.index
@@ -228,6 +275,9 @@ class Inspector(QWidget):
                 self.count.setValue(stage.count)
                 self.channels.setValue(stage.channels)
                 self.stride.setValue(stage.stride)
+                self.groups.setValue(stage.groups)
+                self.width_per_group.setValue(stage.width_per_group)
+                self.inner_width.setText(_inner_width_text(stage))
             elif key.kind is PartKind.STEM:
                 self.title.setText("Stem")
                 self.stem_kind.setCurrentIndex(STEM_KINDS.index(spec.stem.kind))
@@ -243,7 +293,7 @@ class Inspector(QWidget):
                 self.dropout.setValue(spec.head.dropout)
             else:
                 self.title.setText("Network")
-                if not self.name.hasFocus():
+                if not (self.name.hasFocus() and self.name.isModified()):  # keep what is being typed
                     self.name.setText(spec.name)
                 self.input_size.setValue(spec.input.size)
                 self.input_channels.setValue(spec.input.channels)
@@ -254,8 +304,47 @@ class Inspector(QWidget):
                 self.downsample_by.setCurrentIndex(DOWNSAMPLE_KINDS.index(spec.downsample_by))
             problem = self.document.problem_for(key)
             self.problem.setText(f"⚠ {problem}" if problem else "")
+            self._mark_invalid_fields()
         finally:
             self._updating = False
+
+    def _fields_by_problem(self) -> dict[str, QWidget]:
+        """The control for each field a problem can name (a stage's without its `stages[i].`)."""
+        return {
+            "name": self.name,
+            "input.size": self.input_size,
+            "input.channels": self.input_channels,
+            "classes": self.classes,
+            "stem.channels": self.stem_channels,
+            "stem.kernel": self.stem_kernel,
+            "stem.stride": self.stem_stride,
+            "stem.maxpool": self.stem_maxpool,
+            "head.dropout": self.dropout,
+            "block": self.block,
+            "count": self.count,
+            "channels": self.channels,
+            "stride": self.stride,
+            "groups": self.groups,
+            "width_per_group": self.width_per_group,
+        }
+
+    def _mark_invalid_fields(self) -> None:
+        """Each control of the selected part that a problem names shows its value in red (the
+        reason is the line below the fields)."""
+        key = self.document.selection
+        named = set()
+        for problem in self.document.problems:
+            field = problem.field
+            if field.startswith("stages["):
+                if key != Part.stage(int(field[7 : field.index("]")])):
+                    continue
+                field = field[field.index("]") + 2 :]
+            named.add(field)
+        for field, widget in self._fields_by_problem().items():
+            invalid = field in named
+            if widget.property("invalid") != invalid:
+                widget.setProperty("invalid", invalid)
+                widget.setStyleSheet(f"color: {ERROR_COLOUR};" if invalid else "")
 
     def focus_first_field(self) -> None:
         page = self.pages.currentWidget()

@@ -37,6 +37,11 @@ class SummaryView(QTableWidget):
     def refresh(self) -> None:
         analysis = self.document.analysis
         self.setUpdatesEnabled(False)
+        # Columns sized to their contents re-measure every row on each new item: O(rows²), 115 ms
+        # per edit of ResNeXt-50 on a busy 2-core machine. Sized once, after filling, instead.
+        header = self.horizontalHeader()
+        for column in range(1, len(HEADERS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
         try:
             if analysis is None:
                 problem = self.document.problems[0]
@@ -63,6 +68,8 @@ class SummaryView(QTableWidget):
                 self._row(r, values, bold=r == len(rows) - 1)
                 self.item(r, 4).setToolTip(f"{exact:,} multiply-accumulates")
         finally:
+            for column in range(1, len(HEADERS)):
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
             self.setUpdatesEnabled(True)
 
     def _row(self, row: int, values: list[str], bold: bool = False) -> None:

@@ -84,6 +84,7 @@ class Document(QObject):
         self.undo_stack = QUndoStack(self)
         self._analysis: Analysis | None = None
         self._problems: list[SpecError] = []
+        self.training_note: str | None = None  # why training at the default batch will not fit
         self._refresh()
 
     # -- reading ----------------------------------------------------------------------------------
@@ -143,10 +144,18 @@ class Document(QObject):
     def _refresh(self) -> None:
         self._problems = problems(self.spec)
         self._analysis = analyze(self.spec) if not self._problems else None
+        self.training_note = None
         if self._analysis is not None:  # shapes are fine; can this machine hold it?
-            too_much = too_big(self._analysis, TrainConfig().batch_size, machine_memory())
+            # Not even one image at a time: the network cannot run here at all (a file naming a
+            # network of a trillion parameters). Only training at the default batch too big (an
+            # ImageNet ResNet-152 on a laptop): it still builds, classifies and inspects, and
+            # trains at a smaller batch, so it is a note for Train, not a red canvas.
+            memory = machine_memory()
+            too_much = too_big(self._analysis, 1, memory, training=False)
             if too_much is not None:
                 self._problems = [SpecError("network", too_much)]
+            else:
+                self.training_note = too_big(self._analysis, TrainConfig().batch_size, memory)
 
 
 def _existing(spec: ArchitectureSpec, key: Part) -> Part:

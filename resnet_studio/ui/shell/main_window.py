@@ -34,6 +34,7 @@ from resnet_studio.ui.inspect.inspect_view import InspectView
 from resnet_studio.ui.shell.export_menu import ExportMenu
 from resnet_studio.ui.shell.files import FileActions
 from resnet_studio.ui.shell.help_menu import HelpMenu
+from resnet_studio.ui.shell.import_dialog import ImportDialog
 from resnet_studio.ui.train.train_view import TrainView
 
 _garbage_collector: GarbageCollector | None = None
@@ -209,6 +210,14 @@ class MainWindow(FileActions, QMainWindow):
             "Ctrl+E",
             "Write the network alone as a .resnet.json file",
         )
+        self.import_action = self._action(
+            "&Import torchvision Weights…",
+            self.import_weights,
+            None,
+            "A pretrained ResNet, ResNeXt or Wide ResNet of torchvision as a checkpoint",
+        )
+        self.import_action.setObjectName("importWeights")
+        self.import_dialog: ImportDialog | None = None
         self.quit_action = self._action("&Quit", self.close, std.Quit)
         self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence(std.Undo))
@@ -238,6 +247,8 @@ class MainWindow(FileActions, QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file.addSeparator()
         file.addActions([self.save_action, self.save_as_action, self.export_action])
+        file.addSeparator()
+        file.addAction(self.import_action)
         file.addSeparator()
         file.addAction(self.quit_action)
         edit = bar.addMenu("&Edit")
@@ -306,6 +317,22 @@ class MainWindow(FileActions, QMainWindow):
         self.setWindowTitle(f"{name}[*] — ResNet Studio")
         self.setWindowModified(not self.document.undo_stack.isClean())
 
+    def import_weights(self) -> ImportDialog:
+        """Show File > Import torchvision weights… (one dialog, kept between uses). What it
+        imports is offered in Train's Start from, and for Classify and Inspect."""
+        if self.import_dialog is None:
+            dialog = ImportDialog(self)
+            dialog.imported.connect(self.train_view.setup.init.offer)
+            dialog.use_requested.connect(self._use_imported)
+            self.import_dialog = dialog
+        self.import_dialog.show()
+        self.import_dialog.raise_()
+        return self.import_dialog
+
+    def _use_imported(self, path: str) -> None:
+        self.model_source.use_checkpoint(path)
+        self.show_workspace(Workspace.CLASSIFY)
+
     def show_workspace(self, workspace: Workspace) -> None:
         self.tabs.setCurrentWidget(self.workspace_widget(workspace))
 
@@ -333,6 +360,8 @@ class MainWindow(FileActions, QMainWindow):
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())
+        if self.import_dialog is not None:
+            self.import_dialog.cancel()  # a download stops at its next block instead of running on
         event.accept()
 
 

@@ -52,6 +52,15 @@ class InitChoice(QComboBox):
         self.setCurrentIndex(index)
         self._kept = index
 
+    def offer(self, path: str, label: str) -> None:
+        """List a checkpoint (an import's) above "Checkpoint…" without choosing it."""
+        if self.findData(path) < 0:
+            index = self.count() - 1
+            self.insertItem(index, label, path)
+            self.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
+            if self._kept >= index:
+                self._kept += 1
+
     def _activated(self, index: int) -> None:
         if self.itemData(index) == BROWSE:
             path, _ = QFileDialog.getOpenFileName(

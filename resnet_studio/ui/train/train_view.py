@@ -219,7 +219,8 @@ class TrainView(QWidget):
         valid = self.document.valid
         reason = "" if valid else f"Fix the network first: {self.document.problems[0]}"
         self.train_button.setEnabled(valid and not running)
-        self.train_button.setToolTip(reason)
+        note = self.document.training_note
+        self.train_button.setToolTip(reason or (f"{note}: lower Batch size in Setup" if note else ""))
         self.comparisons.set_enabled(valid and not running, reason)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
