@@ -204,3 +204,16 @@ def test_evaluate_prepares_a_folder_as_the_checkpoint_says(tmp_path):
     assert images.images.shape == (2, 3, 48, 48)
     assert np.array_equal(images.images.numpy(), np.stack(expected))
     assert not np.array_equal(expected[0], load_image(files[2], 48))  # not the studio's preparation
+
+
+def test_one_image_runs_on_one_thread_and_the_setting_comes_back():
+    from resnet_studio.inspection.classify import one_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

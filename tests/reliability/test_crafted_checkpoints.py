@@ -86,8 +86,9 @@ CASES = {
 def test_a_valid_preprocessing_loads_and_reaches_the_model(tmp_path):
     path = tmp_path / "prepared.pt"
     torch.save(prep(), path)
-    assert model_from_checkpoint(path).preprocessing == PREP
-    assert model_from_checkpoint(path).preparation == Preprocessing.from_dict(PREP)
+    loaded = model_from_checkpoint(path)
+    assert loaded.preprocessing == PREP  # the checkpoint's object as written
+    assert loaded.preparation == Preprocessing.from_dict(PREP)  # what every path prepares with
     assert model_from_checkpoint("resnet20-demo").preprocessing is None
 
 

@@ -113,6 +113,13 @@ def test_classify_elides_long_class_names_and_names_a_few(window, qtbot, photo):
     row_label = view.table.item(0, 2)
     assert row_label.text() == view.predictions[0].top[0][0]
     assert row_label.toolTip().startswith(row_label.text())  # the whole name, even when elided
+    # Inspect This Image: the input Classify answered with, Grad-CAM over the whole photo.
+    view.detail.inspect_button.click()
+    inspect = window.inspect_view
+    qtbot.waitUntil(lambda: inspect.busy == 0 and inspect.last_cam is not None, timeout=60_000)
+    assert np.array_equal(inspect.analysis.image, view.predictions[0].image)
+    assert inspect.analysis.photo.shape[:2] == (145, 192)  # the 333x251 photo's preview
+    assert inspect.picture.pixmap().height() == round(145 * VIEW / 192)
 
 
 def test_the_channel_grid_draws_only_the_tiles_in_view(qtbot):

@@ -235,17 +235,19 @@ class InspectView(QWidget):
         def job() -> Analysis:
             import torch
 
+            from resnet_studio.inspection.classify import one_thread
             from resnet_studio.inspection.gradcam import CamSession, first_layer_filters
             from resnet_studio.inspection.tta import tta_logits
 
             loaded = source.load()
             x = _network_input(loaded, image)
-            session = CamSession(loaded.model, x)  # one pass: every block's maps, then Grad-CAMs
-            probabilities = session.probabilities
-            if loaded.tta:  # the same answer as Classify: averaged over the test-time views
-                with torch.inference_mode():
-                    logits = tta_logits(loaded.model, x, flip=True, shift=loaded.tta_shift)
-                probabilities = torch.softmax(logits[0], 0).numpy()
+            with one_thread():  # one image: steady while a training run keeps the cores busy
+                session = CamSession(loaded.model, x)  # one pass: every block's maps, Grad-CAMs
+                probabilities = session.probabilities
+                if loaded.tta:  # the same answer as Classify: averaged over the test-time views
+                    with torch.inference_mode():
+                        logits = tta_logits(loaded.model, x, flip=True, shift=loaded.tta_shift)
+                    probabilities = torch.softmax(logits[0], 0).numpy()
             box = None if photo is None else loaded.preparation.visible_box(photo.shape[1], photo.shape[0])
             filters = first_layer_filters(loaded.model)
             maps = dict(session.maps())
@@ -332,7 +334,10 @@ class InspectView(QWidget):
         self.busy += 1
 
         def job():
-            return session.cam(block, target), classes  # the analysis's own pass: no new forward
+            from resnet_studio.inspection.classify import one_thread
+
+            with one_thread():
+                return session.cam(block, target), classes  # the analysis's own pass: no new forward
 
         run_in_background(job, self, self._show_cam, self._failed)
 
