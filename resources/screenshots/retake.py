@@ -127,8 +127,12 @@ def cat_photo(folder: Path) -> Path:
         return [(x * 1.25, y * 1.25) for x, y in points]
 
     for side in (1, -1):  # ears, then their pink insides
-        draw.polygon(at(*((128 + side * (128 - x), y) for x, y in ((52, 110), (66, 22), (116, 78)))), fill=fur)
-        draw.polygon(at(*((128 + side * (128 - x), y) for x, y in ((66, 96), (72, 44), (104, 80)))), fill=pink)
+        draw.polygon(
+            at(*((128 + side * (128 - x), y) for x, y in ((52, 110), (66, 22), (116, 78)))), fill=fur
+        )
+        draw.polygon(
+            at(*((128 + side * (128 - x), y) for x, y in ((66, 96), (72, 44), (104, 80)))), fill=pink
+        )
     draw.ellipse(at((40, 60), (216, 236)), fill=fur)
     draw.ellipse(at((84, 150), (172, 236)), fill=(236, 214, 190))  # muzzle
     for k in range(-2, 3):  # tabby stripes
@@ -211,7 +215,11 @@ def train_first_visit_small(window, work: Path) -> None:
 def first_launch_classify(window, work: Path) -> None:
     """A photo of a cat dropped on a freshly opened window: the shipped CIFAR-10 weights answer."""
     drop_files(window, [cat_photo(work)])
-    wait_until(lambda: window.classify_view.table.rowCount() == 1 and not window.classify_view.busy, 120, "the answer")
+    wait_until(
+        lambda: window.classify_view.table.rowCount() == 1 and not window.classify_view.busy,
+        120,
+        "the answer",
+    )
 
 
 @shot("first-launch-inspect")
@@ -272,7 +280,9 @@ def train(window, work: Path) -> None:
     view = window.train_view
     wait_until(lambda: view.pinned is not None, 60, "the demo samples")
     view.compare()
-    wait_until(lambda: len(view.runs) == 2 and not view.training and not view.controller.queue, 1800, "the pair")
+    wait_until(
+        lambda: len(view.runs) == 2 and not view.training and not view.controller.queue, 1800, "the pair"
+    )
 
 
 @shot(
@@ -294,7 +304,9 @@ def train_degradation(window, work: Path) -> None:
     view = window.train_view
     wait_until(lambda: view.pinned is not None, 60, "the demo samples")
     view.degradation()
-    wait_until(lambda: len(view.runs) == 4 and not view.training and not view.controller.queue, 3600, "the four")
+    wait_until(
+        lambda: len(view.runs) == 4 and not view.training and not view.controller.queue, 3600, "the four"
+    )
 
 
 @shot("train-contributions", long="ResNet-20 trained 2 epochs on the demo data: about 3 minutes")
@@ -334,7 +346,9 @@ def _experiment(window, work: Path, kind: str, epochs: int, limit: int, shipped:
     window.inspect_view.tabs.setCurrentWidget(view)
     view.versus.setCurrentIndex(view.versus.findData(str(plain)))
     view.limit.setValue(limit)
-    click({"lesion": view.lesion_button, "similarity": view.similarity_button}.get(kind, view.landscape_button))
+    click(
+        {"lesion": view.lesion_button, "similarity": view.similarity_button}.get(kind, view.landscape_button)
+    )
     wait_until(lambda: view.result is not None, 3600, f"the {kind} experiment")
 
 
@@ -343,12 +357,16 @@ def why_lesion(window, work: Path) -> None:
     _experiment(window, work, "lesion", 3, 1000, shipped=True)
 
 
-@shot("why-similarity", long="trains plain-20 3 epochs (~2 minutes), then block similarity beside resnet20-demo")
+@shot(
+    "why-similarity", long="trains plain-20 3 epochs (~2 minutes), then block similarity beside resnet20-demo"
+)
 def why_similarity(window, work: Path) -> None:
     _experiment(window, work, "similarity", 3, 500, shipped=True)
 
 
-@shot("why-landscape", long="trains ResNet-20 and plain-20 2 epochs each, then a 21x21 landscape (~10 minutes)")
+@shot(
+    "why-landscape", long="trains ResNet-20 and plain-20 2 epochs each, then a 21x21 landscape (~10 minutes)"
+)
 def why_landscape(window, work: Path) -> None:
     _experiment(window, work, "landscape", 2, 256)
 
@@ -390,7 +408,9 @@ def take(shot: Shot, out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", metavar="NAME", help="screenshots to retake (default: the quick ones)")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="screenshots to retake (default: the quick ones)"
+    )
     parser.add_argument("--all", action="store_true", help="the long ones too (they train for minutes)")
     parser.add_argument("--list", action="store_true", help="name every screenshot, long ones marked")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for the PNGs (default: %(default)s)")
