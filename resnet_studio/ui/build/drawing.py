@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem
+from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsTextItem
 
 from resnet_studio.architecture import ArchitectureSpec, edits
 from resnet_studio.architecture.analysis import LayerInfo, block_name
@@ -147,6 +147,18 @@ class NetworkDrawing:
         item.setPos(x, y)
         return item
 
+    def _wrapped(self, text: str, width: float, colour: QColor) -> QGraphicsTextItem:
+        """Plain text (never read as markup) wrapped at `width`, its lines' top left at (0, 0)."""
+        item = self.scene.addText("")
+        item.setPlainText(text)
+        font = QFont(self.font)
+        font.setPointSizeF(9.5)
+        item.setFont(font)
+        item.setDefaultTextColor(colour)
+        item.setTextWidth(width + 2 * item.document().documentMargin())
+        item.setObjectName("cardProblem")
+        return item
+
     def _link(self, y: float) -> float:
         pen = QPen(self.line_colour, 2)
         self.scene.addLine(CARD_WIDTH / 2, y, CARD_WIDTH / 2, y + LINK, pen)
@@ -183,8 +195,16 @@ class NetworkDrawing:
         per_row = max(1, int((CARD_WIDTH - 2 * PAD + CHIP_GAP) // (CHIP_W + CHIP_GAP)))
         rows = (len(blocks) + per_row - 1) // per_row if blocks else 0
         problem = self.document.problem_for(key)
+        # The reason, word-wrapped inside the card: a long one takes more lines, never the border.
+        warning = self._wrapped(f"⚠ {problem}", CARD_WIDTH - 2 * PAD - 4, ERROR) if problem else None
+        problem_height = warning.boundingRect().height() - 2 * warning.document().documentMargin() if warning else 0
         height = (
-            PAD + 20 + (18 if figures else 0) + rows * (CHIP_H + ARC_SPACE + 6) + (20 if problem else 0) + PAD
+            PAD
+            + 20
+            + (18 if figures else 0)
+            + rows * (CHIP_H + ARC_SPACE + 6)
+            + (problem_height + 4 if warning else 0)
+            + PAD
         )
         rect = QRectF(0, y, CARD_WIDTH, height)
         card = QGraphicsRectItem(rect)
@@ -225,9 +245,9 @@ class NetworkDrawing:
                 elif shortcut == "zero-pad":
                     pen.setStyle(Qt.PenStyle.DotLine)
                 self.scene.addPath(arc, pen).setParentItem(card)
-        if problem:
-            self._text(
-                f"⚠ {problem}", PAD + 4, rect.bottom() - PAD - 18, size=9.5, colour=ERROR
-            ).setParentItem(card)
+        if warning:
+            margin = warning.document().documentMargin()
+            warning.setPos(PAD + 4 - margin, rect.bottom() - PAD - problem_height - margin)
+            warning.setParentItem(card)
         self.cards.append(Card(key, rect, card))
         return rect.bottom()
