@@ -197,7 +197,9 @@ class NetworkDrawing:
         problem = self.document.problem_for(key)
         # The reason, word-wrapped inside the card: a long one takes more lines, never the border.
         warning = self._wrapped(f"⚠ {problem}", CARD_WIDTH - 2 * PAD - 4, ERROR) if problem else None
-        problem_height = warning.boundingRect().height() - 2 * warning.document().documentMargin() if warning else 0
+        problem_height = 0.0
+        if warning:
+            problem_height = warning.boundingRect().height() - 2 * warning.document().documentMargin()
         height = (
             PAD
             + 20
