@@ -2,6 +2,7 @@
 (1024x640): text that fits its place, nothing drawn over something else."""
 
 import pytest
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
 from resnet_studio.ui import MainWindow
@@ -46,3 +47,51 @@ def test_a_long_status_message_never_runs_into_the_network_figures(window):
     bar.clearMessage()
     QApplication.processEvents()
     assert figures.isVisible() and "269,722 parameters" in figures.text()
+
+
+def test_the_block_views_tabs_are_never_cut_short(window):
+    """At 1024 px "Gradient flow" and "Block contributions" read "Gradie…" and "Block contrib…":
+    the tabs take their short names there (the full name is the tooltip), their full ones at 1280."""
+    tabs = window.train_view.plots.block_views
+    bar = tabs.tabBar()
+    for size in ((1024, 640), (1280, 800)):
+        shown(window, size, Workspace.TRAIN)
+        for i in range(bar.count()):
+            text = bar.tabText(i)
+            assert bar.tabRect(i).width() >= bar.fontMetrics().horizontalAdvance(text), (size, text)
+        assert [bar.tabToolTip(i) for i in range(bar.count())] == ["Gradient flow", "Block contributions"]
+    assert bar.tabText(0) == "Gradient flow"  # at 1280 px they fit whole
+
+
+def test_the_gradient_note_stays_inside_its_plot_at_1024(window):
+    shown(window, (1024, 640), Workspace.TRAIN)
+    plots = window.train_view.plots
+    note = plots.gradient_note
+    assert note.isVisible() and "gradient norm" in note.toPlainText()
+    inside = plots.gradient_view.getPlotItem().vb.sceneBoundingRect()
+    assert inside.contains(note.mapRectToScene(note.boundingRect())), (note.sceneBoundingRect(), inside)
+
+
+def test_short_plots_space_their_tick_labels(window):
+    """Learning rate and Speed are about 40 pixels tall at 1024x640: their labelled ticks stay
+    1.6 lines apart (or one label alone), never four on top of each other."""
+    shown(window, (1024, 640), Workspace.TRAIN)
+    plots = window.train_view.plots
+    run = plots.add_run("run 1")
+    for step in range(0, 400, 4):
+        run.add_step(step, 2.0, 0.1 * min(step / 120, (400 - step) / 280), 240 + step % 30, 0.5)
+    plots.redraw()
+    QApplication.processEvents()
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        for plot in (plots.lr_plot, plots.speed_plot, plots.loss_plot, plots.gradient_view):
+            axis = plot.getAxis("left")
+            labels = [rect for rect, _, _ in axis.generateDrawSpecs(painter)[2]]  # as drawn
+            tops = sorted(rect.top() for rect in labels)
+            height = max((rect.height() for rect in labels), default=0)
+            assert labels, plot.objectName()
+            gaps = [b - a for a, b in zip(tops, tops[1:], strict=False)]
+            assert all(gap >= 1.4 * height for gap in gaps), (plot.objectName(), gaps, height)
+    finally:
+        painter.end()
