@@ -414,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="the long ones too (they train for minutes)")
     parser.add_argument("--list", action="store_true", help="name every screenshot, long ones marked")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for the PNGs (default: %(default)s)")
+    parser.add_argument(
+        "--size", metavar="WxH", help="another window size, to check a layout (with --out elsewhere)"
+    )
     args = parser.parse_args(argv)
     if args.list:
         for s in SHOTS.values():
@@ -424,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no screenshot named {', '.join(unknown)} (see --list)")
     chosen = [SHOTS[n] for n in args.names] or [s for s in SHOTS.values() if args.all or not s.long]
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.size:
+        width, height = (int(n) for n in args.size.lower().split("x"))
+        chosen = [dataclasses.replace(s, size=(width, height)) for s in chosen]
     for s in chosen:
         began = time.monotonic()
         path = take(s, args.out)

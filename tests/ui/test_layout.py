@@ -2,10 +2,13 @@
 (1024x640): text that fits its place, nothing drawn over something else."""
 
 import pytest
+from PIL import Image
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
+from resnet_studio.data import demo
 from resnet_studio.ui import MainWindow
+from resnet_studio.ui.classify.classify_view import COLUMNS
 from resnet_studio.ui.common.workspaces import Workspace
 
 
@@ -95,3 +98,28 @@ def test_short_plots_space_their_tick_labels(window):
             assert all(gap >= 1.4 * height for gap in gaps), (plot.objectName(), gaps, height)
     finally:
         painter.end()
+
+
+def test_classify_keeps_its_problem_column_and_status_in_view_at_1024(window, qtbot, tmp_path):
+    """The shipped weights' long description and a file's problem at 1024x640: the status wraps
+    instead of running past the window, and the Problem column stays inside the table."""
+    pictures, _ = demo.generate(3, seed=1)
+    paths = []
+    for i, picture in enumerate(pictures):
+        paths.append(tmp_path / f"shape-{i}.png")
+        Image.fromarray(picture.transpose(1, 2, 0)).resize((64, 64)).save(paths[-1])
+    paths.append(tmp_path / "scan-broken.jpg")
+    paths[-1].write_bytes(paths[0].read_bytes()[:100])
+    shown(window, (1024, 640), Workspace.CLASSIFY)
+    view = window.classify_view
+    view.classify_paths([str(p) for p in paths])
+    qtbot.waitUntil(lambda: not view.busy and view.table.rowCount() == 4, timeout=60_000)
+    QApplication.processEvents()
+    table, header = view.table, view.table.horizontalHeader()
+    problem = COLUMNS.index("Problem")
+    assert header.sectionViewportPosition(problem) + header.sectionSize(problem) <= table.viewport().width()
+    assert not table.horizontalScrollBar().isVisible()
+    status = view.status
+    assert "trained on CIFAR-10" in status.text()  # the long description
+    assert status.geometry().right() <= view.width() and status.x() >= 0
+    assert status.heightForWidth(status.width()) <= status.height()  # every line of it shown
