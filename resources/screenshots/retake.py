@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -26,9 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SCRATCH = Path(tempfile.mkdtemp(prefix="resnet-studio-screenshots-"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["XDG_CONFIG_HOME"] = str(SCRATCH / "config")  # a first launch: no recent files, no tour
 sys.path.insert(0, str(ROOT))  # the clone's package, even where another one is installed
 
 
@@ -374,7 +373,7 @@ def why_landscape(window, work: Path) -> None:
 # -- taking them ---------------------------------------------------------------------------------
 
 
-def take(shot: Shot, out: Path) -> Path:
+def take(shot: Shot, out: Path, scratch: Path) -> Path:
     from PySide6.QtWidgets import QApplication
 
     from resnet_studio.ui.common.feature_tiles import write_png
@@ -385,7 +384,7 @@ def take(shot: Shot, out: Path) -> Path:
     app.setApplicationName("ResNet Studio")
     app.setOrganizationName("ResNet Studio")
     apply_theme(app, shot.theme)
-    work = SCRATCH / shot.name
+    work = scratch / shot.name
     work.mkdir(parents=True, exist_ok=True)
     window = MainWindow()
     window.train_view.runs_root = work / "runs"
@@ -426,14 +425,20 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no screenshot named {', '.join(unknown)} (see --list)")
     chosen = [SHOTS[n] for n in args.names] or [s for s in SHOTS.values() if args.all or not s.long]
-    args.out.mkdir(parents=True, exist_ok=True)
     if args.size:
         width, height = (int(n) for n in args.size.lower().split("x"))
         chosen = [dataclasses.replace(s, size=(width, height)) for s in chosen]
-    for s in chosen:
-        began = time.monotonic()
-        path = take(s, args.out)
-        print(f"{path}  ({time.monotonic() - began:.0f} s)", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="resnet-studio-screenshots-"))
+    # A first launch: the user's settings (recent files, window size, the tour) are never read.
+    os.environ["XDG_CONFIG_HOME"] = str(scratch / "config")
+    try:
+        for s in chosen:
+            began = time.monotonic()
+            path = take(s, args.out, scratch)
+            print(f"{path}  ({time.monotonic() - began:.0f} s)", flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
