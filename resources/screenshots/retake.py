@@ -2,7 +2,7 @@
 
     .venv/bin/python resources/screenshots/retake.py              # every quick one
     .venv/bin/python resources/screenshots/retake.py build classify
-    .venv/bin/python resources/screenshots/retake.py --all        # the long ones too (~25 min)
+    .venv/bin/python resources/screenshots/retake.py --all        # the long ones too (~30 min)
     .venv/bin/python resources/screenshots/retake.py --list
 
 Each screenshot is a function below: it builds the studio's `MainWindow`, drives it (a workspace
@@ -328,9 +328,10 @@ def _trained_twins(work: Path, epochs: int, with_residual: bool = True) -> tuple
 
     folders = []
     for preset in ("resnet20", "plain20") if with_residual else ("plain20",):
-        folder = work / f"{preset}-{epochs}"
-        config = get_recipe("quick").config(epochs=epochs, seed=0)
-        run_training(Trainer(get_preset(preset), config, folder))
+        folder = work.parent / "twins" / f"{preset}-{epochs}"  # shared by the shots of one call
+        if not (folder / "checkpoints" / "best.pt").is_file():
+            config = get_recipe("quick").config(epochs=epochs, seed=0)
+            run_training(Trainer(get_preset(preset), config, folder))
         folders.append(folder)
     return folders[0], folders[-1]
 
