@@ -328,7 +328,8 @@ def _trained_twins(work: Path, epochs: int, with_residual: bool = True) -> tuple
 
     folders = []
     for preset in ("resnet20", "plain20") if with_residual else ("plain20",):
-        folder = work.parent / "twins" / f"{preset}-{epochs}"  # shared by the shots of one call
+        # Shared by the shots of one call; named as the window shows them ("plain-20").
+        folder = work.parent / "twins" / f"{epochs}-epochs" / preset.replace("20", "-20")
         if not (folder / "checkpoints" / "best.pt").is_file():
             config = get_recipe("quick").config(epochs=epochs, seed=0)
             run_training(Trainer(get_preset(preset), config, folder))
@@ -339,7 +340,8 @@ def _trained_twins(work: Path, epochs: int, with_residual: bool = True) -> tuple
 def _experiment(window, work: Path, kind: str, epochs: int, limit: int, shipped: bool = False) -> None:
     """`kind` on ResNet-20 (the shipped `resnet20-demo` where `shipped`) beside plain-20."""
     residual, plain = _trained_twins(work, epochs, with_residual=not shipped)
-    window.model_source.use_checkpoint("resnet20-demo" if shipped else str(residual))
+    os.chdir(residual.parent)  # the Model line names the checkpoint "resnet-20", not a temporary path
+    window.model_source.use_checkpoint("resnet20-demo" if shipped else residual.name)
     window.training.remember(plain)
     _workspace(window, "inspect")
     view = window.inspect_view.experiments
@@ -387,6 +389,7 @@ def take(shot: Shot, out: Path, scratch: Path) -> Path:
     apply_theme(app, shot.theme)
     work = scratch / shot.name
     work.mkdir(parents=True, exist_ok=True)
+    cwd = os.getcwd()
     window = MainWindow()
     window.train_view.runs_root = work / "runs"
     window.resize(*shot.size)
@@ -404,6 +407,7 @@ def take(shot: Shot, out: Path, scratch: Path) -> Path:
         window.close()
         window.deleteLater()
         QApplication.processEvents()
+        os.chdir(cwd)
 
 
 def main(argv: list[str] | None = None) -> int:
