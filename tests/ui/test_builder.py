@@ -154,13 +154,36 @@ def test_invalid_setting_is_shown_in_place_and_disables_training(window):
     assert not doc.valid and doc.analysis is None
     card = window.canvas.stage_cards()[1]
     assert card.item.pen().color().name() == "#d93025"
-    texts = [i.text() for i in window.canvas.scene().items() if hasattr(i, "text")]
+    texts = [_text_of(i) for i in window.canvas.scene().items()]
     assert any("multiple of 4" in t for t in texts)
     assert "multiple of 4" in window.inspector.problem.text()
     assert not window.train_action.isEnabled() and "multiple of 4" in window.train_action.toolTip()
     assert window.summary.item(0, 0).text().startswith("Invalid: stages[1].channels")
     window.inspector.channels.setValue(32)
     assert doc.valid and window.train_action.isEnabled()
+
+
+def _text_of(item) -> str:
+    """The text of a scene item: simple text, rich text item, or none."""
+    if hasattr(item, "toPlainText"):
+        return item.toPlainText()
+    return item.text() if hasattr(item, "text") else ""
+
+
+def test_a_stage_cards_problem_is_wrapped_inside_the_card(window):
+    """The reason a stage cannot work is word-wrapped inside its red card, never past its border."""
+    window.document.select(Part.stage(1))
+    window.inspector.block.setCurrentIndex(1)  # bottleneck
+    window.inspector.channels.setValue(30)  # a long reason: "...multiple of 4 (inner width is...)"
+    card = window.canvas.stage_cards()[1]
+    [warning] = [i for i in card.item.childItems() if "multiple of 4" in _text_of(i)]
+    rect = warning.mapRectToScene(warning.boundingRect())
+    if hasattr(warning, "document"):  # the text's own lines, without the item's margin
+        margin = warning.document().documentMargin()
+        rect = rect.adjusted(margin, margin, -margin, -margin)
+    assert card.rect.contains(rect), (rect, card.rect)
+    others = [c.rect for c in window.canvas.stage_cards() if c is not card]
+    assert not any(other.intersects(card.rect) for other in others)  # the taller card pushes the next
 
 
 def test_save_and_reopen_give_an_identical_spec(window, tmp_path):

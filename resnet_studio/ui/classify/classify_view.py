@@ -129,6 +129,10 @@ class ClassifyView(QWidget):
         self.status = QLabel(
             "Drop image files or folders anywhere on the window, paste an image, or open files."
         )
+        self.status.setObjectName("classifyStatus")
+        # A long model description takes a second line, never the window's width (at 1024 px the
+        # line was cut).
+        self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
@@ -242,7 +246,7 @@ class ClassifyView(QWidget):
         self._fills.remove(fill)
         if self._fills:
             return  # the newest batch finishes the job
-        self.table.resizeColumnsToContents()
+        self._fit_columns()
         self.table.setSortingEnabled(sorting or self.table.horizontalHeader().sortIndicatorSection() >= 0)
         self.table.clearSelection()
         row = self._row_of(predictions[0]) if predictions else -1
@@ -260,6 +264,26 @@ class ClassifyView(QWidget):
             f"Classified {len(predictions) - bad} of {len(predictions)} images in "
             f"{self.last_elapsed_ms:.0f} ms with {self.source.describe()}{problems}{below}"
         )
+
+    def _fit_columns(self) -> None:
+        """Columns sized to their contents, then, where that is wider than the table (a 1024-pixel
+        window), the runners-up and the problem share the room the other columns leave: cut short
+        with "…" (the full text is the cell's tooltip) instead of the Problem column out of view."""
+        table, header = self.table, self.table.horizontalHeader()
+        table.resizeColumnsToContents()
+        shared = (COLUMNS.index("Top classes"), COLUMNS.index("Problem"))
+        others = sum(header.sectionSize(c) for c in range(len(COLUMNS)) if c not in shared)
+        # The room inside the frame, less a vertical scroll bar's width (it may appear once the
+        # rows are in: the viewport's width is not final yet).
+        inside = table.width() - 2 * table.frameWidth() - table.verticalScrollBar().sizeHint().width()
+        room = inside - others
+        top, problem = (header.sectionSize(c) for c in shared)
+        if top + problem <= room:
+            return
+        least = header.minimumSectionSize()
+        problem = max(least, min(problem, room // 2))
+        header.resizeSection(shared[0], max(least, room - problem))
+        header.resizeSection(shared[1], problem)
 
     def _row_of(self, prediction: Prediction) -> int:
         for row in range(self.table.rowCount()):
@@ -302,7 +326,9 @@ class ClassifyView(QWidget):
                     f"{label.text()}\nUnsure: below {UNSURE_BELOW:.0%}; the image may show none of "
                     "the classes this model knows"
                 )
+        others.setToolTip(others.text())
         problem = QTableWidgetItem(prediction.error or "")
+        problem.setToolTip(prediction.error or "")
         for column, item in enumerate((icon, name, label, probability, others, problem)):
             self.table.setItem(row, column, item)
 

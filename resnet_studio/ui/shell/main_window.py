@@ -87,7 +87,9 @@ class MainWindow(FileActions, QMainWindow):
         self.setCentralWidget(self.tabs)
         self.setAcceptDrops(True)  # image files dropped anywhere are classified
         self.status_figures = QLabel()
+        self.status_figures.setContentsMargins(16, 0, 0, 0)  # a gap between a message and the figures
         self.statusBar().addPermanentWidget(self.status_figures)
+        self.statusBar().messageChanged.connect(self._status_message_changed)
 
         self._make_actions()
         self._make_menus()
@@ -332,6 +334,16 @@ class MainWindow(FileActions, QMainWindow):
     def _use_imported(self, path: str) -> None:
         self.model_source.use_checkpoint(path)
         self.show_workspace(Workspace.CLASSIFY)
+
+    def _status_message_changed(self, message: str) -> None:
+        """A message longer than the room beside the network's figures would run into them (an
+        export's summary names two paths): the figures step aside while it shows and come back
+        when it goes; the whole message is also the bar's tooltip."""
+        bar = self.statusBar()
+        room = bar.width() - self.status_figures.sizeHint().width() - 24
+        wide = bool(message) and bar.fontMetrics().horizontalAdvance(message) > room
+        self.status_figures.setVisible(not wide)
+        bar.setToolTip(message)
 
     def show_workspace(self, workspace: Workspace) -> None:
         self.tabs.setCurrentWidget(self.workspace_widget(workspace))

@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QTabWidget, QWidget
 
 from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.ui.train.contribution_view import ContributionView
+from resnet_studio.ui.train.spaced_axis import SpacedAxis
 
 RUN_COLOURS = ["#4c8bf5", "#e8833a", "#3aa675", "#d0508a", "#8e6cd8", "#c9a227"]
+# The two views of the blocks: their full names, and the short ones a narrow column shows (the
+# full name is then the tab's tooltip).
+BLOCK_TABS = (("Gradient flow", "Gradients"), ("Block contributions", "Contributions"))
 
 
 @dataclass
@@ -160,6 +164,8 @@ class TrainPlots(QWidget):
         self.gradient_note.setTextWidth(170)
         self.gradient_note.setPos(0.5, 0.5)
         self.gradient_view.addItem(self.gradient_note, ignoreBounds=True)
+        # As wide as the plot's inside allows: in a narrow column it wraps, never over the axis.
+        self.gradient_view.getPlotItem().vb.sigResized.connect(self._fit_gradient_note)
         # Where a part gets no gradient at all (a whitening stem's filters are fixed): said, not a
         # missing bar that reads as a vanished gradient.
         self.fixed_label = pg.TextItem("fixed", anchor=(0.5, 1.0), color=self.palette().mid().color())
@@ -180,12 +186,13 @@ class TrainPlots(QWidget):
         self.block_views = QTabWidget()
         self.block_views.setObjectName("blockViews")
         self.block_views.setDocumentMode(True)
-        self.block_views.addTab(self.gradient_view, "Gradient flow")
-        self.block_views.addTab(self.contribution_view, "Block contributions")
+        for widget, (name, _) in zip((self.gradient_view, self.contribution_view), BLOCK_TABS, strict=True):
+            self.block_views.addTab(widget, name)
         # As narrow as the plots beside it may be: the tabs and the strip's controls never widen
         # the column (they are cut short in a small window instead).
         self.block_views.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.block_views.tabBar().setElideMode(Qt.TextElideMode.ElideRight)
+        self.block_views.installEventFilter(self)  # its width picks the tabs' full or short names
         grid.addWidget(self.block_views, 2, 0)
         small = QGridLayout()
         small.addWidget(self.lr_plot, 0, 0)
@@ -194,8 +201,28 @@ class TrainPlots(QWidget):
         grid.setRowStretch(1, 3)
         grid.setRowStretch(2, 3)
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.block_views and event.type() == QEvent.Type.Resize:
+            self._fit_tab_texts()
+        return super().eventFilter(watched, event)
+
+    def _fit_tab_texts(self) -> None:
+        """The tabs' full names where they fit the column, else their short names (never cut to
+        "Gradie…"); the full name is always the tooltip."""
+        bar = self.block_views.tabBar()
+        for names in zip(*BLOCK_TABS, strict=True):
+            for i, name in enumerate(names):
+                bar.setTabText(i, name)
+                bar.setTabToolTip(i, BLOCK_TABS[i][0])
+            if sum(bar.tabSizeHint(i).width() for i in range(bar.count())) <= self.block_views.width():
+                return
+
+    def _fit_gradient_note(self) -> None:
+        width = self.gradient_view.getPlotItem().vb.width()
+        self.gradient_note.setTextWidth(max(60.0, min(170.0, width - 16)))
+
     def _plot(self, name: str, title: str, left: str, bottom: str) -> pg.PlotWidget:
-        widget = pg.PlotWidget()
+        widget = pg.PlotWidget(axisItems={"left": SpacedAxis("left")})
         widget.setObjectName(name)
         widget.setBackground(self.palette().base().color())  # follows light and dark
         text = self.palette().text().color()
