@@ -7,12 +7,11 @@ import dataclasses
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resnet_studio.cli.common import DEVICES, PROG, arch_options, spec_of
 from resnet_studio.errors import UserError
-from resnet_studio.fileio import run_folder_name
+from resnet_studio.fileio import unused_run_folder
 
 if TYPE_CHECKING:
     from resnet_studio.architecture.spec import ArchitectureSpec
@@ -114,7 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from resnet_studio.training.distributed import finish
 
     spec, config, out = _plan(args)
-    trainer = Trainer(spec, config, out, resume=args.resume)
+    trainer = Trainer(spec, config, out, resume=args.resume, extra_budget=args.budget is not None)
     # Ctrl-C and SIGTERM (what `kill` and a container stop send) stop after the current step with
     # a checkpoint; a second one aborts.
     signals = [signal.SIGINT, signal.SIGTERM]
@@ -185,7 +184,8 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
         if recipe is not None:
             raise UserError("--recipe starts a new run; --resume continues a run with its own settings")
         del overrides["data"]  # a run continues on its own data
-        config = resumed_config(RunDirectory(args.resume).read_config(), **overrides)
+        run = RunDirectory(args.resume)
+        config = resumed_config(run.read_config(), f"{run.config_file}: ", **overrides)
         out = args.resume
     else:
         if spec is None:
@@ -203,9 +203,7 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
         config = dataclasses.replace(
             config, download=args.download, sync_batchnorm=args.sync_batchnorm, tensorboard=args.tensorboard
         )
-        out = args.out or str(Path("runs") / run_folder_name(spec.name))
-        if Path(out, "metrics.jsonl").exists():
-            raise UserError(f"--out {out}: already holds a run; use --resume {out} or another folder")
+        out = args.out or str(unused_run_folder("runs", spec.name))
     config.distributed = args.distributed
     config.tensorboard = args.tensorboard or config.tensorboard
     config.check()
