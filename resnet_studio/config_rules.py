@@ -54,7 +54,7 @@ INTEGERS = {
     "seed": (0, MAX_SEED, False),
     "crop_padding": (0, 64, False),
     "tta_shift": (0, 8, False),
-    "val_every": (0, MAX_EPOCHS, False),
+    "val_every": (0, MAX_EPOCHS, False),  # its message below
     "steps": (1, MAX_INT, True),
     "limit_train": (1, MAX_INT, True),
     "limit_val": (1, MAX_INT, True),
@@ -92,6 +92,8 @@ def check_config_fields(values: Mapping[str, Any]) -> None:
             raise bad(name, "must be a positive integer")
         if low == 1 and value > high:
             raise bad(name, f"must be at most {high:,}")
+        if name == "val_every" and (not is_integer(value) or not low <= value <= high):
+            raise bad(name, f"must be a whole number of epochs, 0 to {high:,}")
         if not is_integer(value) or not low <= value <= high:
             raise bad(name, f"must be an integer from {low:,} to {high:,}")
     for name in NON_NEGATIVE:

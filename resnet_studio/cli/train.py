@@ -38,10 +38,16 @@ def add_parser(sub: Any) -> None:
         "--budget",
         metavar="DURATION",
         help="train for this long, e.g. 10m, 90s, 1h30m: the number of steps is set from the measured "
-        "speed so that the run, evaluation included, ends on time with its schedule completed",
+        "speed so that the run, evaluation included, ends on time with its schedule completed; with "
+        "--resume, this much more time",
     )
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--steps", type=int, metavar="N", help="optimizer steps in all (instead of --epochs)")
+    p.add_argument("--epochs", type=int, help="epochs in all (with --resume: the new total, above the run's)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="optimizer steps in all, instead of --epochs (with --resume: the new total, above the run's)",
+    )
     p.add_argument(
         "--val-fraction",
         type=float,
@@ -97,9 +103,15 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit-val", type=int, metavar="N")
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: one per core)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/NAME-TIME)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or finished run")
+    p.add_argument("--seed", type=int, help="0 to 2147483647 (default 0)")
+    p.add_argument(
+        "--out", metavar="RUN_DIR", help="a new run folder, absent or empty (default runs/NAME-TIME)"
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a stopped run to its end, or a finished one with more --epochs, --steps or --budget",
+    )
     p.add_argument("--distributed", action="store_true", help="DistributedDataParallel under torchrun")
     p.add_argument("--sync-batchnorm", action="store_true", help="with --distributed")
     p.add_argument("--download", action="store_true", help="download CIFAR data if missing")

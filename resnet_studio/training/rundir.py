@@ -57,21 +57,32 @@ class RunDirectory:
     def lock(self, new: bool = False) -> None:
         """Hold the run for writing until `close()`; a second writer gets a `UserError` naming the
         process that holds it. The lock dies with its process (kill -9 included): never stale.
-        A `new` run's folder is made here, or must be an empty folder (`claim_new`)."""
+        A `new` run's folder is made here, or must be empty (`check_new`), checked again once
+        locked: of two processes that both found it empty, the second is refused."""
         if new:
-            self.claim_new()
+            self.check_new()
         else:
             self.check_for_writing()
-        if fcntl is None or self._lock is not None:
-            return  # no flock on this system: one writer is the user's to ensure
-        lock_file = self.path / LOCK_FILE
-        # Never through a link, never a pipe (opened without blocking); a new run's lock is a new
-        # file, so that two processes that both found the folder empty cannot both start a run.
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | (os.O_EXCL if new else 0)
         try:
-            fd = os.open(lock_file, flags, 0o644)
-        except FileExistsError:
-            raise self._exists() from None
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot create the run folder ({_reason(exc)})") from None
+        if fcntl is not None and self._lock is None:
+            self._lock = self._take_lock()
+        if new:
+            try:
+                self.check_new()
+                check_real_folders(self.path / "checkpoints", self.path)
+            except (UserError, OSError) as exc:
+                self.unlock()
+                raise (
+                    exc if isinstance(exc, UserError) else UserError(f"{self.path}: {_reason(exc)}")
+                ) from None
+
+    def _take_lock(self) -> int:
+        lock_file = self.path / LOCK_FILE
+        try:  # never through a link, never a pipe (opened without blocking, then checked)
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
         except OSError as exc:
             raise UserError(f"{lock_file}: cannot lock the run folder ({_reason(exc)})") from None
         mode = os.fstat(fd).st_mode
@@ -83,23 +94,21 @@ class RunDirectory:
         except OSError:
             holder = _lock_holder(fd)
             os.close(fd)
-            raise UserError(
-                f"{self.path}: another process is writing this run ({holder}); wait for it to end, "
-                f"or follow it with `resnet-studio open {self.path}`"
-            ) from None
+            raise self._busy(holder) from None
         os.ftruncate(fd, 0)
         me = {"pid": os.getpid(), "host": platform.node(), "since": time.time()}
         os.write(fd, json.dumps(me).encode())
-        self._lock = fd
+        return fd
 
-    def _exists(self) -> UserError:
+    def _busy(self, holder: str) -> UserError:
         return UserError(
-            f"{self.path}: exists already: use --resume {self.path} to continue the run in it, "
-            "or name a new folder (a run folder is created new, never written over)"
+            f"{self.path}: another process is writing this run ({holder}); wait for it to end, "
+            f"or follow it with `resnet-studio open {self.path}`"
         )
 
     def check_new(self) -> None:
-        """`UserError` unless the folder can hold a new run: absent, or an empty real folder."""
+        """`UserError` unless the folder can hold a new run: absent, or a real folder with nothing
+        in it but the lock file of a writer that is gone (killed before it wrote anything)."""
         try:
             mode = os.lstat(self.path).st_mode
         except FileNotFoundError:
@@ -109,18 +118,15 @@ class RunDirectory:
         if not stat.S_ISDIR(mode):
             raise UserError(f"{self.path}: exists and is {kind_of(mode)}, not a folder: name a new folder")
         with os.scandir(self.path) as entries:
-            if any(True for _ in entries):
-                raise self._exists()
-
-    def claim_new(self) -> None:
-        """Make a new run's folder (or take the empty one the user made): anything else there is
-        refused, so that a new run never replaces a file of the user's or of another run."""
-        self.check_new()
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            check_real_folders(self.path / "checkpoints", self.path)
-        except OSError as exc:
-            raise UserError(f"{self.path}: cannot create the run folder ({_reason(exc)})") from None
+            others = [e.name for e in entries if e.name != LOCK_FILE or not e.is_file(follow_symlinks=False)]
+        holder = self.writer() if self._lock is None else None
+        if holder is not None:
+            raise self._busy(holder)
+        if others:
+            raise UserError(
+                f"{self.path}: exists already: use --resume {self.path} to continue the run in it, "
+                "or name a new folder (a run folder is created new, never written over)"
+            )
 
     def check_for_writing(self) -> None:
         """`UserError` naming the path unless the run can be written safely: the folder and its
@@ -130,8 +136,6 @@ class RunDirectory:
             try:
                 mode = os.lstat(folder).st_mode
             except FileNotFoundError:
-                if folder == self.path:
-                    raise UserError(f"{self.path}: no such run folder") from None
                 continue
             except OSError as exc:
                 raise UserError(f"{folder}: cannot use it ({_reason(exc)})") from None

@@ -43,6 +43,14 @@ class RunSummary:
     problem: str | None = None  # why the run is broken: a file that cannot be read, a bad field
 
     @property
+    def problem_here(self) -> str | None:
+        """`problem` with the run folder's own path left out ("config.json: epochs: ..."): what
+        a line that already names the run needs."""
+        if self.problem is None:
+            return None
+        return self.problem.replace(f"{self.path}{os.sep}", "")
+
+    @property
     def status(self) -> str:
         if self.problem is not None:
             return "broken"

@@ -138,16 +138,20 @@ def test_the_engine_refuses_a_folder_that_is_not_new_and_the_studio_picks_new_na
     first.mkdir()
     second = unused_run_folder(tmp_path, "ResNet-20")
     assert second != first and second.name.startswith(first.name) and not second.exists()
-    # Two writers that both found the folder empty: the second is refused by the lock file.
+    # Two writers that both found the folder empty: the second is refused by the lock.
     empty = tmp_path / "empty"
     empty.mkdir()
     one, two = RunDirectory(empty), RunDirectory(empty)
     one.lock(new=True)
     try:
-        with pytest.raises(UserError, match="exists already"):
+        with pytest.raises(UserError, match="another process is writing this run"):
             two.lock(new=True)
     finally:
         one.unlock()
+    # Once the first has written, a later writer finds the folder taken, whoever holds the lock.
+    (empty / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="exists already"):
+        two.lock(new=True)
 
 
 # -- 3: no write inside a run folder follows a link ------------------------------------------------

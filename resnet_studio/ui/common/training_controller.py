@@ -218,7 +218,7 @@ class TrainingController(QObject):
         try:
             summary = summarize_run(path)
             if summary.problem is not None:
-                raise UserError(f"{Path(path).name} cannot be resumed: {summary.problem}")
+                raise UserError(f"{Path(path).name} cannot be resumed: {summary.problem_here}")
             run = RunDirectory(path)
             saved = run.read_config()
             # A stopped run goes on to its own end; a completed one to Setup's epochs.

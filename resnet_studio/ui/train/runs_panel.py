@@ -100,7 +100,7 @@ class RunsPanel(QWidget):
                 f"{run.status}\nupdated {time.ctime(run.updated)}"
             )
             if run.problem is not None:  # a file that cannot be used: the run, listed, says why
-                cells = (f"{run.path.name}\n{run.problem}", best, run.status)
+                cells = (f"{run.path.name}\n{run.problem_here}", best, run.status)
                 tip = f"{run.path}\nbroken: {run.problem}"
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
