@@ -122,9 +122,10 @@ def _open_folder(folder: Path, within: Path | None) -> int | None:
     try:
         return os.open(folder, flags)
     except OSError as exc:
-        raise NotARegularFile(
-            exc.errno or errno.EIO, "not a folder (or a link to one)", str(folder)
-        ) from None
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        # Swapped for a link or a file since the check.
+        raise NotARegularFile(exc.errno, "not a folder (or a link to one)", str(folder)) from None
 
 
 TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")  # `.last.pt.3f9a01bc.tmp`
@@ -251,7 +252,7 @@ def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[str]:
     """Delete what a killed writer left in `folder`: regular files named as `atomic_write` names
     its temporary files (never a link, a folder or any other name). The names removed. Call it
     only while no other process writes there (a run's lock)."""
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -262,6 +263,16 @@ def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[str]:
                 os.unlink(entry.path)
                 removed.append(entry.name)
     return removed
+
+
+def atomic_write_bytes(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    within: str | os.PathLike[str] | None = None,
+    exclusive: bool = False,
+) -> None:
+    atomic_write(path, lambda handle: handle.write(data), within=within, exclusive=exclusive)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -118,7 +118,7 @@ class TrainingLoop:
             cfg.batch_size * self.world,
             len(self.data.val),
         )
-        if self.planner is not None:  # it must have run long enough to time the steps
+        if self.planner is not None and (extra_budget or not self.resumed):  # long enough to be timed
             self.total_steps = self.planner.provisional_total(self.pos.step, self.total_steps)
         self.epochs = -(-self.total_steps // self.steps_per_epoch)  # ceil: a last epoch may be partial
         self.train_set = DataSet(self.data.train.images.to(device), self.data.train.labels.to(device))

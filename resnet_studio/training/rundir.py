@@ -22,6 +22,7 @@ from resnet_studio.fileio import (
     NotARegularFile,
     TooLarge,
     atomic_write,
+    atomic_write_bytes,
     check_real_folders,
     kind_of,
     loads_json,
@@ -219,11 +220,8 @@ class RunDirectory:
             (self.architecture_file, architecture),
             (self.config_file, {**config, "device_used": device, "versions": versions}),
         ):
-            text = json.dumps(data, indent=2) + "\n"
             try:
-                atomic_write(
-                    path, lambda handle, t=text: handle.write(t.encode()), within=self.path, exclusive=True
-                )
+                atomic_write_bytes(path, _json_bytes(data), within=self.path, exclusive=True)
             except OSError as exc:
                 raise WriteError.of(path, exc) from None
 
@@ -232,7 +230,7 @@ class RunDirectory:
         tell a stopped run from one still training)."""
         record = {"status": status, "epoch": epoch, "step": step, "message": message, "time": time.time()}
         try:
-            atomic_write(self.status_file, lambda handle: handle.write(_json_bytes(record)), within=self.path)
+            atomic_write_bytes(self.status_file, _json_bytes(record), within=self.path)
         except OSError as exc:
             raise WriteError.of(self.status_file, exc) from None
 
