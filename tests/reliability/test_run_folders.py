@@ -343,7 +343,7 @@ def test_resume_to_a_step_count_already_passed_is_refused_with_the_step(run, cap
 
 
 def test_resume_with_a_budget_trains_that_much_more(run, capsys):
-    code, out, err = run_cli(capsys, "train", "--resume", run, "--budget", "2s")
+    code, out, err = run_cli(capsys, "train", "--resume", run, "--budget", "1s")
     assert code == 0, err
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] > 4
 
