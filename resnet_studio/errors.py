@@ -23,6 +23,8 @@ class WriteError(UserError):
     @classmethod
     def of(cls, path: object, exc: OSError, what: str = "cannot write") -> WriteError:
         reason = (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) != str(path):
+            reason = f"{exc.filename}: {reason}"  # the folder on the way that failed, a link say
         return cls(f"{path}: {what}: {reason}")
 
 

@@ -21,7 +21,7 @@ QT = ("PySide6", "pyqtgraph", "shiboken6", "superqt")
 # Qt-free core at the bottom, the studio and the command line on top (README, "Architecture").
 LAYERS = (
     ("__init__", "errors", "fileio", "lazy"),  # the root: version, error types, safe writes, lazy names
-    ("architecture", "data"),  # what a network is; images and data sources
+    ("architecture", "data", "config_rules"),  # a network; images and data; a training config's rules
     ("nn", "project"),  # the torch network, its checkpoints; the studio's project file
     ("inspection",),  # inference: evaluate, classify, feature maps, Grad-CAM
     ("training", "export"),  # the engine and run folders; TorchScript, ONNX, source

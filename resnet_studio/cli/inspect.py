@@ -269,7 +269,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "csv":
-        from resnet_studio.training.rundir import metrics_to_csv
+        from resnet_studio.training.runinfo import metrics_to_csv
 
         rows = metrics_to_csv(args.checkpoint, args.out)
         print(f"wrote {args.out} ({rows} rows of metrics)")

@@ -7,12 +7,11 @@ import dataclasses
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resnet_studio.cli.common import DEVICES, PROG, arch_options, positive_int, spec_of
 from resnet_studio.errors import UserError
-from resnet_studio.fileio import run_folder_name
+from resnet_studio.fileio import unused_run_folder
 
 if TYPE_CHECKING:
     from resnet_studio.architecture.spec import ArchitectureSpec
@@ -39,10 +38,16 @@ def add_parser(sub: Any) -> None:
         "--budget",
         metavar="DURATION",
         help="train for this long, e.g. 10m, 90s, 1h30m: the number of steps is set from the measured "
-        "speed so that the run, evaluation included, ends on time with its schedule completed",
+        "speed so that the run, evaluation included, ends on time with its schedule completed; with "
+        "--resume, this much more time",
     )
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--steps", type=int, metavar="N", help="optimizer steps in all (instead of --epochs)")
+    p.add_argument("--epochs", type=int, help="epochs in all (with --resume: the new total, above the run's)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="optimizer steps in all, instead of --epochs (with --resume: the new total, above the run's)",
+    )
     p.add_argument(
         "--val-fraction",
         type=float,
@@ -98,9 +103,15 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit-val", type=positive_int, metavar="N")
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: one per core)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/NAME-TIME)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or finished run")
+    p.add_argument("--seed", type=int, help="0 to 2147483647 (default 0)")
+    p.add_argument(
+        "--out", metavar="RUN_DIR", help="a new run folder, absent or empty (default runs/NAME-TIME)"
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a stopped run to its end, or a finished one with more --epochs, --steps or --budget",
+    )
     p.add_argument("--distributed", action="store_true", help="DistributedDataParallel under torchrun")
     p.add_argument("--sync-batchnorm", action="store_true", help="with --distributed")
     p.add_argument("--download", action="store_true", help="download CIFAR data if missing")
@@ -114,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from resnet_studio.training.distributed import finish
 
     spec, config, out = _plan(args)
-    trainer = Trainer(spec, config, out, resume=args.resume)
+    trainer = Trainer(spec, config, out, resume=args.resume, extra_budget=args.budget is not None)
     # Ctrl-C and SIGTERM (what `kill` and a container stop send) stop after the current step with
     # a checkpoint; a second one aborts.
     signals = [signal.SIGINT, signal.SIGTERM]
@@ -185,7 +196,8 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
         if recipe is not None:
             raise UserError("--recipe starts a new run; --resume continues a run with its own settings")
         del overrides["data"]  # a run continues on its own data
-        config = resumed_config(RunDirectory(args.resume).read_config(), **overrides)
+        run = RunDirectory(args.resume)
+        config = resumed_config(run.read_config(), f"{run.config_file}: ", **overrides)
         out = args.resume
     else:
         if spec is None:
@@ -203,9 +215,7 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
         config = dataclasses.replace(
             config, download=args.download, sync_batchnorm=args.sync_batchnorm, tensorboard=args.tensorboard
         )
-        out = args.out or str(Path("runs") / run_folder_name(spec.name))
-        if Path(out, "metrics.jsonl").exists():
-            raise UserError(f"--out {out}: already holds a run; use --resume {out} or another folder")
+        out = args.out or str(unused_run_folder("runs", spec.name))
     config.distributed = args.distributed
     config.tensorboard = args.tensorboard or config.tensorboard
     config.check()

@@ -22,6 +22,7 @@ import torch
 from resnet_studio.architecture.analysis import analyze
 from resnet_studio.architecture.cost import machine_memory, too_big
 from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
+from resnet_studio.config_rules import check_saved_config
 from resnet_studio.data.preprocessing import Preprocessing, PreprocessingError
 from resnet_studio.errors import SpecError, UserError, WriteError
 from resnet_studio.fileio import atomic_write
@@ -33,13 +34,14 @@ INFERENCE_BATCH = 64  # images classified at a time
 VERSION = 1
 
 
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+def save_checkpoint(path: str | Path, state: dict[str, Any], *, within: str | Path | None = None) -> None:
     """Write `state` (plain values and tensors only) atomically to `path`; a failed write (a full
-    disk) raises `WriteError` and leaves the previous file as it was."""
+    disk) raises `WriteError` and leaves the previous file as it was. With `within` (the run
+    folder), no folder on the way from it may be a link (`fileio.atomic_write`)."""
     buffer = io.BytesIO()  # serialised first: a failing write then reports the system's reason
     torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
     try:
-        atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
+        atomic_write(path, lambda handle: handle.write(buffer.getbuffer()), within=within)
     except OSError as exc:
         raise WriteError.of(path, exc, "cannot write the checkpoint") from None
 
@@ -144,8 +146,8 @@ def _check_metadata(state: dict[str, Any], path: Path) -> None:
         raise bad("input_size", f"{state['input_size']!r} differs from the architecture's {spec.input.size}")
     if not isinstance(state["model"], dict) or not all(isinstance(k, str) for k in state["model"]):
         raise bad("model", "must be a dictionary of weights named by text")
-    if not isinstance(state.get("config", {}), dict):
-        raise bad("config", "must be an object")
+    # What the network was trained with: evaluate takes its data and seed, classify its tta.
+    check_saved_config(state.get("config", {}), f"{path}: config.")
 
 
 def _check_preprocessing(prep: Any, spec: ArchitectureSpec, norm: dict, bad: Any) -> None:

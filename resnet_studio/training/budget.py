@@ -28,31 +28,38 @@ class BudgetPlanner:
     step_seconds: float | None = None  # measured seconds per training step
     epoch_overhead: float | None = None  # measured seconds between epochs (evaluation, saving)
     planned_at: float = 0.0
-    _mark: tuple[int, float] | None = None  # (step, time) where the current timing began
+    _mark: tuple[int, float] | None = None  # (step, time) of the last step observed
+    _timed: tuple[int, float] = (0, 0.0)  # steps and their seconds since the last measurement
     _warm: int = 0
 
     def elapsed(self, now: float) -> float:
         return now - self.start
 
     def observe_step(self, step: int, now: float) -> bool:
-        """Record that `step` steps are done at `now`; True when it is time to plan (again)."""
+        """Record that `step` steps are done at `now`; True when it is time to plan (again). The
+        step time adds up across epochs (their gaps left out): an epoch of a few steps still
+        gets timed, and planned."""
         if self._warm < WARMUP_STEPS:
             self._warm += 1
             self._mark = (step, now)
             return False
         assert self._mark is not None
-        steps, seconds = step - self._mark[0], now - self._mark[1]
-        if self.step_seconds is None:
-            if steps < CALIBRATION_STEPS:
-                return False
-            self.step_seconds = seconds / steps
-            self._mark = (step, now)
-            return True
+        steps = self._timed[0] + step - self._mark[0]
+        seconds = self._timed[1] + now - self._mark[1]
+        self._mark, self._timed = (step, now), (steps, seconds)
         if steps >= CALIBRATION_STEPS:
+            self._timed = (0, 0.0)
+            if self.step_seconds is None:
+                self.step_seconds = seconds / steps
+                return True
             # Follow drifts (another program starts, the machine warms up), smoothed.
             self.step_seconds = 0.7 * self.step_seconds + 0.3 * seconds / steps
-            self._mark = (step, now)
-        return now - self.planned_at >= self.budget / 10
+        return self.step_seconds is not None and now - self.planned_at >= self.budget / 10
+
+    def provisional_total(self, step: int, total: int) -> int:
+        """The number of steps to run until the first plan: at least enough to time the steps
+        (a short run of few steps an epoch would otherwise end before the budget is planned)."""
+        return max(total, step + WARMUP_STEPS + CALIBRATION_STEPS + 1)
 
     def paused(self, seconds: float) -> None:
         """A pause is not spent budget: the budget's start and the timing move on by its length."""

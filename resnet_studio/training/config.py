@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
+from resnet_studio.config_rules import check_config_fields, check_saved_config
 from resnet_studio.errors import UserError
 
 if TYPE_CHECKING:  # the module imports torch, which a config does not need
@@ -63,80 +64,35 @@ class TrainConfig:
         self.check()
 
     def check(self) -> None:
-        def bad(name: str, why: str) -> UserError:
-            return UserError(f"{name}: {why}, got {getattr(self, name)!r}")
-
-        padding = self.crop_padding
-        if isinstance(padding, bool) or not isinstance(padding, int) or not 0 <= padding <= 64:
-            raise bad("crop_padding", "must be an integer from 0 to 64")
-        shift = self.tta_shift
-        if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift <= 8:
-            raise bad("tta_shift", "must be an integer from 0 to 8")
-        every = self.val_every
-        if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 1_000_000:
-            raise bad("val_every", "must be a whole number of epochs, 0 or more")
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(name, "must be a positive integer")
-        for name in (
-            "lr",
-            "momentum",
-            "weight_decay",
-            "label_smoothing",
-            "warmup_fraction",
-            "activation_interval",
-            "contribution_interval",
-            "grad_norm_interval",
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise bad(name, "must be a finite number >= 0")
-        if self.lr <= 0:
-            raise bad("lr", "must be > 0")
-        if not self.label_smoothing < 1 or not self.momentum < 1 or not self.warmup_fraction < 1:
-            raise UserError("label_smoothing, momentum and warmup_fraction must be below 1")
-        for name, choices in (
-            ("optimizer", ("sgd", "adam", "adamw")),
-            ("schedule", ("step", "cosine", "onecycle", "constant")),
-            ("crop_fill", ("zeros", "reflect")),
-        ):
-            if getattr(self, name) not in choices:
-                raise bad(name, f"must be one of {', '.join(choices)}")
-        kind, _, index = str(self.device).partition(":")
-        if kind not in ("auto", "cpu", "cuda", "mps") or index and (kind != "cuda" or not index.isdigit()):
-            raise bad("device", "must be auto, cpu, cuda, cuda:N or mps")
-        if not isinstance(self.val_fraction, (int, float)) or not 0 <= self.val_fraction <= 0.5:
-            raise bad("val_fraction", "must be a number from 0 to 0.5")
-        if self.budget is not None and (
-            not isinstance(self.budget, (int, float)) or not math.isfinite(self.budget) or self.budget < 1
-        ):
-            raise bad("budget", "must be at least 1 second")
-        if self.budget is not None and self.distributed:
-            # Each rank would time itself and plan its own number of steps: DDP needs them equal.
-            raise UserError("budget: not available with --distributed yet; use --epochs or --steps")
-        for name in ("limit_train", "limit_val", "threads", "log_every", "steps"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise bad(name, "must be a positive integer")
-
-        if self.init is not None and (not isinstance(self.init, str) or not self.init.strip()):
-            raise bad("init", "must name a checkpoint, a run folder or shipped weights")
+        """`UserError` naming the first field that breaks its rule (`config_rules`)."""
+        check_config_fields(asdict(self))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from a saved config, ignoring keys this version does not know."""
+    def from_dict(cls, data: dict[str, Any], where: str = "") -> TrainConfig:
+        """Build from a saved config, ignoring keys this version does not know; every known field
+        is checked, and an error names `where` (the file) before the field."""
+        check_saved_config(data, where)
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except UserError as exc:  # a rule between fields, checked on the whole
+            raise UserError(f"{where}{exc}") from None
 
 
-def resumed_config(saved: dict[str, Any], **overrides: Any) -> TrainConfig:
-    """What a resumed run trains with: its saved config (config.json), then `overrides` that are not
-    None (the command line's options; the studio's epochs, device and threads)."""
-    return TrainConfig.from_dict({**saved, **{k: v for k, v in overrides.items() if v is not None}})
+def resumed_config(saved: dict[str, Any], where: str = "", **overrides: Any) -> TrainConfig:
+    """What a resumed run trains with: its saved config (config.json, named by `where` in errors),
+    then `overrides` that are not None (the command line's options; the studio's epochs, device
+    and threads). Epochs or steps given without a budget replace the saved length entirely: the
+    saved budget goes, and so do saved steps when only epochs are given."""
+    base = TrainConfig.from_dict(saved, where).to_dict()
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "epochs" in given or "steps" in given:
+        base["budget"] = given.get("budget")
+        base["steps"] = given.get("steps")
+    return TrainConfig.from_dict({**base, **given})
 
 
 def lr_factor(schedule: str, step: int, total: int, warmup_fraction: float = 0.15) -> float:

@@ -30,6 +30,12 @@ def rank_and_world(distributed: bool) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def first_rank(distributed: bool) -> bool:
+    """Whether this process is rank 0 (the one that writes the run folder), without joining the
+    process group: torchrun says so in RANK."""
+    return not distributed or os.environ.get("RANK", "0") == "0"
+
+
 def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
 

@@ -30,6 +30,7 @@ from resnet_studio.training.device import DeviceSettings, choose_device, setting
 from resnet_studio.training.events import Event, Finished
 from resnet_studio.training.loop import TrainingLoop
 from resnet_studio.training.rundir import RunDirectory
+from resnet_studio.training.setup import refuse_reached_target
 from resnet_studio.training.state import Controls
 
 
@@ -42,12 +43,18 @@ class Trainer:
         *,
         resume: str | Path | None = None,
         data: DataSplits | None = None,
+        extra_budget: bool = False,
     ) -> None:
-        """`spec` may be None when resuming (the run's architecture is used)."""
+        """`spec` may be None when resuming (the run's architecture is used). A new run's folder
+        must not exist or be empty; `resume` continues a run folder. Resuming, the config's budget
+        is the run's own (the rest of it) unless `extra_budget`: then it is time to train from
+        now on (`train --resume RUN --budget 20s`)."""
         self.config = config
+        self.extra_budget = extra_budget and config.budget is not None
         self._resume_state: dict[str, Any] | None = None
         if resume is not None:
             run = RunDirectory(resume)
+            run.check_for_writing()  # before anything is read: no links, pipes or devices in it
             if not run.last_checkpoint.is_file():
                 raise UserError(f"{resume}: nothing to resume (no checkpoints/last.pt)")
             self._resume_state = load_checkpoint(run.last_checkpoint)
@@ -61,7 +68,10 @@ class Trainer:
                 spec = spec_from_dict(self._resume_state["architecture"])
             except SpecError as exc:
                 raise UserError(f"{run.last_checkpoint}: invalid architecture: {exc}") from None
+            refuse_reached_target(self._resume_state, config, self.extra_budget)
             run_dir = resume
+        elif run_dir is not None and dist_helpers.first_rank(config.distributed):
+            RunDirectory(run_dir).check_new()  # refused now, before the data loads; claimed later
         if spec is None:
             raise UserError("no architecture given (use --preset, --arch or --resume)")
         self.spec = spec
@@ -126,7 +136,7 @@ class Trainer:
         rank, _ = dist_helpers.rank_and_world(self.config.distributed)
         writer = self.run if rank == 0 else None
         if writer is not None:
-            writer.lock()
+            writer.lock(new=self._resume_state is None)
         try:
             yield from self._events()
         finally:
@@ -135,7 +145,14 @@ class Trainer:
 
     def _events(self) -> Iterator[Event]:
         loop = TrainingLoop(
-            self.spec, self.config, self.run, self.controls, self._resume_state, self._data, self._settings
+            self.spec,
+            self.config,
+            self.run,
+            self.controls,
+            self._resume_state,
+            self._data,
+            self._settings,
+            self.extra_budget,
         )
         self.model, self.data = loop.model, loop.data  # the weights as they train (read-only for others)
         self.spec = loop.spec  # its output layer follows the data's classes

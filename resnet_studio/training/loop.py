@@ -71,9 +71,11 @@ class TrainingLoop:
         resume_state: dict[str, Any] | None,
         data: DataSplits | None,
         settings_for_rank: Callable[[int], DeviceSettings],
+        extra_budget: bool = False,  # resuming: the budget is time from now, not the run's own
     ) -> None:
         budget_start = time.perf_counter()  # a budget counts the data loading too
         self.spec, self.cfg, self.folder, self.controls = spec, cfg, run, controls
+        self.extra_budget = extra_budget
         self.rank, self.world = dist_helpers.rank_and_world(cfg.distributed)
         self.writer = run if self.rank == 0 else None
         self.settings: DeviceSettings = settings_for_rank(self.rank)
@@ -114,11 +116,13 @@ class TrainingLoop:
             self._restore(resume_state)
         self.planner = budget_planner(
             cfg,
-            budget_start - self.pos.elapsed,
+            budget_start - (0.0 if extra_budget else self.pos.elapsed),
             self.steps_per_epoch,
             cfg.batch_size * self.world,
             len(self.data.val),
         )
+        if self.planner is not None and (extra_budget or not self.resumed):  # long enough to be timed
+            self.total_steps = self.planner.provisional_total(self.pos.step, self.total_steps)
         self.epochs = -(-self.total_steps // self.steps_per_epoch)  # ceil: a last epoch may be partial
         self.train_set = DataSet(self.data.train.images.to(device), self.data.train.labels.to(device))
         self.log_every = cfg.log_every or (1 if device.type == "cpu" else 25)
@@ -145,7 +149,7 @@ class TrainingLoop:
         if self.pos.batch_in_epoch:
             self.augment_state = state["rng"].get("augment")
             self.carried = state.get("epoch_sums")
-        if self.cfg.budget is not None:
+        if self.cfg.budget is not None and not self.extra_budget:  # the run's own budget, continued
             self.total_steps = int(state.get("schedule", {}).get("total", self.total_steps))
         self.first_loss = state.get("first_loss")
 
@@ -411,7 +415,7 @@ class TrainingLoop:
             return
         state = self.checkpoint_state(aug)
         for path in paths:
-            save_checkpoint(path, state)
+            save_checkpoint(path, state, within=self.writer.path)
             yield CheckpointSaved(str(path), self.pos.epoch, self.pos.step)
 
     def probe(self, force: bool = False) -> Iterator[Event]:

@@ -7,21 +7,31 @@ a run while it is written; `MetricsReader` reads only complete lines and remembe
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
-import math
 import os
 import platform
+import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import resnet_studio
+from resnet_studio.config_rules import check_saved_config
 from resnet_studio.errors import UserError, WriteError
-from resnet_studio.fileio import atomic_write, atomic_write_json, atomic_write_text, loads_json, read_json
-from resnet_studio.training.metrics import KEYS, MetricsRecord
+from resnet_studio.fileio import (
+    NotARegularFile,
+    TooLarge,
+    atomic_write,
+    atomic_write_bytes,
+    check_real_folders,
+    kind_of,
+    loads_json,
+    open_append,
+    open_regular,
+    read_json,
+    remove_stale_temp_files,
+)
+from resnet_studio.training.metrics import MetricsRecord
 
 try:
     import fcntl
@@ -32,48 +42,132 @@ STALE_AFTER_S = 600  # a "running" run whose metrics have not changed for this l
 
 
 LOCK_FILE = ".lock"  # held (flock) by the process writing the run; the OS drops it when it dies
+# A metrics file is ~150 bytes a logged step: a million steps logged fit, a runaway file does not.
+MAX_METRICS_BYTES = 512 * 2**20
 
 
 class RunDirectory:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._metrics: IO[str] | None = None
+        self._metrics: IO[bytes] | None = None
         self._tensorboard: Any = None
         self._lock: int | None = None
 
     # -- one writer at a time ---------------------------------------------------------------------
 
-    def lock(self) -> None:
+    def lock(self, new: bool = False) -> None:
         """Hold the run for writing until `close()`; a second writer gets a `UserError` naming the
-        process that holds it. The lock dies with its process (kill -9 included): never stale."""
-        if fcntl is None or self._lock is not None:
-            return  # no flock on this system: one writer is the user's to ensure
+        process that holds it. The lock dies with its process (kill -9 included): never stale.
+        A `new` run's folder is made here, or must be empty (`check_new`), checked again once
+        locked: of two processes that both found it empty, the second is refused."""
+        if new:
+            self.check_new()
+        else:
+            self.check_for_writing()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
-            raise UserError(f"{self.path}: cannot lock the run folder ({exc.strerror or exc})") from None
+            raise UserError(f"{self.path}: cannot create the run folder ({_reason(exc)})") from None
+        if fcntl is not None and self._lock is None:
+            self._lock = self._take_lock()
+        if new:
+            try:
+                self.check_new()
+                check_real_folders(self.path / "checkpoints", self.path)
+            except (UserError, OSError) as exc:
+                self.unlock()
+                raise (
+                    exc if isinstance(exc, UserError) else UserError(f"{self.path}: {_reason(exc)}")
+                ) from None
+
+    def _take_lock(self) -> int:
+        lock_file = self.path / LOCK_FILE
+        try:  # never through a link, never a pipe (opened without blocking, then checked)
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            raise UserError(f"{lock_file}: cannot lock the run folder ({_reason(exc)})") from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise UserError(f"{lock_file}: {kind_of(mode)}, not a regular file: cannot lock the run with it")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = _lock_holder(fd)
             os.close(fd)
-            raise UserError(
-                f"{self.path}: another process is writing this run ({holder}); wait for it to end, "
-                f"or follow it with `resnet-studio open {self.path}`"
-            ) from None
+            raise self._busy(holder) from None
         os.ftruncate(fd, 0)
         me = {"pid": os.getpid(), "host": platform.node(), "since": time.time()}
         os.write(fd, json.dumps(me).encode())
-        self._lock = fd
+        return fd
+
+    def _busy(self, holder: str) -> UserError:
+        return UserError(
+            f"{self.path}: another process is writing this run ({holder}); wait for it to end, "
+            f"or follow it with `resnet-studio open {self.path}`"
+        )
+
+    def check_new(self) -> None:
+        """`UserError` unless the folder can hold a new run: absent, or a real folder with nothing
+        in it but the lock file of a writer that is gone (killed before it wrote anything)."""
+        try:
+            mode = os.lstat(self.path).st_mode
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot use it as a run folder ({_reason(exc)})") from None
+        if not stat.S_ISDIR(mode):
+            raise UserError(f"{self.path}: exists and is {kind_of(mode)}, not a folder: name a new folder")
+        with os.scandir(self.path) as entries:
+            others = [e.name for e in entries if e.name != LOCK_FILE or not e.is_file(follow_symlinks=False)]
+        holder = self.writer() if self._lock is None else None
+        if holder is not None:
+            raise self._busy(holder)
+        if others:
+            raise UserError(
+                f"{self.path}: exists already: use --resume {self.path} to continue the run in it, "
+                "or name a new folder (a run folder is created new, never written over)"
+            )
+
+    def check_for_writing(self) -> None:
+        """`UserError` naming the path unless the run can be written safely: the folder and its
+        checkpoints/ real folders (not links), its files regular files or absent (not links,
+        pipes or devices). Temporary files a killed writer left are removed once it is locked."""
+        for folder in (self.path, self.path / "checkpoints", self.tensorboard_dir):
+            try:
+                mode = os.lstat(folder).st_mode
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise UserError(f"{folder}: cannot use it ({_reason(exc)})") from None
+            if not stat.S_ISDIR(mode):
+                raise UserError(f"{folder}: {kind_of(mode)}, not a folder: a run is never written through it")
+        files = (self.metrics_file, self.status_file, self.config_file, self.architecture_file)
+        for path in (*files, self.path / LOCK_FILE, self.last_checkpoint, self.best_checkpoint):
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue
+            if not stat.S_ISREG(mode):
+                raise UserError(
+                    f"{path}: {kind_of(mode)}, not a regular file: a run is never written through it"
+                )
+
+    def remove_stale_temp_files(self) -> list[str]:
+        """What a writer killed mid-write left (`.last.pt.1a2b3c4d.tmp`, up to a checkpoint's size),
+        in the folder and checkpoints/; only while this process holds the lock."""
+        return [*remove_stale_temp_files(self.path), *remove_stale_temp_files(self.path / "checkpoints")]
 
     def writer(self) -> str | None:
         """Who holds the run for writing now ("process 123 on host, since ..."), or None."""
-        if fcntl is None or not (self.path / LOCK_FILE).is_file():
+        if fcntl is None:
             return None
         try:
-            fd = os.open(self.path / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(self.path / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
+            return None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -114,12 +208,9 @@ class RunDirectory:
         return self.path / "checkpoints" / "init.pt"
 
     def create(self, architecture: dict[str, Any], config: dict[str, Any], device: str) -> None:
+        """The new run's architecture.json and config.json, as new files (`claim_new` first)."""
         import torch  # here, so that listing and following runs does not load torch
 
-        try:
-            (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"{self.path}: cannot create the run folder ({exc.strerror})") from None
         versions = {
             "resnet_studio": resnet_studio.__version__,
             "torch": torch.__version__,
@@ -130,7 +221,7 @@ class RunDirectory:
             (self.config_file, {**config, "device_used": device, "versions": versions}),
         ):
             try:
-                atomic_write_json(path, data)
+                atomic_write_bytes(path, _json_bytes(data), within=self.path, exclusive=True)
             except OSError as exc:
                 raise WriteError.of(path, exc) from None
 
@@ -139,17 +230,19 @@ class RunDirectory:
         tell a stopped run from one still training)."""
         record = {"status": status, "epoch": epoch, "step": step, "message": message, "time": time.time()}
         try:
-            atomic_write_json(self.status_file, record)
+            atomic_write_bytes(self.status_file, _json_bytes(record), within=self.path)
         except OSError as exc:
             raise WriteError.of(self.status_file, exc) from None
 
     def read_config(self) -> dict[str, Any]:
+        """config.json, every field checked (`UserError` naming the file and the field)."""
         try:
-            config = read_json(self.config_file)
+            config = read_json(self.config_file, follow_links=False)
         except (OSError, ValueError) as exc:
-            raise UserError(f"{self.config_file}: cannot read the run's config ({exc})") from None
+            raise UserError(f"{self.config_file}: cannot read the run's config ({_reason(exc)})") from None
         if not isinstance(config, dict):
             raise UserError(f"{self.config_file}: the run's config is not a JSON object")
+        check_saved_config(config, f"{self.config_file}: ")
         return config
 
     @property
@@ -162,16 +255,20 @@ class RunDirectory:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise UserError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+        try:
+            check_real_folders(self.tensorboard_dir, self.path)
+        except OSError as exc:
+            raise WriteError.of(self.tensorboard_dir, exc) from None
         self._tensorboard = SummaryWriter(str(self.tensorboard_dir), flush_secs=5)
 
     def append_metrics(self, record: MetricsRecord) -> None:
         if self._metrics is None:
             try:
-                self._metrics = open(self.metrics_file, "a", encoding="utf-8")  # noqa: SIM115
+                self._metrics = open_append(self.metrics_file, within=self.path)
             except OSError as exc:
                 raise WriteError.of(self.metrics_file, exc) from None
         try:
-            self._metrics.write(json.dumps(record.to_json(), allow_nan=False) + "\n")
+            self._metrics.write((json.dumps(record.to_json(), allow_nan=False) + "\n").encode())
             self._metrics.flush()
         except OSError as exc:
             raise WriteError.of(self.metrics_file, exc) from None
@@ -185,10 +282,12 @@ class RunDirectory:
     def truncate_metrics(self, step: int) -> int:
         """Drop the records after `step` (a resume from a checkpoint at `step` writes them again);
         the number dropped. Rewritten atomically, and only when there is something to drop."""
-        if not self.metrics_file.is_file():
+        try:
+            content = _read_run_file(self.metrics_file, MAX_METRICS_BYTES)
+        except FileNotFoundError:
             return 0
         kept, dropped = [], 0
-        for line in self.metrics_file.read_bytes().splitlines(keepends=True):
+        for line in content.splitlines(keepends=True):
             try:
                 record = MetricsRecord.from_json(loads_json(line))
             except ValueError:
@@ -200,7 +299,10 @@ class RunDirectory:
             else:
                 kept.append(line)
         if dropped:
-            atomic_write(self.metrics_file, lambda handle: handle.write(b"".join(kept)))
+            try:
+                atomic_write(self.metrics_file, lambda handle: handle.write(b"".join(kept)), within=self.path)
+            except OSError as exc:
+                raise WriteError.of(self.metrics_file, exc) from None
         return dropped
 
     def unlock(self) -> None:
@@ -227,12 +329,15 @@ class MetricsReader:
         self.bad_lines = 0
 
     def read_new(self) -> list[MetricsRecord]:
+        """The complete records appended since the last call. `UserError` naming the file when
+        it is not one to read: a pipe, a device or a link (never opened in a way that blocks), or
+        larger than any metrics file (`MAX_METRICS_BYTES`)."""
         try:
-            with open(self.path, "rb") as handle:
+            with open_run_file(self.path, MAX_METRICS_BYTES) as handle:
                 if os.fstat(handle.fileno()).st_size < self.offset:
                     self.offset = 0  # the file was replaced: start again
                 handle.seek(self.offset)
-                chunk = handle.read()
+                chunk = handle.read(MAX_METRICS_BYTES)
         except FileNotFoundError:
             return []
         end = chunk.rfind(b"\n")
@@ -254,13 +359,39 @@ class MetricsReader:
         return records
 
 
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or type(exc).__name__
+
+
+def _json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2) + "\n").encode()
+
+
+def open_run_file(path: Path, max_bytes: int) -> IO[bytes]:
+    """A run's file opened to read: a regular file, not a link, of at most `max_bytes`, else a
+    `UserError` naming it (`FileNotFoundError` passes, for the caller to treat as empty)."""
+    try:
+        return open_regular(path, max_bytes, follow_links=False)
+    except FileNotFoundError:
+        raise
+    except (NotARegularFile, TooLarge) as exc:
+        raise UserError(f"{path}: {exc.strerror}") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({_reason(exc)})") from None
+
+
+def _read_run_file(path: Path, max_bytes: int) -> bytes:
+    with open_run_file(path, max_bytes) as handle:
+        return handle.read(max_bytes)
+
+
 def _lock_holder(fd: int) -> str:
     try:
         os.lseek(fd, 0, os.SEEK_SET)
         holder = loads_json(os.read(fd, 4096))
         since = time.strftime("%H:%M:%S", time.localtime(float(holder["since"])))
         return f"process {int(holder['pid'])} on {holder['host']}, since {since}"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):
         return "a process"
 
 
@@ -268,109 +399,3 @@ def read_metrics(path: str | Path) -> list[MetricsRecord]:
     """All complete records of a run's metrics file (a run folder or the file itself)."""
     path = Path(path)
     return MetricsReader(path / "metrics.jsonl" if path.is_dir() else path).read_new()
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What the Runs list shows of a run folder, read without torch or checkpoints."""
-
-    path: Path
-    architecture: str
-    epochs_done: int
-    epochs_planned: int | None
-    best_accuracy: float | None
-    resumable: bool  # checkpoints/last.pt exists
-    updated: float  # when metrics.jsonl last changed (seconds since the epoch)
-
-    recorded: str | None = None  # from status.json, written by the engine
-    writer_alive: bool | None = None  # a process holds the run's lock (None: cannot tell)
-
-    @property
-    def status(self) -> str:
-        if self.recorded == "running" and (
-            self.writer_alive is False or time.time() - self.updated > STALE_AFTER_S
-        ):
-            return "interrupted"  # its process ended without saying so (killed, crashed)
-        if self.recorded:
-            return self.recorded
-        if self.epochs_planned is not None and self.epochs_done >= self.epochs_planned:
-            return "completed"
-        return "stopped" if self.resumable else "incomplete"
-
-
-def summarize_run(path: str | Path) -> RunSummary:
-    """A run folder's architecture name, epochs, best validation accuracy and state."""
-    run = RunDirectory(path)
-    if not run.metrics_file.is_file() and not run.config_file.is_file():
-        raise UserError(f"{path}: not a run folder (no metrics.jsonl or config.json)")
-    try:
-        name = read_json(run.architecture_file).get("name", "?")
-    except (OSError, ValueError, AttributeError):
-        name = "?"
-    try:
-        planned = int(read_json(run.config_file)["epochs"])
-    except (OSError, KeyError, TypeError, ValueError):
-        planned = None
-    done, best = 0, None
-    try:
-        with open(run.metrics_file, "rb") as handle:
-            for line in handle:
-                if b'"val"' not in line:
-                    continue  # most lines are per-step train records: skip without parsing
-                try:
-                    record = MetricsRecord.from_json(loads_json(line))
-                except ValueError:
-                    continue
-                if record is None or record.kind != "val" or math.isnan(record.accuracy):
-                    continue
-                done = max(done, record.epoch)
-                best = record.accuracy if best is None else max(best, record.accuracy)
-        updated = os.stat(run.metrics_file).st_mtime
-    except OSError:
-        updated = 0.0
-    try:
-        recorded = read_json(run.status_file).get("status")
-        updated = max(updated, os.stat(run.status_file).st_mtime)
-    except (OSError, ValueError, AttributeError):
-        recorded = None
-    recorded = recorded if recorded in ("running", "completed", "stopped", "failed") else None
-    alive = None if fcntl is None or not (run.path / LOCK_FILE).is_file() else run.writer() is not None
-    return RunSummary(
-        run.path, str(name), done, planned, best, run.last_checkpoint.is_file(), updated, recorded, alive
-    )
-
-
-def list_runs(root: str | Path) -> list[RunSummary]:
-    """Every run folder directly under `root`, most recently updated first."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    found = []
-    for entry in root.iterdir():
-        if entry.is_dir() and ((entry / "metrics.jsonl").is_file() or (entry / "config.json").is_file()):
-            try:
-                found.append(summarize_run(entry))
-            except UserError:
-                continue
-    return sorted(found, key=lambda run: run.updated, reverse=True)
-
-
-def metrics_to_csv(run: str | Path, out: str | Path) -> int:
-    """Write a run's metrics as CSV (one row per record, DESIGN.md's keys as columns); the row count."""
-    source = Path(run)
-    if source.is_file() and source.suffix != ".jsonl":
-        raise UserError(
-            f"{run}: --format csv exports a run's metrics: give the run folder or its metrics.jsonl"
-        )
-    records = read_metrics(run)
-    if not records:
-        raise UserError(f"{run}: no metrics to export (no metrics.jsonl, or it is empty)")
-    buffer = io.StringIO()
-    table = csv.DictWriter(buffer, fieldnames=KEYS, lineterminator="\n")
-    table.writeheader()
-    table.writerows(record.to_json() for record in records)
-    try:
-        atomic_write_text(out, buffer.getvalue())
-    except OSError as exc:
-        raise UserError(f"{out}: cannot write ({exc.strerror or exc})") from None
-    return len(records)

@@ -158,6 +158,27 @@ def _listed(names: list[str], most: int = 6) -> str:
     return f"{shown}, … ({len(names)} in all)" if len(names) > most else shown
 
 
+def refuse_reached_target(state: dict[str, Any], cfg: TrainConfig, extra_budget: bool) -> None:
+    """`UserError` for a resume that would train nothing: the run already reached the steps, the
+    epochs or (its own budget) the end of the plan that `cfg` asks for. More time always trains."""
+    step, epoch, where = state.get("step"), state.get("epoch"), state["path"]
+    if not isinstance(step, int) or not isinstance(epoch, int) or extra_budget:
+        return  # a malformed position is the checkpoint reader's to report
+    if cfg.budget is not None:
+        total = state.get("schedule", {}).get("total") if isinstance(state.get("schedule"), dict) else None
+        reached = isinstance(total, int) and step >= total
+        target = "the end of its time budget"
+    elif cfg.steps is not None:
+        reached, target = step >= cfg.steps, f"the {cfg.steps} steps asked for"
+    else:
+        reached, target = epoch >= cfg.epochs, f"the {cfg.epochs} epochs asked for"
+    if reached:
+        raise UserError(
+            f"{where}: the run is already at step {step} (epoch {epoch}), {target}: nothing to "
+            f"train. Ask for more: --epochs above {epoch}, --steps above {step}, or --budget for more time"
+        )
+
+
 def budget_planner(
     cfg: TrainConfig, start: float, steps_per_epoch: int, images_per_step: int, val_images: int
 ) -> BudgetPlanner | None:
@@ -197,9 +218,9 @@ def open_run_folder(
     if initial is not None:
         writer.create(spec.to_dict(), cfg.to_dict(), settings.describe())
         # The untrained weights, for the loss along the path training took (a small file).
-        save_checkpoint(writer.initial_checkpoint, {**initial, "epoch": 0, "step": 0})
+        save_checkpoint(writer.initial_checkpoint, {**initial, "epoch": 0, "step": 0}, within=writer.path)
     else:
-        writer.path.mkdir(parents=True, exist_ok=True)
+        writer.remove_stale_temp_files()  # a checkpoint write cut short by kill -9 (up to 100s of MB)
         # After a crash the metrics may run past the checkpoint: those steps come again.
         writer.truncate_metrics(pos.step)
     if cfg.tensorboard:

@@ -24,7 +24,8 @@ from resnet_studio.nn.checkpoint import load_checkpoint
 from resnet_studio.nn.shipped import resolve
 from resnet_studio.project import open_file
 from resnet_studio.training.metrics import MetricsRecord
-from resnet_studio.training.rundir import MetricsReader, metrics_to_csv
+from resnet_studio.training.rundir import MetricsReader
+from resnet_studio.training.runinfo import metrics_to_csv
 
 
 def run_cli(capsys, *args):

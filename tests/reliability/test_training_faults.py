@@ -16,7 +16,8 @@ from resnet_studio.cli import main
 from resnet_studio.errors import UserError
 from resnet_studio.training import TrainConfig, Trainer, run_training
 from resnet_studio.training.divergence import DivergenceGuard
-from resnet_studio.training.rundir import RunDirectory, summarize_run
+from resnet_studio.training.rundir import RunDirectory
+from resnet_studio.training.runinfo import summarize_run
 
 SMALL = dict(batch_size=32, threads=2, limit_train=256, limit_val=64, log_every=1)
 CLI_SMALL = ["--batch-size", "32", "--limit-train", "256", "--limit-val", "64"]  # the same, as options

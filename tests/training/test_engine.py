@@ -27,7 +27,8 @@ from resnet_studio.training import (
 from resnet_studio.training.config import lr_factor
 from resnet_studio.training.events import counted
 from resnet_studio.training.metrics import KEYS
-from resnet_studio.training.rundir import MetricsReader, list_runs, read_metrics, summarize_run
+from resnet_studio.training.rundir import MetricsReader, read_metrics
+from resnet_studio.training.runinfo import list_runs, summarize_run
 
 
 def config(**kw) -> TrainConfig:

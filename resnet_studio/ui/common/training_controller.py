@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.errors import UserError
-from resnet_studio.fileio import run_folder_name
+from resnet_studio.fileio import unused_run_folder
 from resnet_studio.training.config import TrainConfig, resumed_config
 from resnet_studio.training.events import Finished
 from resnet_studio.training.metrics import MetricsRecord
@@ -147,7 +147,7 @@ class TrainingController(QObject):
                 trainer, run_dir = Trainer(None, config, resume=resume), Path(resume)
             else:
                 assert spec is not None
-                run_dir = self.runs_root / run_folder_name(spec.name)
+                run_dir = unused_run_folder(self.runs_root, spec.name)
                 trainer = Trainer(spec, config, run_dir)
         except UserError as exc:
             self.message.emit(str(exc))
@@ -207,7 +207,8 @@ class TrainingController(QObject):
         many as `settings.epochs`); `settings` also gives this machine's device and threads."""
         if self.training:
             return
-        from resnet_studio.training.rundir import RunDirectory, read_metrics, summarize_run
+        from resnet_studio.training.rundir import RunDirectory, read_metrics
+        from resnet_studio.training.runinfo import summarize_run
 
         holder = RunDirectory(path).writer()
         if holder is not None:  # another process trains it: follow it rather than fight over it
@@ -216,8 +217,12 @@ class TrainingController(QObject):
             return
         try:
             summary = summarize_run(path)
-            saved = RunDirectory(path).read_config()
-            epochs = TrainConfig.from_dict(saved).epochs
+            if summary.problem is not None:
+                raise UserError(f"{Path(path).name} cannot be resumed: {summary.problem_here}")
+            run = RunDirectory(path)
+            saved = run.read_config()
+            # A stopped run goes on to its own end; a completed one to Setup's epochs.
+            epochs = None
             if summary.status == "completed":
                 epochs = settings.epochs
                 if epochs <= summary.epochs_done:
@@ -227,6 +232,7 @@ class TrainingController(QObject):
                     )
             config = resumed_config(
                 saved,
+                f"{run.config_file}: ",
                 epochs=epochs,
                 threads=settings.threads,
                 grad_norms=True,

@@ -73,7 +73,7 @@ class ExportMenu(QMenu):
 
 def _run(fmt: str, source: str, out: str) -> str:
     if fmt == "csv":
-        from resnet_studio.training.rundir import metrics_to_csv
+        from resnet_studio.training.runinfo import metrics_to_csv
 
         return f"wrote {out} ({metrics_to_csv(source, out)} rows of metrics)"
     from resnet_studio.export import export_checkpoint

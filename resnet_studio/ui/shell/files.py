@@ -169,10 +169,12 @@ class FileActions:
     def _restore_training(self, path: Path, project: Project) -> None:
         """A project's Setup settings and its runs' curves (those still on disk)."""
         if project.training:
-            try:
-                self.train_view.setup.apply_config(TrainConfig.from_dict(project.training))
-            except (UserError, TypeError, ValueError, AttributeError) as exc:
-                self.show_error(f"{path}: training: {exc}; Setup keeps its settings")
+            try:  # every field checked first: Setup's boxes take only what they can show
+                self.train_view.setup.apply_config(
+                    TrainConfig.from_dict(project.training, f"{path}: training.")
+                )
+            except UserError as exc:
+                self.show_error(f"{exc}; Setup keeps its settings")
         for run in project.runs:
             folder = path.parent / run
             if folder.is_dir():

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.training.rundir import RunSummary, list_runs
+from resnet_studio.training.runinfo import RunSummary, list_runs
 from resnet_studio.ui.common.background import run_in_background
 
 COLUMNS = ("Run", "Best val", "State")  # the run cell: folder, then network and epochs below
@@ -99,6 +99,9 @@ class RunsPanel(QWidget):
                 f"{run.path}\n{run.architecture}, {epochs}, best validation accuracy {best}, "
                 f"{run.status}\nupdated {time.ctime(run.updated)}"
             )
+            if run.problem is not None:  # a file that cannot be used: the run, listed, says why
+                cells = (f"{run.path.name}\n{run.problem_here}", best, run.status)
+                tip = f"{run.path}\nbroken: {run.problem}"
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == 1:
@@ -117,7 +120,7 @@ class RunsPanel(QWidget):
         run = self.selected()
         self.show_button.setEnabled(run is not None)
         self.folder_button.setEnabled(run is not None)
-        resumable = run is not None and run.resumable and run.status != "running"
+        resumable = run is not None and run.resumable and run.status != "running"  # broken: says why
         self.resume_button.setEnabled(resumable)
 
     def _emit(self, signal: Signal) -> None:

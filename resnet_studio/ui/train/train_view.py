@@ -381,7 +381,7 @@ class TrainView(QWidget):
             self._show_follow_progress(path)
 
     def _show_follow_progress(self, path: Path) -> None:
-        from resnet_studio.training.rundir import summarize_run
+        from resnet_studio.training.runinfo import summarize_run
 
         curves = self.followed[path]
         try:
