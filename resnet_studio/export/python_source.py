@@ -173,7 +173,12 @@ def standalone_source(loaded: LoadedModel) -> str:
     )
     head = "\n\n" + inspect.getsource(Head)
     source = header + "\n" + _blocks_source() + head + NETWORK
-    _check_literals(source, {"NAME": spec.name, "CLASSES": list(loaded.classes), "ARCHITECTURE": spec.to_dict()})
+    expected: dict[str, object] = {
+        "NAME": spec.name,
+        "CLASSES": list(loaded.classes),
+        "ARCHITECTURE": spec.to_dict(),
+    }
+    _check_literals(source, expected)
     return source
 
 

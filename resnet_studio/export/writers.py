@@ -132,8 +132,12 @@ def _python(loaded: LoadedModel, _x: Tensor, path: Path) -> Runner:
         command = [sys.executable, "-c", CHECK_SCRIPT, str(path), str(loaded.path), str(inputs), str(outputs)]
         try:
             result = subprocess.run(
-                command, cwd=path.parent, capture_output=True, timeout=CHECK_SECONDS,
-                stdin=subprocess.DEVNULL, check=False,
+                command,
+                cwd=path.parent,
+                capture_output=True,
+                timeout=CHECK_SECONDS,
+                stdin=subprocess.DEVNULL,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             raise UserError(

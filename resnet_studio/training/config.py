@@ -120,6 +120,8 @@ class TrainConfig:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise bad(name, "must be a positive integer")
 
+        if not isinstance(self.data, str):  # a project's or config.json's "data": ["x"]
+            raise bad("data", "must be text (demo, cifar10, folder:PATH)")
         if self.init is not None and (not isinstance(self.init, str) or not self.init.strip()):
             raise bad("init", "must name a checkpoint, a run folder or shipped weights")
 

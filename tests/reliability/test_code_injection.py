@@ -4,6 +4,7 @@ holds it only as quoted literals, and the export is checked in a separate interp
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import subprocess
 import sys
@@ -20,10 +21,10 @@ from resnet_studio.nn.model import build_model
 
 PAYLOAD = "'''+__import__('os').system('touch PWNED')+'''"
 HOSTILE_NAMES = {
-    "triple quotes": 'Tiny""" \'\'\'',
+    "triple quotes": "Tiny\"\"\" '''",
     "a backslash": "C:\\Users\\net",
     "a trailing backslash": "net\\",
-    "newlines": "line one\nline two\r\n\"\"\"\nimport os; os.system('touch PWNED')\n#",
+    "newlines": 'line one\nline two\r\n"""\nimport os; os.system(\'touch PWNED\')\n#',
     "a NUL": "nul\x00name",
     "a line separator": "a\u2028b\x0cc",
     "a lone surrogate": "odd\udcffname",
@@ -56,10 +57,8 @@ def assigned_literals(source: str) -> dict[str, object]:
     found = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            try:
+            with contextlib.suppress(ValueError):
                 found[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                pass
     return found
 
 
@@ -81,9 +80,10 @@ def test_exporting_a_crafted_checkpoint_runs_none_of_its_text(tmp_path, monkeypa
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)
-    checkpoint = crafted_checkpoint(tmp_path / "crafted.pt", 'Tiny""" \'\'\'', [PAYLOAD, "'''#", "c"])
+    checkpoint = crafted_checkpoint(tmp_path / "crafted.pt", "Tiny\"\"\" '''", [PAYLOAD, "'''#", "c"])
     out = tmp_path / "model.py"
-    assert main(["export", str(checkpoint), "--format", "python", "--out", str(out)]) == 0, capsys.readouterr()
+    code = main(["export", str(checkpoint), "--format", "python", "--out", str(out)])
+    assert code == 0, capsys.readouterr()
     assert not list(tmp_path.rglob("PWNED"))
     # The written file works in a fresh interpreter and names the network as it was named.
     check = (
@@ -91,14 +91,18 @@ def test_exporting_a_crafted_checkpoint_runs_none_of_its_text(tmp_path, monkeypa
         "spec = importlib.util.spec_from_file_location('m', sys.argv[1])\n"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         "net = m.load(sys.argv[2])\n"
-        "print(repr(m.NAME), m.CLASSES[0] == sys.argv[3], tuple(net(m.preprocess(m.torch.zeros(8, 8, 3))).shape))\n"
+        "x = m.preprocess(m.torch.zeros(8, 8, 3))\n"
+        "print(repr(m.NAME), m.CLASSES[0] == sys.argv[3], tuple(net(x).shape))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", check, str(out), str(checkpoint), PAYLOAD],
-        capture_output=True, text=True, timeout=120, cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=work,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["'Tiny\"\"\"", "\\'\\'\\''", "True", "(1,", "3)"]
+    assert result.stdout.split() == ['\'Tiny"""', "\\'\\'\\''", "True", "(1,", "3)"]
     assert not list(tmp_path.rglob("PWNED"))
 
 
@@ -124,13 +128,15 @@ def test_the_export_check_runs_in_another_interpreter(tmp_path):
         seen, AUDITED = AUDITED, None
     assert report.max_abs_diff <= 1e-4
     compiled_here = [a for e, a in seen if e == "compile" and str(a[1]).endswith("model.py")]
-    children = [a for e, a in seen if e == "subprocess.Popen" and any(str(x).endswith("model.py") for x in a[1])]
+    children = [
+        a for e, a in seen if e == "subprocess.Popen" and any(str(x).endswith("model.py") for x in a[1])
+    ]
     assert not compiled_here and len(children) == 1
 
 
 def test_classify_csv_cells_never_start_a_formula(tmp_path):
     """A class or file name such as =HYPERLINK(...) is text in a spreadsheet, not a formula."""
-    from resnet_studio.inspection.classify import csv_cell
+    from resnet_studio.user_text import csv_cell
 
     for text in ("=1+1", "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"):
         assert csv_cell(text)[0] == "'" and csv_cell(text)[1:] == text

@@ -4,8 +4,6 @@ it shows the selected image with its top classes as bars."""
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from PySide6.QtWidgets import (
 from resnet_studio.data.images import image_file_filter
 from resnet_studio.errors import error_text
 from resnet_studio.fileio import atomic_write_text
-from resnet_studio.inspection.prediction import UNSURE_BELOW, Prediction
+from resnet_studio.inspection.prediction import UNSURE_BELOW, Prediction, predictions_csv
 from resnet_studio.ui.classify.prediction_panel import PREVIEW, TOP_K, PredictionPanel
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import to_pixmap
@@ -330,16 +328,8 @@ class ClassifyView(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Export results", "classified.csv", "CSV (*.csv)")
             if not path:
                 return False
-        buffer = io.StringIO()
-        table = csv.writer(buffer, lineterminator="\n")
-        table.writerow(["path", "rank", "class", "probability", "error"])
-        for p in self.predictions:
-            if p.error:
-                table.writerow([p.path, "", "", "", p.error])
-            for rank, (name, probability) in enumerate(p.top, start=1):
-                table.writerow([p.path, rank, name, f"{probability:.6f}", ""])
         try:
-            atomic_write_text(path, buffer.getvalue())
+            atomic_write_text(path, predictions_csv(self.predictions))
         except OSError as exc:
             self.status.setText(f"{path}: cannot write ({exc.strerror or exc})")
             return False

@@ -171,7 +171,9 @@ class FileActions:
         if project.training:
             try:
                 self.train_view.setup.apply_config(TrainConfig.from_dict(project.training))
-            except (UserError, TypeError, ValueError, AttributeError) as exc:
+            except UserError as exc:  # TrainConfig names the field first: "lr: must be > 0"
+                self.show_error(f"{path}: training.{exc}; Setup keeps its settings")
+            except (TypeError, ValueError, AttributeError) as exc:
                 self.show_error(f"{path}: training: {exc}; Setup keeps its settings")
         for run in project.runs:
             folder = path.parent / run
