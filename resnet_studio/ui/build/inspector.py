@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from resnet_studio.architecture import BLOCK_KINDS, DOWNSAMPLE_KINDS, SHORTCUT_KINDS, edits
 from resnet_studio.architecture.spec import MAX_BLOCKS_PER_STAGE, MAX_CHANNELS, MAX_SIZE, STEM_KINDS
 from resnet_studio.ui.common.document import Document, PartKind
+from resnet_studio.ui.common.plain_text import plain
 
 SHORTCUT_TITLES = {
     "projection": "projection (1×1 conv)",
@@ -63,6 +64,7 @@ class Inspector(QWidget):
         self.problem = QLabel()
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #d93025;")
+        plain(self.title, self.problem)  # a problem quotes the network's fields
         self.pages = QStackedWidget()  # one page of fields per kind of part
         self._pages: dict[PartKind, QWidget] = {}
         self._network_page()

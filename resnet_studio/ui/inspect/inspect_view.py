@@ -30,6 +30,7 @@ from resnet_studio.errors import error_text
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import mosaic, tile_list, to_pixmap
 from resnet_studio.ui.common.model_source import ModelSource
+from resnet_studio.ui.common.plain_text import escaped, plain, rich
 from resnet_studio.ui.inspect.evaluation_view import EvaluationView
 from resnet_studio.ui.inspect.experiments_view import ExperimentsView
 
@@ -100,6 +101,7 @@ class InspectView(QWidget):
         top = QHBoxLayout()
         self.model_label = QLabel()
         self.model_label.setObjectName("modelSource")
+        plain(self.model_label)  # the network's name, the checkpoint's path
         open_image = QPushButton("Open Image…")
         open_image.clicked.connect(self._choose_image)
         top.addWidget(self.model_label, 1)
@@ -147,11 +149,15 @@ class InspectView(QWidget):
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.caption.setMaximumWidth(VIEW)
+        rich(self.caption)  # the image's and the classes' names in it are escaped
+        plain(self.picture)
         self.filters = QLabel()
         self.filters.setToolTip("The first layer's filters (mid-grey is 0)")
         left.addWidget(self.picture)
         left.addWidget(self.caption)
-        left.addWidget(QLabel("<b>First-layer filters</b>"))
+        filters_title = QLabel("<b>First-layer filters</b>")
+        rich(filters_title)
+        left.addWidget(filters_title)
         left.addWidget(self.filters)
         left.addStretch(1)
 
@@ -169,6 +175,7 @@ class InspectView(QWidget):
         self.colour_bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False, width=12)
         self.colour_bar.setImageItem(self.channel_image, insert_in=self.channel_plot.getPlotItem())
         self.channel_caption = QLabel("Click a channel to enlarge it.")
+        plain(self.channel_caption)
         right = QVBoxLayout()
         right.addWidget(self.channel_plot, 1)
         right.addWidget(self.channel_caption)
@@ -246,7 +253,7 @@ class InspectView(QWidget):
 
     def _failed(self, exc: Exception) -> None:
         self.busy = max(0, self.busy - 1)
-        self.caption.setText(f"Cannot inspect: {error_text(exc)}")
+        self.caption.setText(f"Cannot inspect: {escaped(error_text(exc))}")
 
     def _analysed(self, analysis: Analysis) -> None:
         self.busy = max(0, self.busy - 1)
@@ -329,7 +336,7 @@ class InspectView(QWidget):
         answer = self.analysis.probabilities  # Classify's answer (Grad-CAM's own pass has no TTA)
         best = int(np.argmax(answer))
         self.caption.setText(
-            f"<b>{self.image_name}</b>: the network says <b>{classes[best]}</b> "
-            f"({answer[best]:.1%}).<br>Grad-CAM for <b>{classes[cam.class_index]}</b> "
+            f"<b>{escaped(self.image_name)}</b>: the network says <b>{escaped(classes[best])}</b> "
+            f"({answer[best]:.1%}).<br>Grad-CAM for <b>{escaped(classes[cam.class_index])}</b> "
             f"at {cam.block}: warm regions raise that class's score."
         )
