@@ -75,7 +75,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.json:
         print_json(analysis.to_dict())
         return 0
-    print(f"{analysis.name}: input {'x'.join(map(str, analysis.input_shape))}")
+    from resnet_studio.user_text import terminal_text
+
+    # The name is the user's text: one printable line, its escape sequences shown, not obeyed.
+    print(f"{terminal_text(analysis.name)}: input {'x'.join(map(str, analysis.input_shape))}")
     print(f"{'layer':<16} {'type':<11} {'output':>14} {'params':>12} {'MACs':>10}  shortcut")
     for layer in analysis.layers:
         shape = "x".join(map(str, layer.output_shape))

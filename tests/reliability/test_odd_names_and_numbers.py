@@ -73,6 +73,18 @@ def test_the_classify_csv_holds_a_file_name_that_is_not_utf8(tmp_path):
     assert rows[2][4] == "'=corrupt"  # an error message is never a formula either
 
 
+def test_summary_prints_a_name_with_escape_sequences_and_lone_surrogates_as_one_line(tmp_path, capsys):
+    from resnet_studio.architecture import get_preset
+
+    arch = tmp_path / "net.resnet.json"
+    name = "net\x1b[2J\x1b]0;owned\x07\nsecond \ud800"
+    arch.write_text(json.dumps({**get_preset("resnet20").to_dict(), "name": name}))
+    code, out, err = run_cli(capsys, "summary", "--arch", arch)
+    assert code == 0, err
+    assert out.splitlines()[0] == "net\\x1b[2J\\x1b]0;owned\\x07\\nsecond \\ud800: input 3x32x32"
+    assert "\x1b" not in out
+
+
 # --- 16: weights that are not numbers --------------------------------------------------------
 
 
