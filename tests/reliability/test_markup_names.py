@@ -171,3 +171,19 @@ def test_recent_files_of_any_type_never_break_open_recent(window, stored):
     window.recent_menu.aboutToShow.emit()  # what opening File > Open Recent does
     texts = [a.text() for a in window.recent_menu.actions()]
     assert texts in (["No recent files"], ["net.rsproj"]), texts
+
+
+def test_classify_export_csv_writes_a_file_name_that_is_not_utf8(window, tmp_path):
+    import csv
+    import os
+
+    from resnet_studio.inspection.prediction import Prediction
+
+    view = window.classify_view
+    odd = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"bad\xff\xfe.png"))
+    empty = Prediction(str(tmp_path / "x.png"), error="empty")
+    view.predictions = [Prediction(odd, top=[("cat", 0.75)]), empty]
+    out = tmp_path / "classified.csv"
+    assert view.export_csv(str(out)), view.status.text()
+    rows = list(csv.reader(out.read_text(encoding="utf-8").splitlines()))
+    assert rows[1][:3] == [f"{tmp_path}/bad\\xff\\xfe.png", "1", "cat"] and rows[2][4] == "empty"
