@@ -20,7 +20,7 @@ QT = ("PySide6", "pyqtgraph", "shiboken6", "superqt")
 # Lowest first. A module may import its own unit and units of lower layers, nothing else: the
 # Qt-free core at the bottom, the studio and the command line on top (README, "Architecture").
 LAYERS = (
-    ("__init__", "errors", "fileio", "lazy"),  # the root: version, error types, safe writes, lazy names
+    ("__init__", "errors", "fileio", "lazy", "user_text"),  # the root: errors, writes, user text out
     ("architecture", "data", "config_rules"),  # a network; images and data; a training config's rules
     ("nn", "project"),  # the torch network, its checkpoints; the studio's project file
     ("inspection",),  # inference: evaluate, classify, feature maps, Grad-CAM

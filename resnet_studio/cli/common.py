@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -21,11 +22,21 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def print_json(data: object) -> None:
+    """Strict JSON on stdout: NaN and infinities as null, file names that are not UTF-8 escaped."""
+    from resnet_studio.user_text import json_ready
+
+    print(json.dumps(json_ready(data), indent=2, allow_nan=False))
+
+
 def checkpoint_help() -> str:
     from resnet_studio.nn.shipped import shipped_weights
 
-    # argparse formats help with %: a percentage is written %%.
-    names = ", ".join(f"{w.name} ({w.title}, {w.accuracy:.1%}%)" for w in shipped_weights().values())
+    # argparse formats help with %: a percentage is written %%, and so is every % in the index's
+    # text (a title "100% %(x)s" would otherwise end --help with a KeyError or ValueError).
+    names = ", ".join(
+        f"{w.name} ({w.title}, {w.accuracy:.1%})".replace("%", "%%") for w in shipped_weights().values()
+    )
     shipped = f", or the name of shipped weights: {names}" if names else ""
     return f"a checkpoint file or a run folder{shipped}"
 

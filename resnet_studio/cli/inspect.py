@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from resnet_studio.cli.common import DEVICES, StderrProgress, checkpoint_help, positive_int
+from resnet_studio.cli.common import DEVICES, StderrProgress, checkpoint_help, positive_int, print_json
 from resnet_studio.errors import UserError
 
 
@@ -109,7 +108,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         loaded, args.data, limit_val=args.limit_val, device=choose_device(args.device)
     )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print_json(result.to_dict())
     else:
         print(f"{loaded.path} on {source} ({len(images)} validation images)")
         print(result.table())
@@ -120,8 +119,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from resnet_studio.inspection.classify import classify_files
-    from resnet_studio.inspection.prediction import UNSURE_BELOW
+    from resnet_studio.inspection.prediction import UNSURE_BELOW, shown_probability
     from resnet_studio.nn.checkpoint import model_from_checkpoint
+    from resnet_studio.user_text import terminal_text
 
     if args.top < 1:
         raise UserError(f"--top: must be a positive integer, got {args.top}")
@@ -130,17 +130,24 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if not results:
         raise UserError("no image files found in the given paths")
     if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=2))
+        print_json([r.to_dict() for r in results])
     else:
-        shown = loaded.classes[:20]  # ImageNet's 1,000 names would bury the answers
+        # ImageNet's 1,000 names would bury the answers. Names and paths as one printable line
+        # each: a file name that is not UTF-8 shows as bad\xff.png, not a UnicodeEncodeError.
+        shown = [terminal_text(name) for name in loaded.classes[:20]]
         more = f", … ({len(loaded.classes) - len(shown)} more)" if len(loaded.classes) > len(shown) else ""
         print(f"{len(loaded.classes)} classes known: {', '.join(shown)}{more}")
         for r in results:
+            path = terminal_text(r.path)
             if r.error:
-                print(f"{r.path}: error: {r.error}")
+                print(f"{path}: error: {terminal_text(r.error)}")
             else:
-                unsure = f"  (unsure: below {UNSURE_BELOW:.0%})" if r.unsure else ""
-                print(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top) + unsure)
+                top = ", ".join(f"{terminal_text(c)} {shown_probability(p)}" for c, p in r.top)
+                if r.invalid:
+                    print(f"{path}: {top}  (invalid: the network's outputs are not numbers)")
+                else:
+                    unsure = f"  (unsure: below {UNSURE_BELOW:.0%})" if r.unsure else ""
+                    print(f"{path}: {top}{unsure}")
     # Every file unreadable is the user's problem to fix; some unreadable is still a success.
     return 2 if all(r.error for r in results) else 0
 
@@ -165,7 +172,7 @@ def cmd_lesion(args: argparse.Namespace) -> int:
             progress=progress,
         )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print_json(result.to_dict())
         return 0
     print(f"{loaded.path} on {source} ({len(images)} validation images): {result.baseline:.1%} whole")
     for name, accuracy in result.blocks:
@@ -186,7 +193,7 @@ def cmd_contributions(args: argparse.Namespace) -> int:
     device = choose_device(args.device)
     result = contributions_on(loaded.model.to(device), images, loaded.mean, loaded.std, device=device)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print_json(result)
         return 0
     if not result["blocks"]:
         print(f"{loaded.path}: no residual blocks (a plain network has no shortcut to compare with)")
@@ -215,7 +222,7 @@ def cmd_similarity(args: argparse.Namespace) -> int:
         other = block_grams(versus.model.to(device), images, versus.mean, versus.std, device=device)
     result = similarity(grams, other)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print_json(result.to_dict())
         return 0
     print(f"linear CKA on {len(images)} validation images of {source}")
     print(" " * 16 + "".join(f"{name[-8:]:>9}" for name in result.columns))
@@ -251,7 +258,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
             progress=progress,
         )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print_json(result.to_dict())
         return 0
     flat = [value for row in result.surface for value in row]
     print(f"{loaded.path} on {source} ({result.images} validation images)")
@@ -294,5 +301,5 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for key, value in studio.items():
             print(f"{key:<18} {value}")
     if args.json:
-        print(json.dumps(figures, indent=2))
+        print_json(figures)
     return 0

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from resnet_studio.architecture.analysis import si_units
-from resnet_studio.cli.common import arch_options, spec_of
+from resnet_studio.cli.common import arch_options, print_json, spec_of
 from resnet_studio.errors import UserError
 
 
@@ -41,7 +40,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     width = max(len(r["name"]) for r in rows)
     print(f"{'name':<{width}} {'depth':>5} {'params':>12} {'MACs':>10}  description")
@@ -59,7 +58,7 @@ def cmd_recipes(args: argparse.Namespace) -> int:
         for r in RECIPES.values()
     ]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     for r in RECIPES.values():
         network = f" Network: {r.preset}." if r.preset else ""
@@ -75,9 +74,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
         raise UserError("give --preset NAME or --arch FILE")
     analysis = analyze(spec)
     if args.json:
-        print(json.dumps(analysis.to_dict(), indent=2))
+        print_json(analysis.to_dict())
         return 0
-    print(f"{analysis.name}: input {'x'.join(map(str, analysis.input_shape))}")
+    from resnet_studio.user_text import terminal_text
+
+    # The name is the user's text: one printable line, its escape sequences shown, not obeyed.
+    print(f"{terminal_text(analysis.name)}: input {'x'.join(map(str, analysis.input_shape))}")
     print(f"{'layer':<16} {'type':<11} {'output':>14} {'params':>12} {'MACs':>10}  shortcut")
     for layer in analysis.layers:
         shape = "x".join(map(str, layer.output_shape))

@@ -7,6 +7,7 @@ so the checkpoint's `state_dict` loads unchanged.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import pprint
 
@@ -15,7 +16,10 @@ from resnet_studio.nn import blocks
 from resnet_studio.nn.checkpoint import LoadedModel
 from resnet_studio.nn.model import Head
 
-HEADER = '''"""{name}: a standalone PyTorch network exported by ResNet Studio {version}.
+# The user's text (the network's name, its class names) enters this file only as Python literals
+# written by repr() and pprint: never in the docstring or a comment, where a quote or a backslash
+# in a name would end the string and turn the rest of the name into code.
+HEADER = '''"""A standalone PyTorch network exported by ResNet Studio {version}: NAME below says which.
 
 Needs only torch.
     model = load("best.pt")      # the network with the checkpoint's weights, in eval mode
@@ -33,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+NAME = {name}
 ARCHITECTURE = {architecture}
 SIZE = {size}  # input side in pixels
 CHANNELS = {channels}
@@ -159,7 +164,7 @@ def _blocks_source() -> str:
 def standalone_source(loaded: LoadedModel) -> str:
     spec = loaded.spec
     header = HEADER.format(
-        name=spec.name,
+        name=repr(spec.name),
         version=resnet_studio.__version__,
         channels=spec.input.channels,
         size=spec.input.size,
@@ -169,4 +174,28 @@ def standalone_source(loaded: LoadedModel) -> str:
         std=repr(list(loaded.std)),
     )
     head = "\n\n" + inspect.getsource(Head)
-    return header + "\n" + _blocks_source() + head + NETWORK
+    source = header + "\n" + _blocks_source() + head + NETWORK
+    expected: dict[str, object] = {
+        "NAME": spec.name,
+        "CLASSES": list(loaded.classes),
+        "ARCHITECTURE": spec.to_dict(),
+    }
+    _check_literals(source, expected)
+    return source
+
+
+def _check_literals(source: str, expected: dict[str, object]) -> None:
+    """Parse (never run) the generated file and check that each of the user's texts reads back as
+    the literal it was meant to be: a second guard, after repr(), against text turned into code."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ValueError(f"the generated file does not parse (line {exc.lineno})") from None
+    found = {
+        node.targets[0].id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+    }
+    for key, value in expected.items():
+        if key not in found or ast.literal_eval(found[key]) != value:
+            raise ValueError(f"the generated file does not hold {key} as a literal")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -106,19 +107,56 @@ def _onnx(loaded: LoadedModel, x: Tensor, path: Path) -> Runner:
     return lambda batch: torch.from_numpy(evaluator.run(None, {"image": batch.numpy()})[0])
 
 
+# The exported file is checked in a separate interpreter: were anything in it to run code, it runs
+# there with a time limit, never inside this process (which a generated file could otherwise change).
+CHECK_SCRIPT = """
+import importlib.util, sys
+import torch
+source, checkpoint, inputs, outputs = sys.argv[1:5]
+spec = importlib.util.spec_from_file_location("exported_model", source)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+network = module.load(checkpoint)
+with torch.no_grad():
+    torch.save(network(torch.load(inputs, weights_only=True)).detach(), outputs)
+"""
+CHECK_SECONDS = 300  # importing torch and one forward pass: seconds, minutes on a loaded machine
+
+
 def _python(loaded: LoadedModel, _x: Tensor, path: Path) -> Runner:
-    atomic_write_text(path, standalone_source(loaded))
-    name = f"_resnet_studio_export_{abs(hash(str(path)))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-        network = module.load(loaded.path)  # the exported file's own loader, on the checkpoint
-    finally:
-        sys.modules.pop(name, None)
-    return lambda batch: network(batch).detach()
+        source = standalone_source(loaded)
+    except ValueError as exc:
+        raise UserError(f"{loaded.path}: cannot export as Python: {exc}") from None
+    atomic_write_text(path, source)
+
+    def run(batch: Tensor) -> Tensor:
+        inputs, outputs = path.with_name("inputs.pt"), path.with_name("outputs.pt")
+        torch.save(batch, inputs)
+        command = [sys.executable, "-c", CHECK_SCRIPT, str(path), str(loaded.path), str(inputs), str(outputs)]
+        try:
+            result = subprocess.run(
+                command,
+                cwd=path.parent,
+                capture_output=True,
+                timeout=CHECK_SECONDS,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise UserError(
+                f"python export of {loaded.path}: the exported file's check did not finish in "
+                f"{CHECK_SECONDS} s; nothing was written"
+            ) from None
+        if result.returncode != 0 or not outputs.is_file():
+            lines = result.stderr.decode("utf-8", "backslashreplace").strip().splitlines() or ["no output"]
+            raise UserError(
+                f"python export of {loaded.path}: the exported file fails in a fresh interpreter "
+                f"({lines[-1][:200]}); nothing was written"
+            )
+        return torch.load(outputs, map_location="cpu", weights_only=True)
+
+    return run
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@ before torch is loaded."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,11 +25,42 @@ class Prediction:
 
     @property
     def unsure(self) -> bool:
-        """True when even the best class is below `UNSURE_BELOW`."""
-        return bool(self.top) and self.top[0][1] < UNSURE_BELOW
+        """True when even the best class is below `UNSURE_BELOW`, or the answer is not a number."""
+        return bool(self.top) and not self.top[0][1] >= UNSURE_BELOW
+
+    @property
+    def invalid(self) -> bool:
+        """True when the probabilities are not numbers (NaN): a network whose outputs overflowed."""
+        return any(not math.isfinite(p) for _, p in self.top)
 
     def to_dict(self) -> dict:
         if self.error is not None:
             return {"path": self.path, "error": self.error}
-        top = [{"class": c, "probability": p} for c, p in self.top]
+        top = [{"class": c, "probability": p if math.isfinite(p) else None} for c, p in self.top]
         return {"path": self.path, "top": top, "unsure": self.unsure}
+
+
+def shown_probability(p: float) -> str:
+    """`87.5%`, or `invalid` for a probability that is not a number."""
+    return f"{p:.1%}" if math.isfinite(p) else "invalid"
+
+
+def predictions_csv(predictions: list[Prediction]) -> str:
+    """The CSV the studio's Export CSV writes: one row per (image, rank), or one with the error.
+    Text cells are printable and never read as spreadsheet formulas."""
+    import csv
+    import io
+
+    from resnet_studio.user_text import csv_cell
+
+    buffer = io.StringIO()
+    table = csv.writer(buffer, lineterminator="\n")
+    table.writerow(["path", "rank", "class", "probability", "error"])
+    for p in predictions:
+        path = csv_cell(p.path)
+        if p.error:
+            table.writerow([path, "", "", "", csv_cell(p.error)])
+        for rank, (name, probability) in enumerate(p.top, start=1):
+            shown = f"{probability:.6f}" if math.isfinite(probability) else ""
+            table.writerow([path, rank, csv_cell(name), shown, ""])
+    return buffer.getvalue()

@@ -42,6 +42,8 @@ def linear_cka(x: Tensor, y: Tensor) -> float:
 def cka_of_grams(k: Tensor, l: Tensor) -> float:  # noqa: E741 - the paper's names
     hsic = (k * l).sum()
     norm = torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l)
+    if not (torch.isfinite(hsic) and torch.isfinite(norm)):
+        return float("nan")  # outputs that are not numbers: unknown, never a confident 0.0
     return float(hsic / norm) if norm > 0 else 0.0
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from resnet_studio.architecture.analysis import analyze
-from resnet_studio.architecture.cost import machine_memory, too_big
+from resnet_studio.architecture.cost import gigabytes, machine_memory, too_big
 from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.config_rules import check_saved_config
 from resnet_studio.data.preprocessing import Preprocessing, PreprocessingError
@@ -86,6 +86,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint safely; anything that is not one of ours raises `UserError`. `path` may
     also be a run folder or the name of shipped weights (`resnet20-cifar10`)."""
     path = checkpoint_file(path)
+    _check_container(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols of foreign files
@@ -107,6 +108,31 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     _check_metadata(state, path)
     state["path"] = str(path)
     return state
+
+
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save has written zip files since torch 1.6; so does every version of ours
+PICKLE_START = b"\x80"  # a bare pickle (protocol 2 or later): read, so that its refusal says why
+
+
+def _check_container(path: Path) -> None:
+    """Refuse before torch reads it a file that cannot be one of our checkpoints: larger than the
+    machine's memory, or neither a zip file nor a pickle (torch would try its legacy .tar reader on
+    anything else and say so, of a 20 GB file of zeros, after reading all of it)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            start = handle.read(len(ZIP_MAGIC))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    memory = machine_memory()
+    if memory is not None and size > memory:
+        raise UserError(
+            f"{path}: not a checkpoint: {gigabytes(size)} is more than this machine's memory "
+            f"({gigabytes(memory)}), too large to load"
+        )
+    if start != ZIP_MAGIC and not start.startswith(PICKLE_START):
+        what = "an empty file" if size == 0 else "not a zip file, the format torch.save writes"
+        raise UserError(f"{path}: not a readable checkpoint ({what})")
 
 
 def _check_metadata(state: dict[str, Any], path: Path) -> None:
@@ -190,6 +216,14 @@ def load_weights(model: torch.nn.Module, weights: dict[str, Any], where: str | P
     problems = weight_mismatches(model.state_dict(), weights)
     if problems:
         raise UserError(f"{where}: the weights do not fit the architecture: {'; '.join(problems)}")
+    # NaN or infinite weights (a diverged run's) answer NaN to every image: refused by name, so that
+    # no command prints "nan%" or a similarity of 0.0, and --init does not blame the learning rate.
+    broken = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise UserError(
+            f"{where}: the weights contain NaN or infinite values ({len(broken)} of {len(weights)} "
+            f"tensors, e.g. {broken[0]}): a network with them answers NaN to every image"
+        )
     try:
         model.load_state_dict(weights)
     except (RuntimeError, TypeError, ValueError) as exc:

@@ -429,7 +429,7 @@ def test_a_project_keeps_the_training_settings_and_the_runs_made_from_it(window,
     saved["training"]["epochs"] = "many"  # a hand-edited file: the network still opens
     project.write_text(json.dumps(saved))
     assert fresh.open_file(project)
-    assert "net.rsproj: training: epochs" in fresh.last_error and setup.epochs.value() == 7
+    assert "net.rsproj: training.epochs" in fresh.last_error and setup.epochs.value() == 7
 
 
 def test_a_whitening_stem_from_the_palette_or_properties(window):

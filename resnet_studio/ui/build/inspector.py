@@ -32,6 +32,7 @@ from resnet_studio.architecture.spec import (
     StageSpec,
 )
 from resnet_studio.ui.common.document import Document, Part, PartKind
+from resnet_studio.ui.common.plain_text import plain
 
 SHORTCUT_TITLES = {
     "projection": "projection (1×1 conv)",
@@ -81,6 +82,7 @@ class Inspector(QWidget):
         self.problem = QLabel()
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet(f"color: {ERROR_COLOUR};")
+        plain(self.title, self.problem)  # a problem quotes the network's fields
         self.pages = QStackedWidget()  # one page of fields per kind of part
         self._pages: dict[PartKind, QWidget] = {}
         self._network_page()

@@ -4,8 +4,6 @@ it shows the selected image with its top classes as bars."""
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from pathlib import Path
 
@@ -29,11 +27,12 @@ from PySide6.QtWidgets import (
 from resnet_studio.data.images import image_file_filter
 from resnet_studio.errors import error_text
 from resnet_studio.fileio import atomic_write_text
-from resnet_studio.inspection.prediction import UNSURE_BELOW, Prediction
+from resnet_studio.inspection.prediction import UNSURE_BELOW, Prediction, predictions_csv, shown_probability
 from resnet_studio.ui.classify.prediction_panel import PREVIEW, TOP_K, PredictionPanel
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import to_pixmap
 from resnet_studio.ui.common.model_source import ModelSource
+from resnet_studio.ui.common.plain_text import plain, tooltip
 
 CHUNK = 100  # table rows filled per pass of the event loop
 COLUMNS = ("Image", "File", "Class", "Probability", "Top classes", "Problem")
@@ -75,6 +74,7 @@ class ClassifyView(QWidget):
         self.model_label = QLabel()
         self.model_label.setObjectName("modelSource")
         self.model_label.setWordWrap(True)
+        plain(self.model_label)  # the network's name, the checkpoint's path
         open_checkpoint = QPushButton("Open Checkpoint…")
         open_checkpoint.clicked.connect(self._choose_checkpoint)
         use_training = QPushButton("Use Training Run")
@@ -133,6 +133,7 @@ class ClassifyView(QWidget):
         # A long model description takes a second line, never the window's width (at 1024 px the
         # line was cut).
         self.status.setWordWrap(True)
+        plain(self.status)  # file names, messages
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
@@ -307,15 +308,15 @@ class ClassifyView(QWidget):
             icon.setIcon(QIcon(to_pixmap(prediction.preview[::step, ::step])))
         icon.setData(Qt.ItemDataRole.UserRole + 1, id(prediction))
         name = QTableWidgetItem(Path(prediction.path).name)
-        name.setToolTip(prediction.path)
+        name.setToolTip(tooltip(prediction.path))
         best = prediction.top[0] if prediction.top else None
         label = QTableWidgetItem(best[0] if best else "")
-        probability = _Number(f"{best[1]:.1%}" if best else "")
+        probability = _Number(shown_probability(best[1]) if best else "")
         probability.setData(Qt.ItemDataRole.UserRole, best[1] if best else None)
         probability.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        others = QTableWidgetItem("  ".join(f"{c} {p:.0%}" for c, p in prediction.top[1:]))
-        label.setToolTip(label.text())  # a long ImageNet name elided in its column is read here
-        others.setToolTip("\n".join(f"{c}: {p:.1%}" for c, p in prediction.top[1:]))
+        others = QTableWidgetItem("  ".join(f"{c} {shown_probability(p)}" for c, p in prediction.top[1:]))
+        label.setToolTip(tooltip(label.text()))  # a long ImageNet name elided in its column is read here
+        others.setToolTip(tooltip("\n".join(f"{c}: {shown_probability(p)}" for c, p in prediction.top[1:])))
         if prediction.unsure:  # greyed and italic: the image may show none of the known classes
             for item in (label, probability):
                 font = item.font()
@@ -358,16 +359,8 @@ class ClassifyView(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Export results", "classified.csv", "CSV (*.csv)")
             if not path:
                 return False
-        buffer = io.StringIO()
-        table = csv.writer(buffer, lineterminator="\n")
-        table.writerow(["path", "rank", "class", "probability", "error"])
-        for p in self.predictions:
-            if p.error:
-                table.writerow([p.path, "", "", "", p.error])
-            for rank, (name, probability) in enumerate(p.top, start=1):
-                table.writerow([p.path, rank, name, f"{probability:.6f}", ""])
         try:
-            atomic_write_text(path, buffer.getvalue())
+            atomic_write_text(path, predictions_csv(self.predictions))
         except OSError as exc:
             self.status.setText(f"{path}: cannot write ({exc.strerror or exc})")
             return False

@@ -3,13 +3,15 @@ top classes as bars, the classes the model knows, and a button to inspect it."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from resnet_studio.inspection.prediction import Prediction
+from resnet_studio.inspection.prediction import Prediction, shown_probability
 from resnet_studio.ui.common.feature_tiles import to_pixmap
+from resnet_studio.ui.common.plain_text import escaped, plain, rich, tooltip
 
 TOP_K = 5
 PREVIEW = 192
@@ -27,12 +29,14 @@ class PredictionPanel(QWidget):
         self.picture.setMinimumSize(PREVIEW + 8, PREVIEW + 8)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
+        rich(self.caption)  # the file name and the message inside it are escaped
         bars = QGridLayout()
         self.bar_labels: list[QLabel] = []
         self.bars: list[QProgressBar] = []
         for i in range(TOP_K):
             label, bar = QLabel(), QProgressBar()
             label.setFixedWidth(LABEL_WIDTH)
+            plain(label)  # a class name
             bar.setRange(0, 1000)
             bar.setTextVisible(True)
             bars.addWidget(label, i, 0)
@@ -43,6 +47,7 @@ class PredictionPanel(QWidget):
         self.known.setObjectName("knownClasses")
         self.known.setWordWrap(True)
         self.known.setStyleSheet("color: palette(mid);")
+        plain(self.picture, self.known)
         self.inspect_button = QPushButton("Inspect This Image")
         self.inspect_button.setToolTip("Feature maps and Grad-CAM of this image in Inspect")
         layout.addWidget(self.picture)
@@ -68,12 +73,13 @@ class PredictionPanel(QWidget):
                     Qt.TransformationMode.SmoothTransformation,
                 )
             self.picture.setPixmap(pixmap)
-        caption = "" if prediction is None else f"<b>{Path(prediction.path).name}</b>"
+        caption = "" if prediction is None else f"<b>{escaped(Path(prediction.path).name)}</b>"
         if prediction is not None and prediction.error:
-            caption += f"<br>{prediction.error}"
+            caption += f"<br>{escaped(prediction.error)}"
         elif prediction is not None and prediction.unsure:
             caption += (
-                f"<br><span style='color:#c5221f'>Unsure: the best answer has {prediction.top[0][1]:.0%}."
+                f"<br><span style='color:#c5221f'>Unsure: the best answer has "
+                f"{shown_probability(prediction.top[0][1])}."
                 " The image may show none of the classes this model knows.</span>"
             )
         self.caption.setText(caption)
@@ -88,9 +94,10 @@ class PredictionPanel(QWidget):
             if visible:
                 metrics = label.fontMetrics()
                 label.setText(metrics.elidedText(top[i][0], Qt.TextElideMode.ElideRight, LABEL_WIDTH - 4))
-                label.setToolTip(top[i][0])
-                bar.setValue(round(top[i][1] * 1000))
-                bar.setFormat(f"{top[i][1]:.1%}")
+                label.setToolTip(tooltip(top[i][0]))
+                probability = top[i][1]
+                bar.setValue(round(probability * 1000) if math.isfinite(probability) else 0)
+                bar.setFormat(shown_probability(probability))
         self.inspect_button.setEnabled(prediction is not None and prediction.image is not None)
 
 

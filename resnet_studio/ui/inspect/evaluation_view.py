@@ -25,6 +25,7 @@ from resnet_studio.errors import error_text
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import image_pixmap, tile_list
 from resnet_studio.ui.common.model_source import ModelSource
+from resnet_studio.ui.common.plain_text import escaped, plain, rich, tooltip
 
 
 class EvaluationView(QWidget):
@@ -54,12 +55,15 @@ class EvaluationView(QWidget):
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.gallery_title = QLabel("<b>Misclassified</b>, most confident first")
+        rich(self.gallery_title)  # class names in it are escaped
+        plain(self.eval_status)  # the data's folder, messages
         self.gallery = tile_list("misclassified", 48, (136, 100))
         self.gallery.itemActivated.connect(self._gallery_open)
         self.gallery.itemClicked.connect(self._gallery_open)
         matrix = QGridLayout()  # the matrix with its axes named: true class down, predicted across
         matrix.setSpacing(2)
         predicted = QLabel("<b>Predicted class →</b>")
+        rich(predicted)
         predicted.setAlignment(Qt.AlignmentFlag.AlignCenter)
         matrix.addWidget(predicted, 0, 1)
         matrix.addWidget(VerticalLabel("True class"), 1, 0)
@@ -113,7 +117,9 @@ class EvaluationView(QWidget):
                 hue = QColor("#3aa675") if i == j else QColor("#d9534f")
                 hue.setAlphaF(min(1.0, 0.08 + 0.9 * share) if matrix[i, j] else 0.0)
                 item.setBackground(hue)
-                item.setToolTip(f"true {classes[i]}, predicted {classes[j]}: {int(matrix[i, j])} images")
+                item.setToolTip(
+                    tooltip(f"true {classes[i]}, predicted {classes[j]}: {int(matrix[i, j])} images")
+                )
                 self.confusion.setItem(i, j, item)
         self.confusion.resizeColumnsToContents()
         self.per_class.setRowCount(k)
@@ -135,7 +141,9 @@ class EvaluationView(QWidget):
         if self.evaluation is None:
             return
         classes = self.evaluation.classes
-        title = f"<b>True {classes[row]}, predicted {classes[column]}</b>, most confident first"
+        title = (
+            f"<b>True {escaped(classes[row])}, predicted {escaped(classes[column])}</b>, most confident first"
+        )
         self._fill_gallery(self.evaluation.images_of(row, column), title)
 
     def _fill_gallery(self, indices: np.ndarray, title: str, limit: int = 200) -> None:
@@ -151,8 +159,10 @@ class EvaluationView(QWidget):
             text = f"{names[true]}\n→ {names[predicted]} {confidence}"  # two short lines fit a cell
             item = QListWidgetItem(QIcon(image_pixmap(images[index], 48)), text)
             item.setToolTip(
-                f"validation image {index}: a {names[true]}, taken for a {names[predicted]} "
-                f"({confidence} sure); click to inspect"
+                tooltip(
+                    f"validation image {index}: a {names[true]}, taken for a {names[predicted]} "
+                    f"({confidence} sure); click to inspect"
+                )
             )
             item.setData(Qt.ItemDataRole.UserRole, int(index))
             self.gallery.addItem(item)

@@ -34,6 +34,7 @@ from resnet_studio.fileio import atomic_write_json
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import write_png
 from resnet_studio.ui.common.model_source import ModelSource
+from resnet_studio.ui.common.plain_text import escaped, plain
 from resnet_studio.ui.common.saving import save_with_dialog
 from resnet_studio.ui.inspect.landscape_figure import LANDSCAPE_NOTE, draw_landscape
 
@@ -80,6 +81,7 @@ class ExperimentsView(QWidget):
             "to draw beside it."
         )
         self.note.setObjectName("experimentNote")
+        plain(self.note)  # messages that name files
         self.note.setWordWrap(True)
 
         row = QHBoxLayout()
@@ -252,7 +254,9 @@ class ExperimentsView(QWidget):
         for i, network in enumerate(networks):
             heights = [100 * entry["accuracy"] for entry in network["blocks"]]
             x = np.arange(len(heights)) + (i - (len(networks) - 1) / 2) * width
-            item = pg.BarGraphItem(x=x, height=heights, width=width, brush=COLOURS[i], name=network["name"])
+            item = pg.BarGraphItem(
+                x=x, height=heights, width=width, brush=COLOURS[i], name=escaped(network["name"])
+            )
             bars.addItem(item)
             line = pg.InfiniteLine(
                 100 * network["baseline"], angle=0, pen=pg.mkPen(COLOURS[i], style=Qt.PenStyle.DashLine)
@@ -273,7 +277,7 @@ class ExperimentsView(QWidget):
                 pen=pg.mkPen(COLOURS[i], width=2),
                 symbol="o",
                 symbolBrush=COLOURS[i],
-                name=network["name"],
+                name=escaped(network["name"]),  # pyqtgraph's legends and titles are HTML
             )
         curve.setLabel("left", "accuracy", "%")
         curve.setLabel("bottom", "blocks removed")
@@ -285,7 +289,7 @@ class ExperimentsView(QWidget):
         self.figures.setCurrentWidget(self.similarity_plot)
         self.similarity_plot.clear()
         for i, network in enumerate(result["networks"]):
-            plot = self._styled(self.similarity_plot, network["name"])
+            plot = self._styled(self.similarity_plot, escaped(network["name"]))
             matrix = np.asarray(network["cka"], dtype=np.float32)
             image = pg.ImageItem(matrix.T)  # ImageItem's first axis is x: columns
             image.setLookupTable(_CKA_LUT)

@@ -29,6 +29,7 @@ from resnet_studio.errors import error_text
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import to_pixmap
 from resnet_studio.ui.common.model_source import ModelSource
+from resnet_studio.ui.common.plain_text import escaped, plain, rich
 from resnet_studio.ui.inspect.channel_grid import CHANNEL, ChannelGrid
 from resnet_studio.ui.inspect.evaluation_view import EvaluationView
 from resnet_studio.ui.inspect.experiments_view import ExperimentsView
@@ -80,6 +81,7 @@ class InspectView(QWidget):
         top = QHBoxLayout()
         self.model_label = QLabel()
         self.model_label.setObjectName("modelSource")
+        plain(self.model_label)  # the network's name, the checkpoint's path
         open_image = QPushButton("Open Image…")
         open_image.clicked.connect(self._choose_image)
         top.addWidget(self.model_label, 1)
@@ -138,6 +140,8 @@ class InspectView(QWidget):
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.caption.setMaximumWidth(VIEW)
+        rich(self.caption)  # the image's and the classes' names in it are escaped
+        plain(self.picture)
         self.filters = QLabel()
         self.filters.setToolTip(
             "The first layer's filters: red, green and blue are the weights on the input's three "
@@ -146,6 +150,7 @@ class InspectView(QWidget):
         left.addWidget(self.picture)
         left.addWidget(self.caption)
         self.filters_title = QLabel("<b>First-layer filters</b>")
+        rich(self.filters_title)
         left.addWidget(self.filters_title)
         left.addWidget(self.filters)
         left.addStretch(1)
@@ -164,6 +169,7 @@ class InspectView(QWidget):
         self.colour_bar.setImageItem(self.channel_image, insert_in=self.channel_plot.getPlotItem())
         self.channel_caption = QLabel("Click a channel to enlarge it.")
         self.channel_caption.setWordWrap(True)
+        plain(self.channel_caption)
         zoom = QHBoxLayout()
         zoom.addWidget(QLabel("Zoom (or mouse wheel, drag to pan)"))
         zoom.addStretch(1)
@@ -257,7 +263,7 @@ class InspectView(QWidget):
 
     def _failed(self, exc: Exception) -> None:
         self.busy = max(0, self.busy - 1)
-        self.caption.setText(f"Cannot inspect: {error_text(exc)}")
+        self.caption.setText(f"Cannot inspect: {escaped(error_text(exc))}")
 
     def _analysed(self, analysis: Analysis) -> None:
         self.busy = max(0, self.busy - 1)
@@ -355,7 +361,7 @@ class InspectView(QWidget):
         answer = self.analysis.probabilities  # Classify's answer (Grad-CAM's own pass has no TTA)
         best = int(np.argmax(answer))
         self.caption.setText(
-            f"<b>{self.image_name}</b>: the network says <b>{classes[best]}</b> "
-            f"({answer[best]:.1%}).<br>Grad-CAM for <b>{classes[cam.class_index]}</b> "
+            f"<b>{escaped(self.image_name)}</b>: the network says <b>{escaped(classes[best])}</b> "
+            f"({answer[best]:.1%}).<br>Grad-CAM for <b>{escaped(classes[cam.class_index])}</b> "
             f"at {cam.block}: warm regions raise that class's score."
         )

@@ -12,6 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
+from resnet_studio.ui.common.plain_text import escaped
+
 LANDSCAPE_NOTE = (
     "Loss around the trained weights along two random filter-normalised directions (contours, log "
     "scale, one scale for both), and on the straight path from the initial weights (t = 0) to the "
@@ -52,7 +54,7 @@ def draw_landscape(
     for i, network in enumerate(networks):
         origin = network["origin_loss"]
         shown = f"{origin:.3f}" if origin is not None else "overflowed"
-        plot = styled(layout, f"{network['name']}: loss at the weights {shown}")
+        plot = styled(layout, f"{escaped(network['name'])}: loss at the weights {shown}")  # HTML
         x = np.asarray(network["surface"]["x"], np.float64)
         loss = _log_loss(network["surface"]["loss"])
         loss = np.where(np.isfinite(loss), loss, high)
@@ -91,7 +93,7 @@ def draw_landscape(
         line = network.get("line")
         if line:
             loss = [v if v is not None and math.isfinite(v) else float("nan") for v in line["loss"]]
-            path.plot(line["t"], loss, pen=pg.mkPen(colours[i], width=2), name=network["name"])
+            path.plot(line["t"], loss, pen=pg.mkPen(colours[i], width=2), name=escaped(network["name"]))
     for t in (0.0, 1.0):
         path.addItem(pg.InfiniteLine(t, angle=90, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine)))
     path.setLogMode(y=True)

@@ -200,17 +200,21 @@ class FileActions:
         self.settings.setValue("lastFolder", str(path.resolve().parent))
 
     def recent_files(self) -> list[str]:
+        """The remembered paths. The settings file is the user's to edit: a value of any other type
+        (an integer, a map) reads as no recent files, and entries that are not text are skipped."""
         value = self.settings.value("recentFiles", [])
         if isinstance(value, str):
             value = [value]
-        return [str(v) for v in value or []]
+        if not isinstance(value, (list, tuple)):
+            return []
+        return [v for v in value if isinstance(v, str) and v]
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         files = self.recent_files()
         for path in files:
-            self.recent_menu.addAction(
-                Path(path).name, lambda checked=False, p=path: self.open_file(p)
+            self.recent_menu.addAction(  # && : an & in a file name is shown, not a shortcut key
+                Path(path).name.replace("&", "&&"), lambda checked=False, p=path: self.open_file(p)
             ).setStatusTip(path)
         if not files:
             self.recent_menu.addAction("No recent files").setEnabled(False)

@@ -28,6 +28,7 @@ from resnet_studio.ui.build.summary import SummaryView
 from resnet_studio.ui.classify.classify_view import ClassifyView
 from resnet_studio.ui.common.document import Document
 from resnet_studio.ui.common.model_source import ModelSource
+from resnet_studio.ui.common.plain_text import escaped, plain, rich, tooltip
 from resnet_studio.ui.common.training_controller import TrainingController
 from resnet_studio.ui.common.workspaces import Workspace
 from resnet_studio.ui.inspect.inspect_view import InspectView
@@ -88,6 +89,7 @@ class MainWindow(FileActions, QMainWindow):
         self.setAcceptDrops(True)  # image files dropped anywhere are classified
         self.status_figures = QLabel()
         self.status_figures.setContentsMargins(16, 0, 0, 0)  # a gap between a message and the figures
+        rich(self.status_figures)  # the network's name and any problem inside are escaped
         self.statusBar().addPermanentWidget(self.status_figures)
         self.statusBar().messageChanged.connect(self._status_message_changed)
 
@@ -155,6 +157,7 @@ class MainWindow(FileActions, QMainWindow):
         layout.setContentsMargins(6, 6, 6, 6)
         label = QLabel(title)
         label.setStyleSheet("font-weight: bold;")
+        plain(label)
         layout.addWidget(label)
         layout.addWidget(widget)
         return box
@@ -301,13 +304,13 @@ class MainWindow(FileActions, QMainWindow):
         analysis = self.document.analysis
         if analysis is None or not self.document.valid:
             reason = str(self.document.problems[0])
-            self.status_figures.setText(f"<span style='color:#d93025'>Invalid: {reason}</span>")
+            self.status_figures.setText(f"<span style='color:#d93025'>Invalid: {escaped(reason)}</span>")
             self.train_action.setEnabled(False)
-            self.train_action.setToolTip(f"Fix the network first: {reason}")
+            self.train_action.setToolTip(tooltip(f"Fix the network first: {reason}"))
         else:
             spec = self.document.spec
             self.status_figures.setText(
-                f"{spec.name} · {spec.depth} layers · {analysis.params:,} parameters · "
+                f"{escaped(spec.name)} · {spec.depth} layers · {analysis.params:,} parameters · "
                 f"{analysis.macs / 1e6:,.1f} M MACs · output {analysis.output_shape[0]} classes"
             )
             self.train_action.setEnabled(True)
@@ -364,6 +367,7 @@ class MainWindow(FileActions, QMainWindow):
             QMessageBox.Icon.Warning, "ResNet Studio", message, QMessageBox.StandardButton.Ok, self
         )
         box.setObjectName("errorMessage")
+        plain(box)  # the message names files and networks: their text, never markup
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
@@ -396,4 +400,5 @@ class _FixedTextButton(QToolButton):
         except RuntimeError:  # the window is closing: its actions are already gone
             return
         self.setEnabled(enabled)
-        self.setToolTip(f"{text.replace('&', '')} ({keys.toString(QKeySequence.SequenceFormat.NativeText)})")
+        keys_text = keys.toString(QKeySequence.SequenceFormat.NativeText)
+        self.setToolTip(tooltip(f"{text.replace('&', '')} ({keys_text})"))  # "Undo Rename to NAME"

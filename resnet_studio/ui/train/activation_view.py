@@ -18,6 +18,7 @@ from resnet_studio.architecture.analysis import short_block_name
 from resnet_studio.data.images import is_image_name
 from resnet_studio.training.events import Activations
 from resnet_studio.ui.common.feature_tiles import image_pixmap, mosaic, to_pixmap
+from resnet_studio.ui.common.plain_text import escaped, plain, rich, tooltip
 
 MAPS_PER_BLOCK = 8
 TILE = 30  # pixels per feature map on screen
@@ -53,6 +54,7 @@ class ActivationView(QFrame):
         self.pinned.setStyleSheet("border: 1px solid palette(mid);")
         self.caption = QLabel("Click a sample on the left, or drop an image here, to pin it.")
         self.caption.setWordWrap(True)
+        rich(title, self.caption)  # the caption's file name and class name are escaped
         header.addWidget(self.pinned)
         header.addWidget(self.caption, 1)
         layout.addWidget(title)
@@ -85,7 +87,7 @@ class ActivationView(QFrame):
     def show_pinned(self, image: np.ndarray, description: str) -> None:
         self.pinned.setPixmap(image_pixmap(image, 64))
         self.pinned_description = description
-        self.caption.setText(f"Pinned: {description}")
+        self.caption.setText(f"Pinned: {escaped(description)}")
 
     def set_classes(self, classes: tuple[str, ...]) -> None:
         self.classes = classes
@@ -107,15 +109,17 @@ class ActivationView(QFrame):
             self._make_rows([name for name, _ in event.maps])
         for (name_label, maps_label), (name, maps) in zip(self._labels, event.maps, strict=True):
             name_label.setText(short_block_name(name))
-            name_label.setToolTip(f"{name}: {maps.shape[0]} of its channels, {maps.shape[1]}x{maps.shape[2]}")
+            name_label.setToolTip(
+                tooltip(f"{name}: {maps.shape[0]} of its channels, {maps.shape[1]}x{maps.shape[2]}")
+            )
             maps_label.setPixmap(to_pixmap(mosaic(maps[:MAPS_PER_BLOCK], MAPS_PER_BLOCK, TILE)))
         self.shown_step = event.step
         description = getattr(self, "pinned_description", "")
         guess = ""
         if event.probabilities and self.classes and len(self.classes) == len(event.probabilities):
             best = int(np.argmax(event.probabilities))
-            guess = f" · network says <b>{self.classes[best]}</b> {event.probabilities[best]:.0%}"
-        self.caption.setText(f"Pinned: {description}<br>after step {event.step}{guess}")
+            guess = f" · network says <b>{escaped(self.classes[best])}</b> {event.probabilities[best]:.0%}"
+        self.caption.setText(f"Pinned: {escaped(description)}<br>after step {event.step}{guess}")
         return True
 
     def _make_rows(self, names: list[str]) -> None:
@@ -127,6 +131,7 @@ class ActivationView(QFrame):
         for row, _ in enumerate(names):
             name_label, maps_label = QLabel(), QLabel()
             name_label.setObjectName("blockName")
+            plain(name_label)
             maps_label.setObjectName("blockMaps")
             name_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.grid.addWidget(name_label, row + 1, 0)

@@ -16,6 +16,7 @@ from resnet_studio.errors import UserError
 from resnet_studio.training.compare import TwinResult, summarize, summarize_degradation
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.ui.common.document import Document
+from resnet_studio.ui.common.plain_text import plain, tooltip
 from resnet_studio.ui.common.training_controller import TrainingController
 from resnet_studio.ui.train.train_plots import TrainPlots
 
@@ -90,11 +91,12 @@ class Comparisons(QObject):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setStyleSheet("QLabel { border: 1px solid palette(mid); padding: 6px; }")
         self.summary.hide()
+        plain(self.summary)  # names the networks
         controller.compared.connect(self.show_summary)
 
     def set_enabled(self, enabled: bool, reason: str) -> None:
         self.button.setEnabled(enabled)
-        self.button.setToolTip(reason or COMPARE_TIP)
+        self.button.setToolTip(tooltip(reason or COMPARE_TIP))
 
     def _settings(self, **short: object) -> TrainConfig | None:
         if self.controller.training or not self.document.valid:

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressBar
 
 from resnet_studio.training.events import Planned, Started, Step
+from resnet_studio.ui.common.plain_text import tooltip
 
 PAUSED = " · paused"
 
@@ -31,8 +32,9 @@ class RunProgress(QProgressBar):
 
     def text(self) -> str:
         full = super().text()
-        if self.toolTip() != full:
-            self.setToolTip(full)
+        tip = tooltip(full)  # the run's name is in it
+        if self.toolTip() != tip:
+            self.setToolTip(tip)
         return self.fontMetrics().elidedText(full, Qt.TextElideMode.ElideRight, max(20, self.width() - 12))
 
     def show_text(self, text: str, value: int | None = None, maximum: int | None = None) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.training.runinfo import RunSummary, list_runs
 from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.plain_text import plain, tooltip
 
 COLUMNS = ("Run", "Best val", "State")  # the run cell: folder, then network and epochs below
 
@@ -38,6 +39,7 @@ class RunsPanel(QWidget):
         layout = QVBoxLayout(self)
         self.location = QLabel()
         self.location.setWordWrap(True)
+        plain(self.location)  # a folder's path
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runsList")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -106,7 +108,7 @@ class RunsPanel(QWidget):
                 item = QTableWidgetItem(text)
                 if column == 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                item.setToolTip(tip)
+                item.setToolTip(tooltip(tip))
                 self.table.setItem(row, column, item)
             if selected is not None and run.path == selected.path:
                 self.table.selectRow(row)

@@ -13,6 +13,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QTabWidget, QWidget
 
 from resnet_studio.training.metrics import MetricsRecord
+from resnet_studio.ui.common.plain_text import escaped
 from resnet_studio.ui.train.contribution_view import ContributionView
 from resnet_studio.ui.train.spaced_axis import SpacedAxis
 
@@ -118,7 +119,7 @@ class HoverReadout:
                 i -= 1
             colour = item.opts["pen"].color().name() if hasattr(item.opts["pen"], "color") else "#888"
             lines.append(
-                f'<span style="color:{colour}">{name}</span>: {self.fmt.format(ys[i])} '
+                f'<span style="color:{colour}">{escaped(name)}</span>: {self.fmt.format(ys[i])} '
                 f"({self.x_name} {xs[i]:g})"
             )
         if not lines:
@@ -148,6 +149,7 @@ class TrainPlots(QWidget):
         self.legend.setObjectName("plotLegend")
         self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.legend.setWordWrap(True)  # four runs' names and the key take two lines at 1280 px
+        self.legend.setTextFormat(Qt.TextFormat.RichText)  # names in it are escaped
         self.legend.setToolTip(
             "Each run has its colour in every plot, gradient bars too. Solid: training (faint: each "
             "logged step; bold: smoothed); dashed with dots: validation after each epoch"

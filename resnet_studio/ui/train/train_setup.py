@@ -29,6 +29,7 @@ from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.recipes import RECIPES, Recipe
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import image_pixmap, tile_list
+from resnet_studio.ui.common.plain_text import plain, tooltip
 from resnet_studio.ui.common.train_worker import studio_threads
 from resnet_studio.ui.train.init_choice import InitChoice
 from resnet_studio.ui.train.schedule_plot import SchedulePlot
@@ -128,6 +129,7 @@ class SetupPanel(QScrollArea):
         self.sample_list.itemClicked.connect(self._sample_clicked)
         self.sample_note = QLabel("Loading samples…")
         self.sample_note.setWordWrap(True)
+        plain(self.sample_note)  # the data's folder, its messages
         form.addRow(self.sample_list)
         form.addRow(self.sample_note)
         self.data_kind.currentTextChanged.connect(lambda _: self.load_samples())
@@ -245,7 +247,7 @@ class SetupPanel(QScrollArea):
             self.sample_list.clear()
             for image, name in zip(images, names, strict=True):
                 item = QListWidgetItem(QIcon(image_pixmap(image, 40)), name)
-                item.setToolTip(name)
+                item.setToolTip(tooltip(name))  # a class name: a folder's name
                 self.sample_list.addItem(item)
             self.sample_error = ""
             self.sample_note.setText(f"{len(images)} samples of {spec}; click one to pin it")

@@ -42,6 +42,7 @@ from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.ui.common.auto_splitter import AutoSplitter
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.document import Document
+from resnet_studio.ui.common.plain_text import plain, tooltip
 from resnet_studio.ui.common.training_controller import Launch, TrainingController, fit_channels
 from resnet_studio.ui.train.activation_view import ActivationView
 from resnet_studio.ui.train.comparisons import Comparisons
@@ -162,6 +163,7 @@ class TrainView(QWidget):
         self.progress = RunProgress()
         self.message = QLabel()
         self.message.setObjectName("trainMessage")
+        plain(self.message)  # names runs, networks, files
         # A fixed height: new text then repaints the label alone, never re-lays out the plots.
         self.message.setFixedHeight(self.message.fontMetrics().lineSpacing() + 4)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -220,7 +222,8 @@ class TrainView(QWidget):
         reason = "" if valid else f"Fix the network first: {self.document.problems[0]}"
         self.train_button.setEnabled(valid and not running)
         note = self.document.training_note
-        self.train_button.setToolTip(reason or (f"{note}: lower Batch size in Setup" if note else ""))
+        warning = f"{note}: lower Batch size in Setup" if note else ""
+        self.train_button.setToolTip(tooltip(reason or warning))
         self.comparisons.set_enabled(valid and not running, reason)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
@@ -311,7 +314,7 @@ class TrainView(QWidget):
             self.run_notes = event.notes  # what set-up decided: the output layer, skipped files, init
             if event.notes:
                 self.message.setText(f"{curves.name}: {'; '.join(event.notes)}")
-                self.message.setToolTip("\n".join(event.notes))
+                self.message.setToolTip(tooltip("\n".join(event.notes)))
         elif isinstance(event, Planned):
             self.progress.planned(event)
         elif isinstance(event, Step):
