@@ -23,7 +23,7 @@ from resnet_studio.architecture.cost import machine_memory, too_big
 from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.errors import SpecError, UserError, WriteError
 from resnet_studio.fileio import atomic_write
-from resnet_studio.nn.model import ResNet, build_model
+from resnet_studio.nn.model import ResNet, build_unfilled
 from resnet_studio.nn.shipped import resolve
 
 FORMAT = "resnet-studio.checkpoint"
@@ -214,7 +214,7 @@ def model_from_checkpoint(path: str | Path) -> LoadedModel:
     problem = too_big(analyze(spec), INFERENCE_BATCH, machine_memory(), training=False)
     if problem is not None:  # before building: a checkpoint may name any network at all
         raise UserError(f"{where}: {problem}")
-    model = build_model(spec)
+    model = build_unfilled(spec)  # every weight comes from the file (`load_weights` checks)
     load_weights(model, state["model"], where)
     model.eval()
     norm = state["normalization"]
