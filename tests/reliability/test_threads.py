@@ -82,7 +82,9 @@ def test_a_snapshot_never_pairs_the_model_with_a_spec_of_another_size(tiny_spec,
     keep_val = demo.val.labels < 3
     val = DataSet(demo.val.images[keep_val], demo.val.labels[keep_val])
     data = DataSplits("demo", demo.classes[:3], train, val, demo.mean, demo.std)
-    trainer = _SnapshotOnEveryChange(tiny_spec, TrainConfig(**{**SMALL, "batch_size": 16}), tmp_path / "r", data=data)
+    trainer = _SnapshotOnEveryChange(
+        tiny_spec, TrainConfig(**{**SMALL, "batch_size": 16}), tmp_path / "r", data=data
+    )
     trainer.snapshots = []
     events = trainer.events()
     next(events)  # the run has started: what it trains is published
