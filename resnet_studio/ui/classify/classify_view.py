@@ -187,14 +187,14 @@ class ClassifyView(QWidget):
         self._run(work, name)
 
     def _run(self, work, what: str) -> None:
-        source = self.source
+        load = self.source.loader()  # which weights: decided here, on the UI thread
         started = time.perf_counter()
         self.busy = True
         self.status.setText(f"Classifying {what}…")
         self.progress_timer.start()
 
         def job() -> tuple[list[Prediction], list[str]]:
-            loaded = source.load()
+            loaded = load()
             return work(loaded), list(loaded.classes)
 
         run_in_background(job, self, lambda result: self.show_predictions(*result, started), self._failed)

@@ -19,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from resnet_studio.architecture.spec import ArchitectureSpec
-from resnet_studio.errors import UserError
+from resnet_studio.errors import UserError, error_text
 from resnet_studio.fileio import run_folder_name
 from resnet_studio.training.config import TrainConfig, resumed_config
 from resnet_studio.training.events import Finished
@@ -242,6 +242,7 @@ class TrainingController(QObject):
             lambda: read_metrics(path),
             self,
             lambda records: self.start(None, config, Path(path).name, resume=path, history=tuple(records)),
+            lambda exc: self.message.emit(f"Cannot resume {Path(path).name}: {error_text(exc)}"),
         )
 
     def pause(self, paused: bool) -> None:

@@ -202,10 +202,10 @@ class InspectView(QWidget):
 
         from resnet_studio.data.images import load_image
 
-        source = self.source
+        load = self.source.loader()
 
         def job() -> tuple[np.ndarray, str]:
-            loaded = source.load()
+            loaded = load()
             return load_image(path, loaded.input_size, loaded.channels), Path(path).name
 
         run_in_background(job, self, lambda result: self.set_image(*result), self._failed)
@@ -221,7 +221,8 @@ class InspectView(QWidget):
         self._show_model()
         if self.image is None:
             return
-        image, source = self.image, self.source
+        # The job's own network: its hooks must never fire in a Classify job running the shared one.
+        image, load = self.image, self.source.loader(own=True)
         self.busy += 1
 
         def job() -> Analysis:
@@ -231,7 +232,7 @@ class InspectView(QWidget):
             from resnet_studio.inspection.gradcam import first_layer_filters
             from resnet_studio.inspection.tta import tta_logits
 
-            loaded = source.load()
+            loaded = load()
             x = _network_input(loaded, image)
             maps, logits = feature_maps(loaded.model, x)
             if loaded.tta:  # the same answer as Classify: averaged over the test-time views
@@ -307,7 +308,7 @@ class InspectView(QWidget):
         if self.cam_key == (block, target):
             return
         self.cam_key = (block, target)
-        image, source = self.analysis.image, self.source
+        image, load = self.analysis.image, self.source.loader(own=True)  # hooked: its own network
         if target is None:  # "predicted": the answer shown (with TTA, it may differ from one pass's)
             target = int(np.argmax(self.analysis.probabilities))
         self.busy += 1
@@ -315,7 +316,7 @@ class InspectView(QWidget):
         def job():
             from resnet_studio.inspection.gradcam import grad_cam
 
-            loaded = source.load()
+            loaded = load()
             x = _network_input(loaded, image)
             return grad_cam(loaded.model, x, block, target), loaded.classes
 

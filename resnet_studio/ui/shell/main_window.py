@@ -26,6 +26,7 @@ from resnet_studio.ui.build.inspector import Inspector
 from resnet_studio.ui.build.palette import Palette
 from resnet_studio.ui.build.summary import SummaryView
 from resnet_studio.ui.classify.classify_view import ClassifyView
+from resnet_studio.ui.common.background import unhandled_errors
 from resnet_studio.ui.common.document import Document
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.training_controller import TrainingController
@@ -87,6 +88,7 @@ class MainWindow(FileActions, QMainWindow):
         self.setAcceptDrops(True)  # image files dropped anywhere are classified
         self.status_figures = QLabel()
         self.statusBar().addPermanentWidget(self.status_figures)
+        unhandled_errors().raised.connect(self._show_unexpected)
 
         self._make_actions()
         self._make_menus()
@@ -327,6 +329,11 @@ class MainWindow(FileActions, QMainWindow):
         box.setObjectName("errorMessage")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def _show_unexpected(self, message: str) -> None:
+        """An error of background work that no view handled: said, never lost (it is logged too)."""
+        self.last_error = message
+        self.statusBar().showMessage(f"Unexpected error: {message}", 15000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.train_view.confirm_close() or not self.confirm_discard():

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_studio.errors import error_text
 from resnet_studio.training.rundir import RunSummary, list_runs
 from resnet_studio.ui.common.background import run_in_background
 
@@ -82,7 +83,10 @@ class RunsPanel(QWidget):
         """Read the run folders off the UI thread (metrics files grow to megabytes)."""
         root = self.root
         self.location.setText(f"Runs in {root} · reading…")
-        run_in_background(lambda: list_runs(root), self, self._show)
+        run_in_background(lambda: list_runs(root), self, self._show, self._failed)
+
+    def _failed(self, exc: Exception) -> None:
+        self.location.setText(f"Runs in {self.root} · cannot read them: {error_text(exc)}")
 
     def _show(self, summaries: list[RunSummary]) -> None:
         selected = self.selected()
