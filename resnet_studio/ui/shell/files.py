@@ -21,6 +21,7 @@ from resnet_studio.ui.common.workspaces import Workspace
 
 FILE_FILTERS = f"ResNet Studio project (*{PROJECT_SUFFIX});;Architecture (*{ARCH_SUFFIX})"
 MAX_RECENT = 8
+MAX_PROJECT_CURVES = 12  # runs of a project whose curves are shown when it opens
 
 
 class FileActions:
@@ -48,6 +49,7 @@ class FileActions:
 
     def new_file(self) -> None:
         if self.confirm_discard():
+            self.training.close_project()  # its runs are no longer followed, nor saved with the next
             self.document.replace(get_preset("resnet20"), None)
             self.canvas.fit()
 
@@ -73,6 +75,7 @@ class FileActions:
         except UserError as exc:
             self.show_error(str(exc))
             return False
+        self.training.close_project()  # its runs are no longer followed, nor saved with the next
         self.document.replace(
             project.architecture,
             path if path.suffix == PROJECT_SUFFIX or path.name.endswith(ARCH_SUFFIX) else None,
@@ -173,10 +176,23 @@ class FileActions:
                 self.train_view.setup.apply_config(TrainConfig.from_dict(project.training))
             except (UserError, TypeError, ValueError, AttributeError) as exc:
                 self.show_error(f"{path}: training: {exc}; Setup keeps its settings")
-        for run in project.runs:
-            folder = path.parent / run
+        folders = self.training.open_project_runs(path.parent, project.runs)  # saved with it again
+        # Curves for the newest runs only: a project may list hundreds, and each run's curves take
+        # ~16 ms of the UI thread to make (300 froze the window for 4.8 s) and could not be told
+        # apart anyway. They fill in a few at a time; every run stays in the project.
+        shown: list[Path] = []
+        for folder in reversed(folders):  # the newest last, as runs were added
+            if len(shown) == MAX_PROJECT_CURVES:
+                break
             if folder.is_dir():
-                self.train_view.show_run(folder)
+                shown.insert(0, folder)
+        for folder in shown:
+            self.train_view.show_run(folder, now=False)
+        if len(folders) > len(shown):
+            self.statusBar().showMessage(
+                f"{path.name}: showing the curves of its newest {len(shown)} of {len(folders)} runs",
+                10000,
+            )
 
     def _write(self, path: Path) -> bool:
         try:
