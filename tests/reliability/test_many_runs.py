@@ -135,3 +135,59 @@ def test_a_followed_run_whose_folder_is_deleted_is_let_go(qtbot, tmp_path):
     shutil.rmtree(run)
     qtbot.waitUntil(lambda: gone == [run.resolve()], timeout=10_000)
     assert controller.on_disk.followers == {} and not controller.on_disk.timer.isActive()
+
+
+def _kept_bytes(prediction) -> int:
+    """The bytes a listed result holds on to: its pictures and arrays."""
+    arrays = (prediction.image, prediction.preview, getattr(prediction, "thumbnail", None))
+    return sum(a.nbytes for a in arrays if a is not None) + len(
+        getattr(prediction, "preview_jpeg", None) or b""
+    )
+
+
+def test_a_classified_photo_keeps_a_few_kilobytes_and_can_still_be_shown_and_inspected(
+    qtbot, tmp_path, tiny_spec
+):
+    import numpy as np
+    from PIL import Image
+
+    from resnet_studio.data.images import load_image
+    from resnet_studio.nn.checkpoint import save_checkpoint
+    from resnet_studio.nn.model import build_model
+    from resnet_studio.ui import MainWindow
+
+    checkpoint = tmp_path / "tiny.pt"
+    save_checkpoint(
+        checkpoint,
+        {
+            "architecture": tiny_spec.to_dict(),
+            "model": build_model(tiny_spec).eval().state_dict(),
+            "classes": [f"class{i}" for i in range(10)],
+            "normalization": {"mean": [0.5] * 3, "std": [0.25] * 3},
+        },
+    )
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    y, x = np.mgrid[0:480, 0:640]
+    for i in range(4):  # photo-sized, smooth like a photograph
+        rgb = np.stack([(x * (i + 1)) % 256, (y * 2 + i * 40) % 256, (x + y) // 5 % 256], axis=-1)
+        Image.fromarray(rgb.astype(np.uint8)).save(photos / f"photo{i}.jpg", quality=90)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.model_source.use_checkpoint(str(checkpoint))
+    view = window.classify_view
+    view.classify_paths([str(photos)])
+    qtbot.waitUntil(lambda: not view.busy, timeout=30_000)
+    assert len(view.predictions) == 4 and all(p.top for p in view.predictions)
+    kept = [_kept_bytes(p) for p in view.predictions]
+    print("bytes kept per result:", kept)
+    assert max(kept) < 16_000, kept  # was ~86 KB: a 192x144 RGB preview and the network's input
+    assert all(p.preview_jpeg for p in view.predictions)  # shown when selected...
+    assert not view.picture.pixmap().isNull() and view.picture.pixmap().width() == 192
+    assert view.detail.inspect_button.isEnabled()
+    chosen = view.selected()
+    view.detail.inspect_button.click()  # ...and inspected: the file is read again
+    inspect = window.inspect_view
+    qtbot.waitUntil(lambda: inspect.analysis is not None and inspect.busy == 0, timeout=30_000)
+    assert np.array_equal(inspect.analysis.image, load_image(chosen.path, 32, 3))
+    window.document.undo_stack.setClean()

@@ -3,8 +3,10 @@ top classes as bars, the classes the model knows, and a button to inspect it."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
@@ -13,6 +15,38 @@ from resnet_studio.ui.common.feature_tiles import to_pixmap
 
 TOP_K = 5
 PREVIEW = 192
+ICON = 40  # the table's pictures
+
+
+def keep_small(prediction: Prediction) -> None:
+    """On the worker: what the studio keeps of a file's result, of which thousands may be listed
+    (5,000 photos kept ~97 KB each, 1.2 GB): an icon-sized thumbnail for the table, the preview as
+    a JPEG (decoded when selected), and not the network's input (Inspect reads the file again)."""
+    from PIL import Image
+
+    picture = prediction.preview
+    if picture is None:
+        return
+    step = max(1, max(picture.shape[:2]) // ICON)
+    prediction.thumbnail = np.ascontiguousarray(picture[::step, ::step])
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, "JPEG", quality=90)
+    prediction.preview_jpeg = buffer.getvalue()
+    prediction.preview = prediction.image = None
+
+
+def can_inspect(prediction: Prediction | None) -> bool:
+    """Its input is kept (a pasted picture), or its file can be read again (kept small)."""
+    return prediction is not None and (prediction.image is not None or prediction.preview_jpeg is not None)
+
+
+def _picture(prediction: Prediction) -> np.ndarray | None:
+    if prediction.preview is not None or prediction.preview_jpeg is None:
+        return prediction.preview
+    from PIL import Image
+
+    with Image.open(io.BytesIO(prediction.preview_jpeg), formats=("JPEG",)) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 class PredictionPanel(QWidget):
@@ -52,11 +86,12 @@ class PredictionPanel(QWidget):
 
     def show_prediction(self, prediction: Prediction | None, classes: list[str]) -> None:
         """The image, its caption and top classes as bars; `classes`: those the model knows."""
-        if prediction is None or prediction.preview is None:
+        picture = None if prediction is None else _picture(prediction)
+        if picture is None:
             self.picture.clear()
             self.picture.setText("No image yet" if prediction is None else "Cannot show this file")
         else:
-            pixmap = to_pixmap(prediction.preview)
+            pixmap = to_pixmap(picture)
             if max(pixmap.width(), pixmap.height()) < PREVIEW:  # small images are shown enlarged
                 pixmap = pixmap.scaled(
                     PREVIEW,
@@ -88,4 +123,4 @@ class PredictionPanel(QWidget):
                 label.setText(top[i][0])
                 bar.setValue(round(top[i][1] * 1000))
                 bar.setFormat(f"{top[i][1]:.1%}")
-        self.inspect_button.setEnabled(prediction is not None and prediction.image is not None)
+        self.inspect_button.setEnabled(can_inspect(prediction))

@@ -189,7 +189,10 @@ class MainWindow(FileActions, QMainWindow):
 
     def _inspect_prediction(self, prediction) -> None:
         self.show_workspace(Workspace.INSPECT)
-        self.inspect_view.set_image(prediction.image, Path(prediction.path).name)
+        if prediction.image is None:  # a file's result keeps no input: the file is read again
+            self.inspect_view.open_image(prediction.path)
+        else:
+            self.inspect_view.set_image(prediction.image, Path(prediction.path).name)
 
     def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
