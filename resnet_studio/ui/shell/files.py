@@ -80,10 +80,10 @@ class FileActions:
             project.architecture,
             path if path.suffix == PROJECT_SUFFIX or path.name.endswith(ARCH_SUFFIX) else None,
         )
-        self._restore_training(path, project)
+        shown = self._restore_training(path, project)
         self.canvas.fit()
         self._remember(path)
-        self.statusBar().showMessage(f"Opened {path}", 5000)
+        self.statusBar().showMessage(f"Opened {path}{shown}", 10000 if shown else 5000)
         return True
 
     def open_image(self, path: str | Path, inspect: bool = False) -> None:
@@ -169,8 +169,9 @@ class FileActions:
             training = {}
         return Project(self.document.spec, training, runs)
 
-    def _restore_training(self, path: Path, project: Project) -> None:
-        """A project's Setup settings and its runs' curves (those still on disk)."""
+    def _restore_training(self, path: Path, project: Project) -> str:
+        """A project's Setup settings and its runs' curves (those still on disk); what is shown
+        of its runs, in words, when not all of them."""
         if project.training:
             try:
                 self.train_view.setup.apply_config(TrainConfig.from_dict(project.training))
@@ -189,10 +190,8 @@ class FileActions:
         for folder in shown:
             self.train_view.show_run(folder, now=False)
         if len(folders) > len(shown):
-            self.statusBar().showMessage(
-                f"{path.name}: showing the curves of its newest {len(shown)} of {len(folders)} runs",
-                10000,
-            )
+            return f": the curves of its newest {len(shown)} of {len(folders)} runs"
+        return ""
 
     def _write(self, path: Path) -> bool:
         try:
