@@ -98,7 +98,7 @@ class RunFollower:
         return self.run.writer() is not None
 
 
-def poll_some(followers: Sequence[RunFollower], budget_s: float) -> list[Poll]:
+def poll_some(followers: Sequence[RunFollower], budget_s: float) -> list[tuple[RunFollower, Poll]]:
     """Poll the followers polled longest ago first, until `budget_s` has passed (at least one):
     a worker thread's job that hands its results back while there is more to read."""
     began = time.monotonic()
@@ -110,7 +110,7 @@ def poll_some(followers: Sequence[RunFollower], budget_s: float) -> list[Poll]:
             log.warning("cannot follow %s", follower.path, exc_info=True)
             continue
         if found is not None:
-            polls.append(found)
+            polls.append((follower, found))
         if time.monotonic() - began > budget_s:
             break
     return polls

@@ -41,7 +41,7 @@ class FollowedRuns(QObject):
         self.followers: dict[Path, RunFollower] = {}
         self.summaries: dict[Path, RunSummary] = {}  # the latest, read off the UI thread
         self._announce: deque[Path] = deque()  # followed, not yet announced (no curves yet)
-        self._results: deque[Poll] = deque()  # read, not yet handed out
+        self._results: deque[tuple[RunFollower, Poll]] = deque()  # read, not yet handed out
         self._reading = False  # a job is under way
         self._failing = False
         self.timer = QTimer(self)
@@ -96,15 +96,15 @@ class FollowedRuns(QObject):
             if self._announce:
                 self.following.emit(self._announce.popleft())
             else:
-                self._hand_out(self._results.popleft())
+                self._hand_out(*self._results.popleft())
         if self._announce or self._results:
             self._pump_timer.start()
         elif self._unread():
             self._read()  # runs never read yet: no need to wait for the timer
 
-    def _hand_out(self, poll: Poll) -> None:
-        if poll.path not in self.followers:
-            return  # removed meanwhile
+    def _hand_out(self, follower: RunFollower, poll: Poll) -> None:
+        if self.followers.get(poll.path) is not follower:
+            return  # removed meanwhile (and perhaps followed anew: read again from the start)
         if poll.summary is None:
             self.remove(poll.path)  # the folder is gone
             return
@@ -127,7 +127,7 @@ class FollowedRuns(QObject):
         self._reading = True
         run_in_background(lambda: poll_some(ready, READ_BUDGET_S), self, self._read_done, self._read_failed)
 
-    def _read_done(self, polls: list[Poll]) -> None:
+    def _read_done(self, polls: list[tuple[RunFollower, Poll]]) -> None:
         self._reading, self._failing = False, False
         self._results.extend(polls)
         self._pump()
