@@ -22,6 +22,10 @@ class Prediction:
     error: str | None = None
     image: np.ndarray | None = field(default=None, repr=False)  # the network's uint8 (C, H, W) input
     preview: np.ndarray | None = field(default=None, repr=False)  # RGB (h, w, 3), when asked for
+    # What the studio keeps instead, of thousands of files: a JPEG of the preview, decoded when it
+    # is shown, and an icon-sized copy for its table (see `ui.classify.prediction_panel.keep_small`).
+    preview_jpeg: bytes | None = field(default=None, repr=False)
+    thumbnail: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def unsure(self) -> bool:

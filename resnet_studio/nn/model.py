@@ -122,3 +122,14 @@ class ResNet(nn.Module):
 
 def build_model(spec: ArchitectureSpec, zero_init_residual: bool = False) -> ResNet:
     return ResNet(spec, zero_init_residual)
+
+
+def build_unfilled(spec: ArchitectureSpec) -> ResNet:
+    """The network with uninitialised weights, for trained ones to be loaded into (every weight
+    must then be loaded). Built without drawing from torch's global random generator: a snapshot
+    or a checkpoint loaded on a worker thread would otherwise take numbers that a run training at
+    the same moment draws its dropout from, and that run's results would depend on when the user
+    classified. (The device context is per thread, so it touches no other thread's tensors.)"""
+    with torch.device("meta"):
+        model = ResNet(spec)
+    return model.to_empty(device="cpu")

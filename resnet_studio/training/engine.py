@@ -23,7 +23,7 @@ from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.data.sources import DataSplits
 from resnet_studio.errors import SpecError, UserError
 from resnet_studio.nn.checkpoint import LoadedModel, load_checkpoint
-from resnet_studio.nn.model import build_model
+from resnet_studio.nn.model import build_unfilled
 from resnet_studio.training import distributed as dist_helpers
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.device import DeviceSettings, choose_device, settings_for
@@ -78,8 +78,18 @@ class Trainer:
         self.run = RunDirectory(run_dir) if run_dir is not None else None
         self._data = data
         self.controls = Controls()
-        self.model: torch.nn.Module | None = None  # set when training starts
-        self.data: DataSplits | None = None
+        # What training works on, published once it starts, as one tuple: other threads read it
+        # in one go, so a snapshot never pairs a model with a spec (or classes) of another size.
+        self._live: tuple[torch.nn.Module, ArchitectureSpec, DataSplits] | None = None
+
+    @property
+    def model(self) -> torch.nn.Module | None:
+        """The weights as they train (read-only for others); None before training starts."""
+        return self._live[0] if self._live is not None else None
+
+    @property
+    def data(self) -> DataSplits | None:
+        return self._live[2] if self._live is not None else None
 
     # -- control, from any thread ----------------------------------------------------------
 
@@ -109,14 +119,15 @@ class Trainer:
     def snapshot(self) -> LoadedModel | None:
         """A CPU copy of the weights as they are now, ready for inference while training goes on
         (a step may be half applied: fine for a look, not for a checkpoint). None before start."""
-        model, data = self.model, self.data
-        if model is None or data is None:
+        live = self._live  # one read: the model, its spec and its data belong together
+        if live is None:
             return None
-        copy = build_model(self.spec)
+        model, spec, data = live
+        copy = build_unfilled(spec)  # draws nothing from the generator the training thread uses
         copy.load_state_dict({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
         return LoadedModel(
             copy.eval(),
-            self.spec,
+            spec,
             list(data.classes),
             list(data.mean),
             list(data.std),
@@ -154,8 +165,8 @@ class Trainer:
             self._settings,
             self.extra_budget,
         )
-        self.model, self.data = loop.model, loop.data  # the weights as they train (read-only for others)
         self.spec = loop.spec  # its output layer follows the data's classes
+        self._live = (loop.model, loop.spec, loop.data)
         yield from loop.run()
 
     def _settings(self, rank: int) -> DeviceSettings:

@@ -28,13 +28,21 @@ from resnet_studio.data.images import image_file_filter
 from resnet_studio.errors import error_text
 from resnet_studio.fileio import atomic_write_text
 from resnet_studio.inspection.prediction import UNSURE_BELOW, Prediction, predictions_csv, shown_probability
-from resnet_studio.ui.classify.prediction_panel import PREVIEW, TOP_K, PredictionPanel
+from resnet_studio.ui.classify.prediction_panel import (
+    ICON,
+    PREVIEW,
+    TOP_K,
+    PredictionPanel,
+    can_inspect,
+    keep_small,
+)
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import to_pixmap
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.plain_text import plain, tooltip
 
-CHUNK = 100  # table rows filled per pass of the event loop
+CHUNK = 100  # table rows filled per pass of the event loop, at most...
+FILL_SLICE_S = 0.012  # ...and for no longer than this: the event loop stays under 30 ms late
 COLUMNS = ("Image", "File", "Class", "Probability", "Top classes", "Problem")
 
 
@@ -179,7 +187,10 @@ class ClassifyView(QWidget):
         def work(loaded):
             from resnet_studio.inspection.classify import classify_files  # on the worker: torch
 
-            return classify_files(loaded, paths, TOP_K, preview=PREVIEW, progress=report)
+            results = classify_files(loaded, paths, TOP_K, preview=PREVIEW, progress=report)
+            for result in results:
+                keep_small(result)
+            return results
 
         self._run(work, f"{len(paths)} item(s)")
 
@@ -192,14 +203,14 @@ class ClassifyView(QWidget):
         self._run(work, name)
 
     def _run(self, work, what: str) -> None:
-        source = self.source
+        load = self.source.loader()  # which weights: decided here, on the UI thread
         started = time.perf_counter()
         self.busy = True
         self.status.setText(f"Classifying {what}…")
         self.progress_timer.start()
 
         def job() -> tuple[list[Prediction], list[str]]:
-            loaded = source.load()
+            loaded = load()
             return work(loaded), list(loaded.classes)
 
         run_in_background(job, self, lambda result: self.show_predictions(*result, started), self._failed)
@@ -236,9 +247,12 @@ class ClassifyView(QWidget):
         predictions, row0, first = fill
         if fill not in self._fills:
             return  # cleared meanwhile
-        last = min(len(predictions), first + CHUNK)
-        for i in range(first, last):
-            self._fill_row(row0 + i, predictions[i])
+        began, last = time.perf_counter(), first
+        while last < min(len(predictions), first + CHUNK) and (
+            last == first or time.perf_counter() - began < FILL_SLICE_S
+        ):
+            self._fill_row(row0 + last, predictions[last])
+            last += 1
         fill[2] = last
         if last < len(predictions):
             self.status.setText(f"Showing… {last} of {len(predictions)} images")
@@ -303,9 +317,13 @@ class ClassifyView(QWidget):
 
     def _fill_row(self, row: int, prediction: Prediction) -> None:
         icon = QTableWidgetItem()
-        if prediction.preview is not None:
-            step = max(1, max(prediction.preview.shape[:2]) // 40)  # an icon-sized copy is cheap to make
-            icon.setIcon(QIcon(to_pixmap(prediction.preview[::step, ::step])))
+        small = prediction.thumbnail
+        if small is None and prediction.preview is not None:
+            step = max(1, max(prediction.preview.shape[:2]) // ICON)  # an icon-sized copy is cheap to make
+            small = prediction.preview[::step, ::step]
+        if small is not None:
+            icon.setIcon(QIcon(to_pixmap(small)))
+            prediction.thumbnail = None  # the icon holds its own copy
         icon.setData(Qt.ItemDataRole.UserRole + 1, id(prediction))
         name = QTableWidgetItem(Path(prediction.path).name)
         name.setToolTip(tooltip(prediction.path))
@@ -348,7 +366,7 @@ class ClassifyView(QWidget):
 
     def _inspect_selected(self) -> None:
         prediction = self.selected()
-        if prediction is not None and prediction.image is not None:
+        if can_inspect(prediction):
             self.inspect_requested.emit(prediction)
 
     def export_csv(self, path: str | None = None) -> bool:

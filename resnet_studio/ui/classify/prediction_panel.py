@@ -3,9 +3,11 @@ top classes as bars, the classes the model knows, and a button to inspect it."""
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
@@ -17,6 +19,40 @@ TOP_K = 5
 PREVIEW = 192
 LABEL_WIDTH = 150  # a class name's room beside its bar; longer names are elided (full in the tooltip)
 NAMED_CLASSES = 12  # at most this many of the known classes are named below the bars
+
+
+ICON = 40  # the table's pictures
+
+
+def keep_small(prediction: Prediction) -> None:
+    """On the worker: what the studio keeps of a file's result, of which thousands may be listed
+    (5,000 photos kept ~97 KB each, 1.2 GB): an icon-sized thumbnail for the table, the preview as
+    a JPEG (decoded when selected), and not the network's input (Inspect reads the file again)."""
+    from PIL import Image
+
+    picture = prediction.preview
+    if picture is None:
+        return
+    step = max(1, max(picture.shape[:2]) // ICON)
+    prediction.thumbnail = np.ascontiguousarray(picture[::step, ::step])
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, "JPEG", quality=90)
+    prediction.preview_jpeg = buffer.getvalue()
+    prediction.preview = prediction.image = None
+
+
+def can_inspect(prediction: Prediction | None) -> bool:
+    """Its input is kept (a pasted picture), or its file can be read again (kept small)."""
+    return prediction is not None and (prediction.image is not None or prediction.preview_jpeg is not None)
+
+
+def _picture(prediction: Prediction) -> np.ndarray | None:
+    if prediction.preview is not None or prediction.preview_jpeg is None:
+        return prediction.preview
+    from PIL import Image
+
+    with Image.open(io.BytesIO(prediction.preview_jpeg), formats=("JPEG",)) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 class PredictionPanel(QWidget):
@@ -60,11 +96,12 @@ class PredictionPanel(QWidget):
 
     def show_prediction(self, prediction: Prediction | None, classes: list[str]) -> None:
         """The image, its caption and top classes as bars; `classes`: those the model knows."""
-        if prediction is None or prediction.preview is None:
+        picture = None if prediction is None else _picture(prediction)
+        if picture is None:
             self.picture.clear()
             self.picture.setText("No image yet" if prediction is None else "Cannot show this file")
         else:
-            pixmap = to_pixmap(prediction.preview)
+            pixmap = to_pixmap(picture)
             if max(pixmap.width(), pixmap.height()) < PREVIEW:  # small images are shown enlarged
                 pixmap = pixmap.scaled(
                     PREVIEW,
@@ -98,7 +135,7 @@ class PredictionPanel(QWidget):
                 probability = top[i][1]
                 bar.setValue(round(probability * 1000) if math.isfinite(probability) else 0)
                 bar.setFormat(shown_probability(probability))
-        self.inspect_button.setEnabled(prediction is not None and prediction.image is not None)
+        self.inspect_button.setEnabled(can_inspect(prediction))
 
 
 def known_classes(classes: list[str]) -> str:

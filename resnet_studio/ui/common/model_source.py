@@ -1,11 +1,20 @@
 """Which trained network Inspect and Classify use: a chosen checkpoint, or the training run's
 latest weights (a snapshot taken when needed), or else the last run's best checkpoint, or else the
 weights that ship with the package (a ResNet-20 trained on CIFAR-10), so that a new user gets
-answers before training anything."""
+answers before training anything.
+
+Jobs on worker threads load the model; what to load is decided on the UI thread (`loader()`),
+which owns the training controller's state. A job that adds hooks to the network, or changes its
+mode, asks for its own copy (`own=True`): the cached network may be classifying at that moment.
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +26,7 @@ from resnet_studio.nn.shipped import default_weights
 
 if TYPE_CHECKING:
     from resnet_studio.nn.checkpoint import LoadedModel
+    from resnet_studio.training.engine import Trainer
     from resnet_studio.ui.common.training_controller import TrainingController
 
 
@@ -28,22 +38,30 @@ class ModelSource(QObject):
         super().__init__()
         self.training = training
         self.checkpoint: str | None = None
+        # Written by jobs on worker threads, read on the UI thread: only under the lock.
+        self._lock = threading.Lock()
         self._cache: tuple[tuple[str, float], LoadedModel] | None = None
         self._names: dict[str, str] = {}  # checkpoint or run folder -> its network's name
 
     def describe(self) -> str:
         """The network and the weights that answer now, in words."""
         if self.checkpoint:
-            return _named(self._names.get(self.checkpoint), f"checkpoint {self.checkpoint}")
+            with self._lock:
+                name = self._names.get(self.checkpoint)
+            return _named(name, f"checkpoint {self.checkpoint}")
         training = self.training
         last = training.last_run_dir
         run = Path(last).name if last else ""
         if training.trainer is not None:
             return _named(training.trainer.spec.name, f"latest weights of the run training now ({run})")
         if last:
-            if last not in self._names:  # read once, not on every label refresh
-                self._names[last] = training.last_network or _run_network_name(last) or ""
-            return _named(self._names[last], f"best checkpoint of run {run}")
+            with self._lock:
+                name = self._names.get(last)
+            if name is None:  # read once, not on every label refresh
+                name = training.last_network or _run_network_name(last) or ""
+                with self._lock:
+                    self._names[last] = name
+            return _named(name, f"best checkpoint of run {run}")
         shipped = default_weights()
         if shipped is not None:
             return shipped.describe()
@@ -57,19 +75,32 @@ class ModelSource(QObject):
         self.checkpoint = None
         self.changed.emit()
 
-    def load(self) -> LoadedModel:
-        """The model to use now. Runs off the UI thread (loading a checkpoint takes a while)."""
+    def loader(self, own: bool = False) -> Callable[[], LoadedModel]:
+        """Call on the UI thread: which weights answer is decided now (the controller's session
+        may end, and be set to None, while the job runs); the function returned loads them on a
+        worker. With `own`, the job gets a network of its own, to add hooks to."""
+        checkpoint = self.checkpoint
+        trainer = None if checkpoint else self.training.trainer
+        last_run = self.training.last_run_dir
+        return lambda: self._load(checkpoint, trainer, last_run, own)
+
+    def load(self, own: bool = False) -> LoadedModel:
+        """The model to use now, loaded here and now (on the UI thread: tests and scripts)."""
+        return self.loader(own)()
+
+    def _load(
+        self, checkpoint: str | None, trainer: Trainer | None, last_run: str | None, own: bool
+    ) -> LoadedModel:
+        """On a worker thread (loading a checkpoint takes a while)."""
         from resnet_studio.nn.checkpoint import checkpoint_file, model_from_checkpoint
 
-        if not self.checkpoint:
-            trainer = self.training.trainer
-            if trainer is not None:
-                snapshot = trainer.snapshot()
-                if snapshot is None:
-                    raise UserError("the training run is still loading its data: try again in a moment")
-                return snapshot
+        if trainer is not None:
+            snapshot = trainer.snapshot()  # a fresh copy each time: the job's own
+            if snapshot is None:
+                raise UserError("the training run is still loading its data: try again in a moment")
+            return snapshot
         shipped = default_weights()
-        path = self.checkpoint or self.training.last_run_dir or (shipped.path if shipped else None)
+        path = checkpoint or last_run or (shipped.path if shipped else None)
         if not path:
             raise UserError("no model yet: train a network in Train, or open a checkpoint")
         # Keyed on the checkpoint file itself: a run folder's best.pt replaced by a better one
@@ -78,13 +109,19 @@ class ModelSource(QObject):
             key = (str(path), os.stat(checkpoint_file(path)).st_mtime)
         except (OSError, UserError) as exc:
             raise UserError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, model_from_checkpoint(path))
-            name = self._cache[1].spec.name
-            if self._names.get(str(path)) != name:
-                self._names[str(path)] = name
+        with self._lock:
+            cached = self._cache[1] if self._cache is not None and self._cache[0] == key else None
+        if cached is None:
+            cached = model_from_checkpoint(path)  # outside the lock: other jobs go on meanwhile
+            with self._lock:
+                self._cache = (key, cached)
+                renamed = self._names.get(str(path)) != cached.spec.name
+                self._names[str(path)] = cached.spec.name
+            if renamed:
                 self.described.emit()  # queued to the UI thread: labels name the network now
-        return self._cache[1]
+        # Shared by every job: one that hooks it (feature maps, Grad-CAM) gets a copy, so the
+        # hooks never fire inside a Classify job running the shared network at the same moment.
+        return dataclasses.replace(cached, model=copy.deepcopy(cached.model)) if own else cached
 
 
 def _named(network: str | None, weights: str) -> str:

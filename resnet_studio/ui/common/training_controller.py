@@ -11,28 +11,27 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from resnet_studio.architecture.spec import ArchitectureSpec
-from resnet_studio.errors import UserError
+from resnet_studio.errors import UserError, error_text
 from resnet_studio.fileio import unused_run_folder
 from resnet_studio.training.config import TrainConfig, resumed_config
 from resnet_studio.training.events import Finished
 from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.run_following import FollowedRuns
 from resnet_studio.ui.common.torch_loader import load_torch
 from resnet_studio.ui.common.train_worker import TrainingSession
 
 if TYPE_CHECKING:
     from resnet_studio.training.engine import Trainer
-    from resnet_studio.training.rundir import MetricsReader
-
-FOLLOW_EVERY_MS = 500
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,7 @@ class TrainingController(QObject):
     message = Signal(str)  # a note for the user
     following = Signal(object)  # a run folder on disk, followed from now on
     followed = Signal(object, list)  # (run folder, new MetricsRecords) of a run on disk
+    unfollowed = Signal(object)  # a run folder no longer followed: its curves go
     run_started = Signal(str)  # the run folder
     run_finished = Signal(str)
 
@@ -102,11 +102,12 @@ class TrainingController(QObject):
         self.comparing: str | None = None  # the network of a comparison under way
         self.comparison = "twins"  # its kind: "twins" (plain vs residual) or "degradation"
         self.pinned: np.ndarray | None = None  # shown to every new session's activations
-        self.readers: dict[Path, MetricsReader] = {}  # followed run folder -> its reader
-        self._reading: set[Path] = set()  # followed runs with a read under way
-        self.follow_timer = QTimer(self)
-        self.follow_timer.setInterval(FOLLOW_EVERY_MS)
-        self.follow_timer.timeout.connect(self._follow)
+        self.on_disk = FollowedRuns(self)  # runs on disk followed, read off the UI thread
+        self._project_runs: set[Path] = set()  # the open project's runs (shown or not)
+        self.on_disk.following.connect(self.following)
+        self.on_disk.followed.connect(self.followed)
+        self.on_disk.unfollowed.connect(self._unfollowed)
+        self.on_disk.failed.connect(self.message)
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -248,6 +249,7 @@ class TrainingController(QObject):
             lambda: read_metrics(path),
             self,
             lambda records: self.start(None, config, Path(path).name, resume=path, history=tuple(records)),
+            lambda exc: self.message.emit(f"Cannot resume {Path(path).name}: {error_text(exc)}"),
         )
 
     def pause(self, paused: bool) -> None:
@@ -313,37 +315,38 @@ class TrainingController(QObject):
         if path not in self.run_dirs:
             self.run_dirs.append(path)
 
-    def follow(self, path: str | Path) -> bool:
-        """Read a run folder's metrics, then keep reading what another process appends. False when
-        it is followed already or is the run training here."""
-        from resnet_studio.training.rundir import MetricsReader, RunDirectory
-
+    def follow(self, path: str | Path, now: bool = True) -> bool:
+        """Read a run folder's metrics, then keep reading what another process appends (off the
+        UI thread). False when it is followed already or is the run training here. `now`: its
+        curves are made at once; else in a later pass of the event loop (a project's many runs)."""
         path = Path(path).resolve()
-        if path in self.readers or (self.training and Path(self.last_run_dir or "").resolve() == path):
+        if path in self.on_disk or (self.training and Path(self.last_run_dir or "").resolve() == path):
             return False
-        self.readers[path] = MetricsReader(RunDirectory(path).metrics_file)
         if not self.training:
             self.last_run_dir = str(path)  # what Export and Inspect use by default
             self.last_network = None
         self.remember(path)
-        self.following.emit(path)
-        self._read(path)
-        self.follow_timer.start()
+        self.on_disk.add(path, now)
         return True
 
-    def _follow(self) -> None:
-        """New lines of followed runs, read off the UI thread: only the bytes appended since the
-        last look, and never two reads of one file at a time."""
-        for path in self.readers:
-            if path not in self._reading:
-                self._read(path)
+    def open_project_runs(self, base: Path, runs: list[str]) -> list[Path]:
+        """A project's runs (relative to its folder `base`, or absolute), saved with it again
+        whether shown or not; their folders. Hundreds cost no file-system calls here."""
+        root = base.resolve()
+        folders = [Path(os.path.normpath(root / run)) for run in runs]
+        known = set(self.run_dirs)
+        self.run_dirs += [folder for folder in dict.fromkeys(folders) if folder not in known]
+        self._project_runs.update(folders)
+        return folders
 
-    def _read(self, path: Path) -> None:
-        self._reading.add(path)
+    def close_project(self) -> None:
+        """Its runs, and every run followed from disk, leave the window: they are no longer
+        followed (their curves go) nor saved with the next project."""
+        self.on_disk.clear()
+        self.run_dirs = [run for run in self.run_dirs if run not in self._project_runs]
+        self._project_runs.clear()
 
-        def done(records: list[MetricsRecord]) -> None:
-            self._reading.discard(path)
-            if records:
-                self.followed.emit(path, records)
-
-        run_in_background(self.readers[path].read_new, self, done, lambda _: self._reading.discard(path))
+    def _unfollowed(self, path: Path) -> None:
+        if path in self.run_dirs:
+            self.run_dirs.remove(path)  # not saved with the next project
+        self.unfollowed.emit(path)

@@ -78,14 +78,14 @@ class EvaluationView(QWidget):
         layout.addWidget(self.gallery, 2)
 
     def evaluate(self) -> None:
-        source = self.source
+        load = self.source.loader()
         self.evaluate_button.setEnabled(False)
         self.eval_status.setText("Evaluating on the validation set…")
 
         def job():
             from resnet_studio.inspection.evaluate import evaluate_checkpoint
 
-            result, images, data = evaluate_checkpoint(source.load(), keep_predictions=True)
+            result, images, data = evaluate_checkpoint(load(), keep_predictions=True)
             return result, images.images.numpy(), data
 
         def failed(exc: Exception) -> None:

@@ -7,10 +7,10 @@ a line what is drawn and what to look for, and saves its figure as PNG and its n
 
 from __future__ import annotations
 
-import copy
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -37,6 +37,9 @@ from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.plain_text import escaped, plain
 from resnet_studio.ui.common.saving import save_with_dialog
 from resnet_studio.ui.inspect.landscape_figure import LANDSCAPE_NOTE, draw_landscape
+
+if TYPE_CHECKING:
+    from resnet_studio.nn.checkpoint import LoadedModel
 
 LESION_NOTE = (
     "Validation accuracy with one block removed (bars), and with k random blocks removed (lines). "
@@ -176,6 +179,7 @@ class ExperimentsView(QWidget):
         self._busy(True)
         self.progress.setRange(0, 0)
         self.progress.setFormat(f"{TITLES[kind]}: loading…")
+        load = self.source.loader(own=True)  # a lesion's hooks never touch the model other views use
         limit, grid, relay, flag = (
             self.limit.value(),
             self.grid.value(),
@@ -189,7 +193,7 @@ class ExperimentsView(QWidget):
             relay.changed.emit(done, total)
 
         run_in_background(
-            lambda: _experiment(kind, self.source, versus, limit, report, grid),
+            lambda: _experiment(kind, load, versus, limit, report, grid),
             self,
             self._show,
             self._failed,
@@ -325,15 +329,15 @@ class ExperimentsView(QWidget):
 
 
 def _experiment(
-    kind: str, source: ModelSource, versus: str | None, limit: int, report, grid: int = 21
+    kind: str, load: Callable[[], LoadedModel], versus: str | None, limit: int, report, grid: int = 21
 ) -> dict[str, Any]:
-    """On a worker thread: the experiment on the model that answers (a copy: the hooks of a lesion
-    never touch the model other views use) and on `versus`, on the same validation images."""
+    """On a worker thread: the experiment on the model that answers (`load` gives the job its
+    own copy) and on `versus`, on the same validation images."""
     from resnet_studio.inspection.evaluate import validation_images
     from resnet_studio.nn.checkpoint import model_from_checkpoint
 
-    loaded = source.load()
-    models = [(loaded.spec.name, copy.deepcopy(loaded.model), loaded)]
+    loaded = load()
+    models = [(loaded.spec.name, loaded.model, loaded)]
     if versus:
         other = model_from_checkpoint(versus)
         if other.input_size != loaded.input_size or other.classes != loaded.classes:

@@ -214,10 +214,10 @@ class InspectView(QWidget):
 
         from resnet_studio.data.images import load_image_with_preview
 
-        source = self.source
+        load = self.source.loader()
 
         def job() -> tuple[np.ndarray, str, np.ndarray]:
-            loaded = source.load()
+            loaded = load()
             image, photo = load_image_with_preview(path, loaded.preparation, loaded.channels, PHOTO)
             return image, Path(path).name, photo
 
@@ -235,7 +235,8 @@ class InspectView(QWidget):
         self._show_model()
         if self.image is None:
             return
-        image, photo, source = self.image, self.photo, self.source
+        # The job's own network: its hooks must never fire in a Classify job running the shared one.
+        image, photo, load = self.image, self.photo, self.source.loader(own=True)
         self.busy += 1
 
         def job() -> Analysis:
@@ -245,7 +246,7 @@ class InspectView(QWidget):
             from resnet_studio.inspection.gradcam import CamSession, first_layer_filters
             from resnet_studio.inspection.tta import tta_logits
 
-            loaded = source.load()
+            loaded = load()
             x = _network_input(loaded, image)
             with one_thread():  # one image: steady while a training run keeps the cores busy
                 session = CamSession(loaded.model, x)  # one pass: every block's maps, Grad-CAMs

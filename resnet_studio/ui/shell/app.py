@@ -61,12 +61,14 @@ def run_studio(
         app.processEvents()
         # Sample previews, device names, a photo's answer: in the picture, not pending. A finished
         # job may start the next (load the model, then compute the feature maps): settle them all.
-        for _ in range(10):
+        # Runs on disk fill in a slice per pass of the event loop (a project's curves).
+        for _ in range(2000):
             wait_for_background(20_000)
             app.processEvents()
-            if QThreadPool.globalInstance().activeThreadCount() == 0:
+            if QThreadPool.globalInstance().activeThreadCount() == 0 and not window.training.on_disk.busy:
                 break
         window.canvas.fit()
+        window.train_view.redraw_all()  # every plot, not only those the redraw timer reached
         app.processEvents()
         try:
             write_png(window.grab(), screenshot)

@@ -113,7 +113,7 @@ def _inspection_figures(app, window) -> dict[str, float]:
 
     inspect = window.inspect_view
     window.show_workspace(Workspace.INSPECT)
-    inspect.set_image(view.predictions[0].image, image.name)
+    inspect.open_image(str(image))
     until(lambda: inspect.busy == 0 and inspect.analysis is not None)
     switches = []
     for _ in range(10):

@@ -21,6 +21,7 @@ from resnet_studio.ui.common.workspaces import Workspace
 
 FILE_FILTERS = f"ResNet Studio project (*{PROJECT_SUFFIX});;Architecture (*{ARCH_SUFFIX})"
 MAX_RECENT = 8
+MAX_PROJECT_CURVES = 12  # runs of a project whose curves are shown when it opens
 
 
 class FileActions:
@@ -48,6 +49,7 @@ class FileActions:
 
     def new_file(self) -> None:
         if self.confirm_discard():
+            self.training.close_project()  # its runs are no longer followed, nor saved with the next
             self.document.replace(get_preset("resnet20"), None)
             self.canvas.fit()
 
@@ -73,14 +75,15 @@ class FileActions:
         except UserError as exc:
             self.show_error(str(exc))
             return False
+        self.training.close_project()  # its runs are no longer followed, nor saved with the next
         self.document.replace(
             project.architecture,
             path if path.suffix == PROJECT_SUFFIX or path.name.endswith(ARCH_SUFFIX) else None,
         )
-        self._restore_training(path, project)
+        shown = self._restore_training(path, project)
         self.canvas.fit()
         self._remember(path)
-        self.statusBar().showMessage(f"Opened {path}", 5000)
+        self.statusBar().showMessage(f"Opened {path}{shown}", 10000 if shown else 5000)
         return True
 
     def open_image(self, path: str | Path, inspect: bool = False) -> None:
@@ -166,8 +169,9 @@ class FileActions:
             training = {}
         return Project(self.document.spec, training, runs)
 
-    def _restore_training(self, path: Path, project: Project) -> None:
-        """A project's Setup settings and its runs' curves (those still on disk)."""
+    def _restore_training(self, path: Path, project: Project) -> str:
+        """A project's Setup settings and its runs' curves (those still on disk); what is shown
+        of its runs, in words, when not all of them."""
         if project.training:
             try:  # every field checked first: Setup's boxes take only what they can show
                 self.train_view.setup.apply_config(
@@ -175,10 +179,21 @@ class FileActions:
                 )
             except UserError as exc:
                 self.show_error(f"{exc}; Setup keeps its settings")
-        for run in project.runs:
-            folder = path.parent / run
+        folders = self.training.open_project_runs(path.parent, project.runs)  # saved with it again
+        # Curves for the newest runs only: a project may list hundreds, and each run's curves take
+        # ~16 ms of the UI thread to make (300 froze the window for 4.8 s) and could not be told
+        # apart anyway. They fill in a few at a time; every run stays in the project.
+        shown: list[Path] = []
+        for folder in reversed(folders):  # the newest last, as runs were added
+            if len(shown) == MAX_PROJECT_CURVES:
+                break
             if folder.is_dir():
-                self.train_view.show_run(folder)
+                shown.insert(0, folder)
+        for folder in shown:
+            self.train_view.show_run(folder, now=False)
+        if len(folders) > len(shown):
+            return f": the curves of its newest {len(shown)} of {len(folders)} runs"
+        return ""
 
     def _write(self, path: Path) -> bool:
         try:

@@ -26,6 +26,7 @@ from resnet_studio.ui.build.inspector import Inspector
 from resnet_studio.ui.build.palette import Palette
 from resnet_studio.ui.build.summary import SummaryView
 from resnet_studio.ui.classify.classify_view import ClassifyView
+from resnet_studio.ui.common.background import unhandled_errors
 from resnet_studio.ui.common.document import Document
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.plain_text import escaped, plain, rich, tooltip
@@ -92,6 +93,7 @@ class MainWindow(FileActions, QMainWindow):
         rich(self.status_figures)  # the network's name and any problem inside are escaped
         self.statusBar().addPermanentWidget(self.status_figures)
         self.statusBar().messageChanged.connect(self._status_message_changed)
+        unhandled_errors().raised.connect(self._show_unexpected)
 
         self._make_actions()
         self._make_menus()
@@ -193,7 +195,10 @@ class MainWindow(FileActions, QMainWindow):
 
     def _inspect_prediction(self, prediction) -> None:
         self.show_workspace(Workspace.INSPECT)
-        self.inspect_view.set_image(prediction.image, Path(prediction.path).name, prediction.preview)
+        if prediction.image is None:  # a file's result keeps no input: the file is read again
+            self.inspect_view.open_image(prediction.path)
+        else:
+            self.inspect_view.set_image(prediction.image, Path(prediction.path).name, prediction.preview)
 
     def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -370,6 +375,11 @@ class MainWindow(FileActions, QMainWindow):
         plain(box)  # the message names files and networks: their text, never markup
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def _show_unexpected(self, message: str) -> None:
+        """An error of background work that no view handled: said, never lost (it is logged too)."""
+        self.last_error = message
+        self.statusBar().showMessage(f"Unexpected error: {message}", 15000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.train_view.confirm_close() or not self.confirm_discard():

@@ -278,6 +278,20 @@ class TrainPlots(QWidget):
         self._update_legend()
         return curves
 
+    def remove_run(self, curves: RunCurves | None) -> None:
+        """Take a run's curves away (a followed run whose project closed)."""
+        if curves is None or curves not in self.runs:
+            return
+        plots = {"loss": self.loss_plot, "smooth": self.loss_plot, "val_loss": self.loss_plot}
+        plots |= {"acc": self.accuracy_plot, "acc_smooth": self.accuracy_plot, "val_acc": self.accuracy_plot}
+        plots |= {"lr": self.lr_plot, "speed": self.speed_plot}
+        for key, item in curves.items.items():
+            plots[key].removeItem(item)
+        self.runs.remove(curves)
+        if curves in self.gradient_runs:
+            self.gradient_runs.remove(curves)
+        self._update_legend()
+
     PARTS = ("loss", "accuracy", "gradients", "contributions", "lr", "speed")
 
     def redraw(self, part: str | None = None) -> bool:

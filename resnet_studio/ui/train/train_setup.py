@@ -313,7 +313,10 @@ class SetupPanel(QScrollArea):
                 else:
                     self.device.setItemText(index, label)
 
-        run_in_background(describe, self, fill)
+        def failed(exc: Exception) -> None:  # the list keeps what it has (the CPU, "auto")
+            self.device.setToolTip(f"Cannot list the devices: {error_text(exc)}")
+
+        run_in_background(describe, self, fill, failed)
 
     def apply_recipe(self, recipe: Recipe) -> None:
         """Fill the fields from a recipe (one of `training.recipes.RECIPES`)."""

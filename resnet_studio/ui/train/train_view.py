@@ -120,6 +120,7 @@ class TrainView(QWidget):
         controller.message.connect(self.message.setText)
         controller.following.connect(self._on_following)
         controller.followed.connect(self._add_records)
+        controller.unfollowed.connect(lambda path: self.plots.remove_run(self.followed.pop(path, None)))
         document.changed.connect(self._update_buttons)
         self._update_buttons()
 
@@ -367,9 +368,10 @@ class TrainView(QWidget):
 
     # -- runs from disk -----------------------------------------------------------------------------
 
-    def show_run(self, path: str | Path) -> None:
-        """Overlay a run folder's curves and keep following it while another process writes it."""
-        self.controller.follow(path)
+    def show_run(self, path: str | Path, now: bool = True) -> None:
+        """Overlay a run folder's curves and keep following it while another process writes it
+        (`now`: its curves at once, else in a later pass of the event loop)."""
+        self.controller.follow(path, now)
 
     def _on_following(self, path: Path) -> None:
         self.followed[path] = self.plots.add_run(path.name)
@@ -384,12 +386,9 @@ class TrainView(QWidget):
             self._show_follow_progress(path)
 
     def _show_follow_progress(self, path: Path) -> None:
-        from resnet_studio.training.runinfo import summarize_run
-
         curves = self.followed[path]
-        try:
-            summary = summarize_run(path)
-        except UserError:
+        summary = self.controller.on_disk.summaries.get(path)  # read with the records, off this thread
+        if summary is None:
             return
         planned = summary.epochs_planned or max(1, summary.epochs_done)
         speed = f" · {curves.speed[-1]:.0f} img/s" if curves.speed else ""
