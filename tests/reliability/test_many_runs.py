@@ -13,7 +13,7 @@ import pytest
 
 from resnet_studio.architecture import get_preset
 from resnet_studio.training.config import TrainConfig
-from resnet_studio.training.rundir import summarize_run
+from resnet_studio.training.runinfo import summarize_run
 
 _UI_READS: list[str] = []  # metrics files opened on the main thread, while `_WATCHED` is set
 _WATCHED: list[str] = []

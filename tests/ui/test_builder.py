@@ -16,18 +16,6 @@ from resnet_studio.ui.build.palette import MIME_TYPE, mime_for
 from resnet_studio.ui.common.document import HEAD, NETWORK, STEM, Part
 
 
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    # Closed here, not by qtbot (whose teardown runs first): a clean state closes without a prompt.
-    w.document.undo_stack.setClean()
-    w.close()
-    w.deleteLater()
-
-
 def view_point(window, scene_point: QPointF) -> QPoint:
     return window.canvas.mapFromScene(scene_point)
 

@@ -11,20 +11,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from resnet_studio.nn.checkpoint import load_checkpoint, model_from_checkpoint
-from resnet_studio.ui import MainWindow
 from resnet_studio.ui.common.workspaces import Workspace
 from resnet_studio.ui.shell.import_dialog import ImportCancelled
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.document.undo_stack.setClean()
-    w.close()
-    w.deleteLater()
 
 
 @pytest.fixture

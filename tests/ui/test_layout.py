@@ -1,26 +1,13 @@
 """The window's layout at the sizes the README shows (1280x800) and the smallest it supports
 (1024x640): text that fits its place, nothing drawn over something else."""
 
-import pytest
 from PIL import Image
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
 from resnet_studio.data import demo
-from resnet_studio.ui import MainWindow
 from resnet_studio.ui.classify.classify_view import COLUMNS
 from resnet_studio.ui.common.workspaces import Workspace
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.document.undo_stack.setClean()
-    w.close()
-    w.deleteLater()
 
 
 def shown(window, size: tuple[int, int], workspace: Workspace) -> None:

@@ -2,25 +2,12 @@
 combo box with the arrow keys, or clicked; each change is one undo step that undo reverts, and
 the saved file holds it."""
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox, QLineEdit
 
 from resnet_studio.architecture import load_spec
 from resnet_studio.project import open_file
-from resnet_studio.ui import MainWindow
 from resnet_studio.ui.common.document import HEAD, NETWORK, STEM, Part
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.document.undo_stack.setClean()
-    w.close()
-    w.deleteLater()
 
 
 def type_into(qtbot, field, text: str) -> None:

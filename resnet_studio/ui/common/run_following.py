@@ -23,7 +23,7 @@ from resnet_studio.ui.common.background import run_in_background
 
 if TYPE_CHECKING:
     from resnet_studio.training.following import Poll, RunFollower
-    from resnet_studio.training.rundir import RunSummary
+    from resnet_studio.training.runinfo import RunSummary
 
 FOLLOW_EVERY_MS = 500  # between looks at the followed runs
 READ_BUDGET_S = 0.2  # one job's reading, before it hands its results back
