@@ -211,8 +211,8 @@ def weight_mismatches(expected: dict[str, Any], weights: dict[str, Any]) -> list
     ]
 
 
-def load_weights(model: torch.nn.Module, weights: dict[str, Any], where: str | Path) -> None:
-    """`model.load_state_dict(weights)`, or a `UserError` that says what does not fit."""
+def _check_weights(model: torch.nn.Module, weights: dict[str, Any], where: str | Path) -> None:
+    """`UserError` unless `weights` fit `model` and are all finite numbers."""
     problems = weight_mismatches(model.state_dict(), weights)
     if problems:
         raise UserError(f"{where}: the weights do not fit the architecture: {'; '.join(problems)}")
@@ -224,6 +224,11 @@ def load_weights(model: torch.nn.Module, weights: dict[str, Any], where: str | P
             f"{where}: the weights contain NaN or infinite values ({len(broken)} of {len(weights)} "
             f"tensors, e.g. {broken[0]}): a network with them answers NaN to every image"
         )
+
+
+def load_weights(model: torch.nn.Module, weights: dict[str, Any], where: str | Path) -> None:
+    """`model.load_state_dict(weights)`, or a `UserError` that says what does not fit."""
+    _check_weights(model, weights, where)
     try:
         model.load_state_dict(weights)
     except (RuntimeError, TypeError, ValueError) as exc:
@@ -296,9 +301,7 @@ def model_with_weights(spec: ArchitectureSpec, weights: dict[str, Any], where: s
     twice (a ResNet-152 loads in half the time and memory). `UserError` when they do not fit."""
     with torch.device("meta"):
         model = build_model(spec)
-    problems = weight_mismatches(model.state_dict(), weights)
-    if problems:
-        raise UserError(f"{where}: the weights do not fit the architecture: {'; '.join(problems)}")
+    _check_weights(model, weights, where)
     kinds = {name: value.dtype for name, value in model.state_dict().items()}
     try:
         model.load_state_dict({k: v.to(kinds[k]) for k, v in weights.items()}, assign=True)

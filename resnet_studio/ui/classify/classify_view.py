@@ -342,12 +342,13 @@ class ClassifyView(QWidget):
                 item.setFont(font)
                 item.setForeground(self.palette().placeholderText())
                 item.setToolTip(
-                    f"{label.text()}\nUnsure: below {UNSURE_BELOW:.0%}; the image may show none of "
-                    "the classes this model knows"
+                    tooltip(
+                        f"{label.text()}\nUnsure: below {UNSURE_BELOW:.0%}; the image may show none "
+                        "of the classes this model knows"
+                    )
                 )
-        others.setToolTip(others.text())
         problem = QTableWidgetItem(prediction.error or "")
-        problem.setToolTip(prediction.error or "")
+        problem.setToolTip(tooltip(prediction.error or ""))
         for column, item in enumerate((icon, name, label, probability, others, problem)):
             self.table.setItem(row, column, item)
 
