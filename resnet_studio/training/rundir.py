@@ -1,4 +1,4 @@
-"""Run directories (DESIGN.md): architecture.json, config.json, metrics.jsonl, checkpoints/.
+"""Run directories (resources/FORMATS.md): architecture.json, config.json, metrics.jsonl, checkpoints/.
 
 `metrics.jsonl` is appended and flushed line by line, so another process (the studio) can follow
 a run while it is written; `MetricsReader` reads only complete lines and remembers where it was.
