@@ -137,7 +137,8 @@ def list_runs(root: str | Path) -> list[RunSummary]:
 
 
 def metrics_to_csv(run: str | Path, out: str | Path) -> int:
-    """Write a run's metrics as CSV (one row per record, the keys of resources/FORMATS.md as columns); the row count."""
+    """Write a run's metrics as CSV (one row per record, the keys resources/FORMATS.md gives as
+    columns); the row count."""
     source = Path(run)
     if source.is_file() and source.suffix != ".jsonl":
         raise UserError(
