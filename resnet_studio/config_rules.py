@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from resnet_studio.errors import UserError
 
@@ -23,7 +23,10 @@ CHOICES = {
     "optimizer": ("sgd", "adam", "adamw"),
     "schedule": ("step", "cosine", "onecycle", "constant"),
     "crop_fill": ("zeros", "reflect"),
+    "augmentation": ("auto", "crop-flip", "resized-crop-flip"),
+    "precision": ("auto", "fp32", "bf16"),
 }
+OPTIONAL_CHOICES = {"transfer": ("probe", "finetune", "full")}  # None: not a transfer run
 SWITCHES = (
     "nesterov",
     "tta",
@@ -58,16 +61,17 @@ INTEGERS = {
     "steps": (1, MAX_INT, True),
     "limit_train": (1, MAX_INT, True),
     "limit_val": (1, MAX_INT, True),
+    "data_memory": (1, 2**62, True),  # bytes
     "threads": (1, 65_536, True),
     "log_every": (1, MAX_INT, True),
 }
 
 
-def is_integer(value: object) -> bool:
+def is_integer(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -90,7 +94,7 @@ def check_config_fields(values: Mapping[str, Any]) -> None:
             continue
         if low == 1 and (not is_integer(value) or value < 1):
             raise bad(name, "must be a positive integer")
-        if low == 1 and value > high:
+        if low == 1 and is_integer(value) and value > high:
             raise bad(name, f"must be at most {high:,}")
         if name == "val_every" and (not is_integer(value) or not low <= value <= high):
             raise bad(name, f"must be a whole number of epochs, 0 to {high:,}")
@@ -108,6 +112,9 @@ def check_config_fields(values: Mapping[str, Any]) -> None:
     for name, choices in CHOICES.items():
         if given(name) and (not isinstance(values[name], str) or values[name] not in choices):
             raise bad(name, f"must be one of {', '.join(choices)}")
+    for name, choices in OPTIONAL_CHOICES.items():
+        if values.get(name) is not None and values[name] not in choices:
+            raise bad(name, f"must be one of {', '.join(choices)}, or null")
     for name in SWITCHES:
         if given(name) and not isinstance(values[name], bool):
             raise bad(name, "must be true or false")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import secrets
@@ -17,7 +18,8 @@ from typing import IO, Any
 
 def run_folder_name(title: str) -> str:
     """`resnet-20-20261128-031500`: a run folder named after the network and the start time."""
-    slug = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-") or "run"
+    dashed = "".join(c if c.isalnum() else "-" for c in title.lower())
+    slug = re.sub(r"-{2,}", "-", dashed).strip("-") or "run"  # "ResNet-20 (plain)": resnet-20-plain
     return f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -279,8 +281,30 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
+# Significant digits a float keeps in JSON: enough for any figure the project writes, few enough
+# that binary noise (0.1 + 0.2 = 0.30000000000000004, 0.5538000000000001) never reaches a file.
+JSON_DIGITS = 15
+
+
+def tidy(value: float, digits: int = JSON_DIGITS) -> float:
+    """`value` to `digits` significant digits (0.5538000000000001 -> 0.5538); NaN and infinities kept."""
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+
+
+def tidy_json(value: Any) -> Any:
+    """`value` with every float `tidy`, for a JSON file: dictionaries, lists and tuples copied,
+    anything else kept as it is."""
+    if isinstance(value, float):
+        return tidy(value)
+    if isinstance(value, dict):
+        return {k: tidy_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [tidy_json(v) for v in value]
+    return value
+
+
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(tidy_json(data), indent=2) + "\n")
 
 
 MAX_JSON_BYTES = 32 * 2**20  # architecture, project, config and status files are kilobytes

@@ -2,7 +2,8 @@
 
 A project is the architecture, the training settings and the runs made from it:
 `{"format": "resnet-studio.project", "version": 1, "architecture": {...}, "training": {...},
-"runs": ["relative/run/dir", ...]}`, saved atomically.
+"runs": ["relative/run/dir", ...], "recipe": "quick"}` (the recipe Setup shows; optional), saved
+atomically.
 """
 
 from __future__ import annotations
@@ -27,15 +28,17 @@ class Project:
     architecture: ArchitectureSpec
     training: dict[str, Any] = field(default_factory=dict)
     runs: list[str] = field(default_factory=list)
+    recipe: str | None = None  # the recipe Setup shows (its name); older files have none
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
             "architecture": self.architecture.to_dict(),
             "training": self.training,
             "runs": self.runs,
         }
+        return data | ({"recipe": self.recipe} if self.recipe is not None else {})
 
 
 def save_project(project: Project, path: str | Path) -> None:
@@ -64,7 +67,10 @@ def open_file(path: str | Path) -> Project:
                 raise UserError(f"{path}: training: must be an object")
             if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
                 raise UserError(f"{path}: runs: must be a list of folder names")
-            return Project(spec_from_dict(data.get("architecture")), training, runs)
+            recipe = data.get("recipe")
+            if recipe is not None and not isinstance(recipe, str):
+                raise UserError(f"{path}: recipe: must be a recipe's name")
+            return Project(spec_from_dict(data.get("architecture")), training, runs, recipe)
         if kind in (ARCH_FORMAT, None):
             return Project(spec_from_dict(data))
     except SpecError as exc:

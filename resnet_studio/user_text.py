@@ -13,6 +13,11 @@ from typing import Any
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 
 
+def counted(count: int, noun: str) -> str:
+    """The count and its noun, plural unless one ("1 epoch", "3 epochs")."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def printable(text: str) -> str:
     """`text` with the bytes of a non-UTF-8 file name as `\\xff` escapes (any other lone surrogate
     as `\\udc80`), so that it prints and writes as UTF-8; text that is valid UTF-8 is unchanged."""
@@ -34,10 +39,12 @@ def csv_cell(text: str) -> str:
 
 
 def json_ready(value: Any) -> Any:
-    """`value` with every NaN or infinite float as None (strict JSON has no NaN) and every string
-    printable; dictionaries, lists and tuples are copied, anything else is kept."""
+    """`value` with every NaN or infinite float as None (strict JSON has no NaN), every other float
+    `tidy` and every string printable; dictionaries, lists and tuples are copied, anything else is
+    kept."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        # fileio.tidy's rounding (the root modules do not import each other): no binary noise
+        return float(f"{value:.15g}") if math.isfinite(value) else None
     if isinstance(value, str):
         return printable(value)
     if isinstance(value, dict):

@@ -73,7 +73,24 @@ def small_demo(demo_splits: DataSplits) -> DataSplits:
     return DataSplits("demo", list(demo_splits.classes), train, val, mean, std)
 
 
-CIFAR_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+def _find_shared_archive() -> Path:
+    """`shared/data/cifar10-jpeg.tar.gz` beside the clone or beside any folder above it (a clone in
+    /work/main and a worktree in /work/wt/NAME both find /work/shared); $CIFAR10_JPEG_ARCHIVE names
+    it for a clone elsewhere."""
+    if os.environ.get("CIFAR10_JPEG_ARCHIVE"):
+        return Path(os.environ["CIFAR10_JPEG_ARCHIVE"])
+    relative = Path("shared") / "data" / "cifar10-jpeg.tar.gz"
+    clone = Path(__file__).resolve().parents[1]
+    for folder in clone.parents:
+        if (folder / relative).is_file():
+            return folder / relative
+    return clone.parent / relative  # absent: named in the message
+
+
+CIFAR_ARCHIVE = _find_shared_archive()
+# The fixed slice of the CIFAR-10 test set the shipped weights are checked on in CI: the first 100
+# test images of each class (files 0000.jpg-0099.jpg), 1,000 in all.
+CIFAR_SLICE_PER_CLASS = 100
 
 
 @pytest.fixture(scope="session")
@@ -87,18 +104,30 @@ def cifar_archive() -> Path:
     return CIFAR_ARCHIVE
 
 
-@pytest.fixture(scope="session")
-def cifar_test_folder(cifar_archive: Path, tmp_path_factory) -> Path:
-    """The whole CIFAR-10 test set (10,000 JPEG files) extracted to a temporary folder, as
+def _extract_cifar_test(archive: Path, root: Path, per_class: int | None) -> Path:
+    """The CIFAR-10 test images (`per_class` of each class, the lowest-numbered; None: all) as
     `test/<class>/*.jpg`, with a one-image-per-class `train/` so the folder source accepts it."""
-    root = tmp_path_factory.mktemp("cifar-test")
-    with tarfile.open(cifar_archive) as tar:
+    with tarfile.open(archive) as tar:
         members = []
         for member in tar:
             parts = Path(member.name).parts
             if not member.isfile() or len(parts) < 3:
                 continue
-            if parts[-3] == "test" or (parts[-3] == "train" and parts[-1] == "0000.jpg"):
+            number = int(Path(parts[-1]).stem)
+            wanted_test = parts[-3] == "test" and (per_class is None or number < per_class)
+            if wanted_test or (parts[-3] == "train" and number == 0):
                 members.append(member)
         tar.extractall(root, members=members, filter="data")
     return next(p for p in root.rglob("test") if p.is_dir()).parent
+
+
+@pytest.fixture(scope="session")
+def cifar_test_folder(cifar_archive: Path, tmp_path_factory) -> Path:
+    """The whole CIFAR-10 test set (10,000 JPEG files): only the slow full-set check uses it."""
+    return _extract_cifar_test(cifar_archive, tmp_path_factory.mktemp("cifar-test"), None)
+
+
+@pytest.fixture(scope="session")
+def cifar_test_slice(cifar_archive: Path, tmp_path_factory) -> Path:
+    """The fixed 1,000-image slice of the CIFAR-10 test set (CIFAR_SLICE_PER_CLASS of each class)."""
+    return _extract_cifar_test(cifar_archive, tmp_path_factory.mktemp("cifar-slice"), CIFAR_SLICE_PER_CLASS)

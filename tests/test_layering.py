@@ -1,5 +1,6 @@
 """The package's shape holds itself: every module imports, nothing outside ui/ loads Qt, imports run
-down the layers only, and no modules import each other in a circle.
+down the layers only, no modules import each other in a circle, and modules and functions stay small
+enough to read (MAX_MODULE_LINES, MAX_FUNCTION_LINES).
 
 The import graph is read from the source (every `import`, also inside functions, where lazy
 imports hide from a check that only imports packages), so a new module is checked as it lands.
@@ -22,9 +23,12 @@ QT = ("PySide6", "pyqtgraph", "shiboken6", "superqt")
 LAYERS = (
     ("__init__", "errors", "fileio", "lazy", "user_text"),  # the root: errors, writes, user text out
     ("architecture", "data", "config_rules"),  # a network; images and data; a training config's rules
-    ("nn", "project"),  # the torch network, its checkpoints; the studio's project file
+    ("nn", "project", "runs"),  # the torch network, its checkpoints; the project file; run folders
     ("inspection",),  # inference: evaluate, classify, feature maps, Grad-CAM
-    ("training", "export"),  # the engine and run folders; TorchScript, ONNX, source
+    ("training", "export"),  # the engine; exports
+    # what bench generates and times (the photo rows train through the engine); the session model:
+    # Setup's settings, the runs, the comparisons and their verdicts, which the views observe
+    ("benchmarks", "session"),
     ("ui",),  # the studio
     ("cli",),  # the command line (it opens the studio)
     ("__main__",),
@@ -190,3 +194,100 @@ def test_the_window_appears_without_importing_torch():
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_session_model_is_plain_python():
+    """Setup's settings, the runs and the verdicts load without Qt, and without torch (the window
+    appears before torch has loaded, and it holds the model)."""
+    code = (
+        "import sys\n"
+        "import resnet_studio.session\n"
+        f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {(*QT, 'torch')!r})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"the session model loads {out.stdout}"
+
+
+# -- process-wide state has one owner -----------------------------------------------------------
+
+
+def test_the_garbage_collector_has_one_owner_and_pyqtgraph_keeps_its_internals():
+    owner = "resnet_studio.ui.common.gc_policy"
+    wrong = []
+    for name, path in modules().items():
+        for target, line in imports(path):
+            if target == "gc" and name != owner:
+                wrong.append(f"{name}:{line} imports gc: the garbage collector is {owner}'s alone")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            named = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            named += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if any(module.startswith("pyqtgraph.") for module in named):
+                wrong.append(f"{name}:{node.lineno} imports {named}: pyqtgraph's internals")
+    assert not wrong, "\n".join(wrong)
+
+
+# -- views hold no state the session model lacks ------------------------------------------------
+
+# What the session model (resnet_studio/session) alone makes from its state. A view that made one
+# would make it from what the view holds (its boxes' values, a plot's buffers), which the model
+# lacks: a verdict from the plots' last four runs named a run shown meanwhile (#28).
+MADE_BY_THE_MODEL = {
+    "Project": "the project file: SessionModel.project",
+    "TrainConfig": "Setup's training config: SetupModel.config",
+    "summarize": "a comparison's verdict: Comparison.conclude, from the runs' records",
+    "summarize_degradation": "a comparison's verdict: Comparison.conclude, from the runs' records",
+}
+# The Inspect workspace's timing bench trains with fixed settings of its own, no user's.
+MAY_MAKE = {("resnet_studio.ui.shell.bench", "TrainConfig")}
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def test_views_hold_no_state_the_model_lacks():
+    """In ui/, nothing the model makes is made again (a `TrainConfig()` without arguments is only
+    the defaults), and no view fires another object's signals (`self.x.changed.emit()`): what
+    changed is announced by whoever holds it. The runtime half, that every box of Setup shows a
+    setting of the model: tests/ui/test_session_views.py."""
+    wrong = []
+    for name, path in modules().items():
+        if unit(name) != "ui":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            made, given = _called(node), bool(node.args or node.keywords)
+            if made in MADE_BY_THE_MODEL and given and (name, made) not in MAY_MAKE:
+                wrong.append(f"{name}:{node.lineno} makes {made}(…), which is {MADE_BY_THE_MODEL[made]}")
+            func = node.func
+            fired = isinstance(func, ast.Attribute) and func.attr == "emit"
+            owner = func.value.value if fired and isinstance(func.value, ast.Attribute) else None  # type: ignore[union-attr]
+            if (
+                isinstance(owner, ast.Attribute)
+                and isinstance(owner.value, ast.Name)
+                and owner.value.id == "self"
+            ):
+                wrong.append(f"{name}:{node.lineno} fires {ast.unparse(func.value)}, another object's signal")
+    assert not wrong, "\n".join(wrong)
+    session = {target for path in (PACKAGE / "session").glob("*.py") for target, _ in imports(path)}
+    assert "resnet_studio.session.compare" in session  # the verdicts' words are the model's to use
+
+
+MAX_MODULE_LINES = 400  # a module read in one sitting
+MAX_FUNCTION_LINES = 80  # a function seen whole on one screen
+
+
+def test_modules_and_functions_stay_small():
+    too_long = []
+    for module, path in modules().items():
+        source = path.read_text(encoding="utf-8")
+        if (lines := len(source.splitlines())) > MAX_MODULE_LINES:
+            too_long.append(f"{module}: {lines} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                span = (node.end_lineno or node.lineno) - node.lineno + 1
+                if span > MAX_FUNCTION_LINES:
+                    too_long.append(f"{module}:{node.lineno} {node.name}: {span} lines")
+    assert not too_long, "split these:\n" + "\n".join(too_long)

@@ -7,11 +7,17 @@ can be built. Every failure is a `SpecError` whose message names the field, e.g.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from resnet_studio.architecture.json_fields import (
+    describe,
+    no_unknown,
+    read_choice,
+    read_int,
+    read_object,
+)
 from resnet_studio.errors import SpecError, UserError
 from resnet_studio.fileio import BadJSON, atomic_write_json, read_json
 
@@ -138,116 +144,74 @@ STAGE_DEFAULTS = {"groups": 1, "width_per_group": 64}
 
 
 # ---------------------------------------------------------------------------------------------
-# Parsing: JSON values -> dataclasses, with a field path in every message.
-
-
-def _describe(value: Any) -> str:
-    return (
-        json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
-    )
-
-
-def _int(data: dict[str, Any], key: str, path: str, default: int | None, low: int, high: int) -> int:
-    if key not in data:
-        if default is None:
-            raise SpecError(f"{path}{key}", "is required")
-        return default
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise SpecError(f"{path}{key}", f"must be {kind}, got {_describe(value)}")
-    if value > high:
-        raise SpecError(f"{path}{key}", f"must be at most {high}, got {value}")
-    return value
-
-
-def _choice(data: dict[str, Any], key: str, path: str, default: str, choices: tuple[str, ...]) -> str:
-    value = data.get(key, default)
-    if value not in choices:
-        options = ", ".join(repr(c) for c in choices)
-        raise SpecError(f"{path}{key}", f"must be one of {options}, got {_describe(value)}")
-    return value
-
-
-def _object(data: dict[str, Any], key: str, path: str, known: set[str]) -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise SpecError(f"{path}{key}", f"must be an object, got {_describe(value)}")
-    _no_unknown(value, f"{path}{key}.", known)
-    return value
-
-
-def _no_unknown(data: dict[str, Any], path: str, known: set[str]) -> None:
-    for key in data:
-        if key not in known:
-            raise SpecError(f"{path}{key}", f"unknown field (expected one of {', '.join(sorted(known))})")
+# Parsing: JSON values -> dataclasses, with a field path in every message (readers in json_fields.py).
 
 
 def spec_from_dict(data: Any) -> ArchitectureSpec:
     """Parse and validate a JSON object; raises `SpecError` naming the field on any problem."""
     if not isinstance(data, dict):
-        raise SpecError("", f"an architecture must be a JSON object, got {_describe(data)}")
+        raise SpecError("", f"an architecture must be a JSON object, got {describe(data)}")
     top = {"format", "version", "name", "input", "classes", "stem", "stages", "shortcut", "head"}
     top |= {"projection_bn", "downsample_by"}
-    _no_unknown(data, "", top)
+    no_unknown(data, "", top)
     if data.get("format", FORMAT) != FORMAT:
-        raise SpecError("format", f"must be {FORMAT!r}, got {_describe(data.get('format'))}")
+        raise SpecError("format", f"must be {FORMAT!r}, got {describe(data.get('format'))}")
     if data.get("version", VERSION) != VERSION:
         raise SpecError(
             "version",
-            f"unsupported version {_describe(data.get('version'))} (this program reads version {VERSION})",
+            f"unsupported version {describe(data.get('version'))} (this program reads version {VERSION})",
         )
     name = data.get("name", "Untitled")
     if not isinstance(name, str):
-        raise SpecError("name", f"must be a string, got {_describe(name)}")
+        raise SpecError("name", f"must be a string, got {describe(name)}")
 
-    raw_input = _object(data, "input", "", {"channels", "size"})
+    raw_input = read_object(data, "input", "", {"channels", "size"})
     input_spec = InputSpec(
-        channels=_int(raw_input, "channels", "input.", 3, 1, 64),
-        size=_int(raw_input, "size", "input.", 32, 1, MAX_SIZE),
+        channels=read_int(raw_input, "channels", "input.", 3, 1, 64),
+        size=read_int(raw_input, "size", "input.", 32, 1, MAX_SIZE),
     )
-    classes = _int(data, "classes", "", None, 2, MAX_CLASSES)
+    classes = read_int(data, "classes", "", None, 2, MAX_CLASSES)
 
-    raw_stem = _object(data, "stem", "", {"channels", "kernel", "stride", "maxpool", "kind"})
+    raw_stem = read_object(data, "stem", "", {"channels", "kernel", "stride", "maxpool", "kind"})
     maxpool = raw_stem.get("maxpool", False)
     if not isinstance(maxpool, bool):
-        raise SpecError("stem.maxpool", f"must be true or false, got {_describe(maxpool)}")
+        raise SpecError("stem.maxpool", f"must be true or false, got {describe(maxpool)}")
     stem = StemSpec(
-        channels=_int(raw_stem, "channels", "stem.", 16, 1, MAX_CHANNELS),
-        kernel=_int(raw_stem, "kernel", "stem.", 3, 1, 15),
-        stride=_int(raw_stem, "stride", "stem.", 1, 1, 4),
+        channels=read_int(raw_stem, "channels", "stem.", 16, 1, MAX_CHANNELS),
+        kernel=read_int(raw_stem, "kernel", "stem.", 3, 1, 15),
+        stride=read_int(raw_stem, "stride", "stem.", 1, 1, 4),
         maxpool=maxpool,
-        kind=_choice(raw_stem, "kind", "stem.", "conv", STEM_KINDS),  # type: ignore[arg-type]
+        kind=read_choice(raw_stem, "kind", "stem.", "conv", STEM_KINDS),  # type: ignore[arg-type]
     )
 
     raw_stages = data.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
-        raise SpecError("stages", f"must be a non-empty list, got {_describe(raw_stages)}")
+        raise SpecError("stages", f"must be a non-empty list, got {describe(raw_stages)}")
     stages = []
     for i, raw in enumerate(raw_stages):
         path = f"stages[{i}]."
         if not isinstance(raw, dict):
-            raise SpecError(f"stages[{i}]", f"must be an object, got {_describe(raw)}")
-        _no_unknown(raw, path, {"block", "count", "channels", "stride", *STAGE_DEFAULTS})
+            raise SpecError(f"stages[{i}]", f"must be an object, got {describe(raw)}")
+        no_unknown(raw, path, {"block", "count", "channels", "stride", *STAGE_DEFAULTS})
         stages.append(
             StageSpec(
-                block=_choice(raw, "block", path, "basic", BLOCK_KINDS),  # type: ignore[arg-type]
-                count=_int(raw, "count", path, None, 1, MAX_BLOCKS_PER_STAGE),
-                channels=_int(raw, "channels", path, None, 1, MAX_CHANNELS),
-                stride=_int(raw, "stride", path, 1, 1, 4),
-                groups=_int(raw, "groups", path, 1, 1, MAX_CHANNELS),
-                width_per_group=_int(raw, "width_per_group", path, 64, 1, MAX_CHANNELS),
+                block=read_choice(raw, "block", path, "basic", BLOCK_KINDS),  # type: ignore[arg-type]
+                count=read_int(raw, "count", path, None, 1, MAX_BLOCKS_PER_STAGE),
+                channels=read_int(raw, "channels", path, None, 1, MAX_CHANNELS),
+                stride=read_int(raw, "stride", path, 1, 1, 4),
+                groups=read_int(raw, "groups", path, 1, 1, MAX_CHANNELS),
+                width_per_group=read_int(raw, "width_per_group", path, 64, 1, MAX_CHANNELS),
             )
         )
 
-    raw_head = _object(data, "head", "", {"dropout"})
+    raw_head = read_object(data, "head", "", {"dropout"})
     dropout = raw_head.get("dropout", 0.0)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise SpecError("head.dropout", f"must be a number in [0, 1), got {_describe(dropout)}")
+        raise SpecError("head.dropout", f"must be a number in [0, 1), got {describe(dropout)}")
 
     projection_bn = data.get("projection_bn", True)
     if not isinstance(projection_bn, bool):
-        raise SpecError("projection_bn", f"must be true or false, got {_describe(projection_bn)}")
+        raise SpecError("projection_bn", f"must be true or false, got {describe(projection_bn)}")
 
     spec = ArchitectureSpec(
         name=name,
@@ -255,10 +219,10 @@ def spec_from_dict(data: Any) -> ArchitectureSpec:
         classes=classes,
         stem=stem,
         stages=tuple(stages),
-        shortcut=_choice(data, "shortcut", "", "projection", SHORTCUT_KINDS),  # type: ignore[arg-type]
+        shortcut=read_choice(data, "shortcut", "", "projection", SHORTCUT_KINDS),  # type: ignore[arg-type]
         head=HeadSpec(dropout=float(dropout)),
         projection_bn=projection_bn,
-        downsample_by=_choice(data, "downsample_by", "", "stride", DOWNSAMPLE_KINDS),  # type: ignore[arg-type]
+        downsample_by=read_choice(data, "downsample_by", "", "stride", DOWNSAMPLE_KINDS),  # type: ignore[arg-type]
     )
     validate(spec)
     return spec

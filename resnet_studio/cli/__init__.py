@@ -2,7 +2,7 @@
 
 Each module here adds its commands to the parser and handles them: `network` (presets, recipes,
 summary), `train`, `inspect` (evaluate, classify, lesion, similarity, export, bench), `imports`
-(import of torchvision's weights).
+(import of torchvision's weights), `anatomy` (anatomy, channel), `embedding`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from resnet_studio.cli import imports, inspect, network, train
+from resnet_studio.cli import anatomy, embedding, imports, inspect, network, train
 from resnet_studio.cli.common import PROG, Parser
 from resnet_studio.errors import UserError
 
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parser(sub)
     inspect.add_parsers(sub)
     imports.add_parsers(sub)
+    anatomy.add_parsers(sub)
+    embedding.add_parsers(sub)
     return parser
 
 

@@ -8,6 +8,8 @@ import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from resnet_studio.errors import UserError
+
 if TYPE_CHECKING:
     from resnet_studio.architecture.spec import ArchitectureSpec
 
@@ -61,16 +63,18 @@ class StderrProgress:
     """A `progress(done, total)` callback drawn as a bar on stderr, so that a long command run for
     its JSON is not silent for minutes, and stdout stays the JSON alone."""
 
-    def __init__(self, what: str) -> None:
-        self.what = what
+    def __init__(self, what: str, unit: str = "pass") -> None:
+        self.what, self.unit = what, unit
         self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.what, unit="pass", file=sys.stderr, mininterval=0.5)
+            self.bar = tqdm(total=total, desc=self.what, unit=self.unit, file=sys.stderr, mininterval=0.5)
         self.bar.update(done - self.bar.n)
+        if done >= total:  # finished: the bar ends here, before whatever the command prints next
+            self.bar.close()
 
     def __enter__(self) -> StderrProgress:
         return self
@@ -91,4 +95,21 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20}
+_SIZE_UNITS |= {"g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def parse_size(text: str, option: str) -> int:
+    """'2GB' -> 2,000,000,000 bytes; also 500MB, 1.5G, 512MiB or plain bytes. `UserError` naming
+    `option` for anything else."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", text.lower())
+    unit = _SIZE_UNITS.get(match.group(2)) if match else None
+    value = round(float(match.group(1)) * unit) if match and unit else 0
+    if unit is None or value < 1:
+        raise UserError(f"{option} {text!r}: expected a size in bytes such as 2GB, 500MB or 1.5GiB")
     return value

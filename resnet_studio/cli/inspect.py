@@ -71,15 +71,30 @@ def add_parsers(sub: Any) -> None:
         help="the initial weights for the line (default: the run folder's checkpoints/init.pt, if any)",
     )
     p.set_defaults(handler=cmd_landscape)
+    _add_bench_parser(sub)
 
+
+def _add_bench_parser(sub: Any) -> None:
     p = sub.add_parser("bench", help="measure training throughput against plain PyTorch loops")
     p.add_argument("--json", action="store_true")
     p.add_argument("--steps", type=int, default=30, help="timed steps per loop (default 30)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of each loop, in alternating order; each figure is their median (default 3)",
+    )
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument(
         "--only-224",
         action="store_true",
         help="measure only the studio at 224 px (ResNet-50 drop to top-5 and Inspect, ResNet-152 memory)",
+    )
+    p.add_argument(
+        "--photos",
+        action="store_true",
+        help="measure only photo-sized data: 20,000 generated 640x480 JPEGs (kept in the user's cache "
+        "folder) prepared into the on-disk cache, then ResNet-18 at 224 px from it and from memory",
     )
     p.set_defaults(handler=cmd_bench)
 
@@ -276,7 +291,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "csv":
-        from resnet_studio.training.runinfo import metrics_to_csv
+        from resnet_studio.runs.runinfo import metrics_to_csv
 
         rows = metrics_to_csv(args.checkpoint, args.out)
         print(f"wrote {args.out} ({rows} rows of metrics)")
@@ -288,13 +303,24 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from resnet_studio.training.bench import run_bench
+    if args.photos:
+        from resnet_studio.benchmarks.photos import run_photo_bench
+
+        photos = run_photo_bench(log=None if args.json else print)
+        if args.json:
+            print_json(photos)
+        return 0
+    from resnet_studio.benchmarks.throughput import run_bench
     from resnet_studio.ui.shell.bench import studio_figures  # Qt loads in a child process only
 
     if args.only_224:
         figures: dict = {}
     else:
-        figures = run_bench(steps=args.steps, device=args.device, log=None if args.json else print)
+        if not 1 <= args.rounds <= 20:
+            raise UserError(f"--rounds {args.rounds}: give 1 to 20 rounds")
+        figures = run_bench(
+            steps=args.steps, device=args.device, rounds=args.rounds, log=None if args.json else print
+        )
     studio = studio_figures(only_224=args.only_224)
     figures.update(studio)
     if not args.json:

@@ -60,9 +60,10 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
+    width = max(len(name) for name in RECIPES)
     for r in RECIPES.values():
         network = f" Network: {r.preset}." if r.preset else ""
-        print(f"{r.name:<12} {r.description}{network}")
+        print(f"{r.name:<{width}} {r.description}{network}")
     return 0
 
 

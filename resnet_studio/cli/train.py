@@ -9,7 +9,15 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from resnet_studio.cli.common import DEVICES, PROG, arch_options, positive_int, spec_of
+from resnet_studio.cli.common import (
+    DEVICES,
+    PROG,
+    StderrProgress,
+    arch_options,
+    parse_size,
+    positive_int,
+    spec_of,
+)
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import unused_run_folder
 
@@ -31,8 +39,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--recipe",
         metavar="NAME",
-        help="a named set of hyper-parameters: quick, article, he2015, cifar-10min (see `recipes`); "
-        "options given explicitly override its values",
+        help="a named set of hyper-parameters: quick, article, he2015, cifar-10min, and with --init "
+        "transfer-probe, transfer-finetune, transfer-full (see `recipes`); options given explicitly "
+        "override its values",
     )
     p.add_argument(
         "--budget",
@@ -101,8 +110,21 @@ def add_parser(sub: Any) -> None:
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit-train", type=positive_int, metavar="N")
     p.add_argument("--limit-val", type=positive_int, metavar="N")
+    p.add_argument(
+        "--data-memory",
+        metavar="SIZE",
+        help="decoded images a folder source may hold in memory, e.g. 2GB or 500MB (default: a quarter "
+        "of the machine's memory); a larger folder is prepared once into an on-disk cache and read from it",
+    )
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: one per core)")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        help="the CPU's number format (default auto: where the CPU has bf16 matrix units, a few steps "
+        "of each are timed and bf16 kept if 15%% faster; the run's config.json records the choice); "
+        "GPUs keep their mixed precision",
+    )
     p.add_argument("--seed", type=int, help="0 to 2147483647 (default 0)")
     p.add_argument(
         "--out", metavar="RUN_DIR", help="a new run folder, absent or empty (default runs/NAME-TIME)"
@@ -141,6 +163,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     for number in signals:
         signal.signal(number, interrupt)
+    if not config.distributed or os.environ.get("RANK", "0") == "0":
+        trainer.controls.on_preparing = StderrProgress("image cache", unit="image")
     try:
         finished = _render_training(trainer)
     finally:
@@ -152,12 +176,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfig, str]:
     """The network, the config (a recipe, then the options given) and the run folder."""
+    from resnet_studio.runs.rundir import RunDirectory
     from resnet_studio.training import TrainConfig
     from resnet_studio.training.config import parse_duration, resumed_config
-    from resnet_studio.training.recipes import get_recipe
-    from resnet_studio.training.rundir import RunDirectory
+    from resnet_studio.training.recipes import get_recipe, refuse_transfer_without_init
 
     recipe = get_recipe(args.recipe) if args.recipe else None
+    if recipe is not None and not args.resume:
+        refuse_transfer_without_init(recipe.settings.get("transfer"), args.init)
     spec = spec_of(args)
     if spec is None and args.init and not args.resume:
         spec = _network_of(args.init)
@@ -183,8 +209,10 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
         "tta_shift": args.tta_shift,
         "limit_train": args.limit_train,
         "limit_val": args.limit_val,
+        "data_memory": parse_size(args.data_memory, "--data-memory") if args.data_memory else None,
         "device": args.device,
         "threads": args.threads,
+        "precision": args.precision,
         "seed": args.seed,
         "init": args.init,
     }
@@ -216,9 +244,10 @@ def _plan(args: argparse.Namespace) -> tuple[ArchitectureSpec | None, TrainConfi
             config, download=args.download, sync_batchnorm=args.sync_batchnorm, tensorboard=args.tensorboard
         )
         out = args.out or str(unused_run_folder("runs", spec.name))
-    config.distributed = args.distributed
-    config.tensorboard = args.tensorboard or config.tensorboard
-    config.check()
+    # A frozen config: the new one is checked as it is made (a budget refuses --distributed).
+    config = dataclasses.replace(
+        config, distributed=args.distributed, tensorboard=args.tensorboard or config.tensorboard
+    )
     return spec, config, out
 
 
@@ -234,8 +263,8 @@ def _abort(signum: int, frame: object) -> None:
 
 
 def _render_training(trainer: Trainer) -> Finished | None:
-    from resnet_studio.training import Evaluated, Finished, Planned, Started, Step
-    from resnet_studio.training.progress import ProgressView
+    from resnet_studio.cli.progress import ProgressView
+    from resnet_studio.training import Evaluated, Featurizing, Finished, Planned, Started, Step
 
     # Under torchrun every rank runs this loop; only rank 0 speaks.
     quiet = trainer.config.distributed and os.environ.get("RANK", "0") != "0"
@@ -246,6 +275,8 @@ def _render_training(trainer: Trainer) -> Finished | None:
             view.started(event)
         elif isinstance(event, Step):
             view.step(event)
+        elif isinstance(event, Featurizing):
+            view.featurizing(event)
         elif isinstance(event, Planned):
             view.planned(event)
         elif isinstance(event, Evaluated):

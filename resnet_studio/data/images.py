@@ -214,22 +214,25 @@ def prepare(image: Image.Image, size: Size, channels: int = 3) -> np.ndarray:
     image = _to_rgb(image) if channels == 3 else _to_gray(image)
     if isinstance(size, Preprocessing) and size.convention == "torchvision":
         return _channels_first(np.asarray(resize_and_crop(image, size), dtype=np.uint8))
-    size = _preparation(size).crop
+    preparation = _preparation(size)
+    side, crop = preparation.resize, preparation.crop  # equal below 64 px (`preprocessing`)
     width, height = image.size
-    scale = size / min(width, height)
+    scale = side / min(width, height)
     if scale != 1:
-        # At most MAX_ASPECT_RATIO x size pixels on the longer side: the decoder refused longer
+        # At most MAX_ASPECT_RATIO x side pixels on the longer side: the decoder refused longer
         # strips, so this buffer stays small (a 1 x 70,000,000 strip would have asked for 32 x
         # 2.2 billion pixels).
-        target = (max(size, round(width * scale)), max(size, round(height * scale)))
-        # reduce() first keeps big downscales fast; resize() then filters properly.
-        factor = int(min(width, height) // (size * 2))
+        target = (max(side, round(width * scale)), max(side, round(height * scale)))
+        # reduce() first keeps big downscales fast; resize() then filters properly. Both follow
+        # the resized side alone, so a training square and a validation crop of one file come
+        # from the same resized pixels.
+        factor = int(min(width, height) // (side * 2))
         if factor >= 2:
             image = image.reduce(factor)
         image = image.resize(target, Image.Resampling.BILINEAR)
     width, height = image.size
-    left, top = (width - size) // 2, (height - size) // 2
-    image = image.crop((left, top, left + size, top + size))
+    left, top = (width - crop) // 2, (height - crop) // 2
+    image = image.crop((left, top, left + crop, top + crop))
     return _channels_first(np.asarray(image, dtype=np.uint8))
 
 

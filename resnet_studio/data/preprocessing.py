@@ -2,9 +2,11 @@
 (Classify, Inspect, `classify`, `evaluate` on a folder), so that the same file gets the same answer.
 
 Two conventions:
-- "studio" (networks trained here, at 32 px): the shorter side to `crop` pixels, rounded, with
-  Pillow's `reduce()` first for large downscales, then a centre crop at the floor of the margin.
-  This is how training images are decoded, so it stays exactly as it was.
+- "studio" (networks trained here): the shorter side to `resize` pixels, rounded, with Pillow's
+  `reduce()` first for large downscales, then a centre crop of `crop` at the floor of the margin.
+  Below 64 px `resize` equals `crop` (how 32-px training images were always decoded, unchanged);
+  from 64 px on a network trained here evaluates on the centre of a larger resize, as ImageNet
+  networks do (`margin_side`), and trains on random resized crops of the `resize` square.
 - "torchvision" (checkpoints that carry `preprocessing`, e.g. imported ImageNet weights): what
   `weights.transforms()` does to a PIL image: the shorter side to `resize` (the longer side
   truncated, as torchvision computes it) with an antialiased filter, then a centre crop of `crop`
@@ -16,7 +18,7 @@ Torch-free: it runs in the data set's decode workers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from PIL import Image
@@ -29,6 +31,27 @@ INTERPOLATIONS: dict[str, Image.Resampling] = {
     "nearest": Image.Resampling.NEAREST,
 }
 MAX_SIDE = 4096  # a resize or crop beyond this is a typing error, not a network
+# From this input size on, a network trained here trains on random resized crops of images stored
+# with a margin, and evaluates on their centre; below it, pad-crop-flip at the input size.
+MARGIN_MIN_SIZE = 64
+
+
+def margin_side(size: int) -> int:
+    """The side a network trained here at `size` px resizes to before its centre crop: ImageNet's
+    256 for 224, in proportion (`round(size * 256 / 224)`), made even above `size` so that the
+    centre crop of the stored training square is, pixel for pixel, the validation image (64 ->
+    74, 96 -> 110, 128 -> 146, 224 -> 256)."""
+    margin = size * 256 / 224 - size
+    return size + 2 * round(margin / 2)
+
+
+def studio_preparation(size: int) -> int | Preprocessing:
+    """How a network trained here at `size` px prepares images: below `MARGIN_MIN_SIZE` the size
+    itself (shorter side to it, centre crop: as always); from it on, the shorter side to
+    `margin_side(size)` and the centre `size` x `size`. Normalisation is the data's, set apart."""
+    if size < MARGIN_MIN_SIZE:
+        return size
+    return Preprocessing(margin_side(size), size, "bilinear", convention="studio")
 
 
 class PreprocessingError(ValueError):
@@ -120,7 +143,12 @@ class Preprocessing:
         """The smallest side JPEG's reduced-size decoding may give. The studio's preparation asks
         for its own size (as training images were decoded); torchvision's decodes at full size,
         so twice the resized side keeps the DCT's coarse scaling out of the answer."""
-        return self.crop if self.convention == "studio" else 2 * self.resize
+        return self.resize if self.convention == "studio" else 2 * self.resize
+
+    def with_margin(self) -> Preprocessing:
+        """The training split's preparation: the same resize, then the centre square of `resize`
+        (the margin random resized crops move in); its centre `crop` is the validation image."""
+        return replace(self, crop=self.resize)
 
     def resized_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) after the resize step, as torchvision computes it."""
@@ -140,8 +168,8 @@ class Preprocessing:
         """The part of an original (width, height) image the network sees, in its own pixels:
         the crop mapped back through the resize (Grad-CAM outlines it on the photo)."""
         if self.convention == "studio":
-            scale = self.crop / min(width, height)
-            resized = (max(self.crop, round(width * scale)), max(self.crop, round(height * scale)))
+            scale = self.resize / min(width, height)
+            resized = (max(self.resize, round(width * scale)), max(self.resize, round(height * scale)))
         else:
             resized = self.resized_size(width, height)
         left, top, right, bottom = self.crop_box(*resized)

@@ -1,60 +1,47 @@
 """Data sources (`--data SPEC`): demo, cifar10[:ROOT], cifar100[:ROOT], folder:PATH.
 
 Every source is decoded once into uint8 tensors held in memory (N, C, H, W): small image data sets
-fit easily, and batches then cost one indexing operation instead of a Python loop per image.
+fit easily, and batches then cost one indexing operation instead of a Python loop per image. A
+folder whose decoded images exceed the memory budget is decoded once into an on-disk cache
+instead, read by index (`placement.py`).
+
+A folder's training images may be stored with a margin for random resized crops (`train_margin`,
+networks of 64 px and more): R x R, the shorter side resized to R and the centre square kept; its
+validation images are always what evaluation sees (resized to R, centre crop C). `eval_view` turns
+the first into the second; `split_preparations` says how each split's files are decoded.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from resnet_studio.data import demo
-from resnet_studio.data.images import is_image_name, load_image_or_none
-from resnet_studio.data.preprocessing import Preprocessing
+import resnet_studio.data.demo as demo
+from resnet_studio.data.augmentation import eval_view
+from resnet_studio.data.cache import Progress
+from resnet_studio.data.dataset import DataSet, channel_stats
+from resnet_studio.data.folder_listing import VAL_FOLDER_NAMES, class_names, listing, split_files, take_files
+from resnet_studio.data.images import Size, load_image_or_none
+from resnet_studio.data.placement import decode_splits
+from resnet_studio.data.preprocessing import Preprocessing, studio_preparation
+from resnet_studio.data.stored import StoredImages, pick
+from resnet_studio.data.worker_pool import broke, decoding_pool, end_workers, worker_count
 from resnet_studio.errors import UserError
 
 log = logging.getLogger(__name__)
 
 DEMO_TRAIN, DEMO_VAL = 20_000, 2_000
-VAL_FOLDER_NAMES = ("val", "validation", "test")
-
-
-@dataclass
-class DataSet:
-    images: Tensor  # uint8 (N, C, H, W)
-    labels: Tensor  # int64 (N,)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def subset(self, limit: int | None, seed: int) -> DataSet:
-        """A seeded random subset of at most `limit` items (all of them when `limit` is None)."""
-        if limit is None or limit >= len(self):
-            return self
-        keep = torch.from_numpy(balanced_pick(self.labels.numpy(), limit, seed))
-        return DataSet(self.images[keep], self.labels[keep])
-
-    def hold_out(self, fraction: float, seed: int) -> tuple[DataSet, DataSet]:
-        """(rest, held out): `fraction` of every class held out at random with a fixed seed, as
-        He et al.'s 45k/5k split of CIFAR-10's training set."""
-        held = balanced_pick(self.labels.numpy(), round(len(self) * fraction), seed)
-        mask = torch.ones(len(self), dtype=torch.bool)
-        mask[torch.from_numpy(held)] = False
-        rest = torch.nonzero(mask).flatten()
-        return DataSet(self.images[rest], self.labels[rest]), DataSet(self.images[~mask], self.labels[~mask])
 
 
 @dataclass
@@ -67,6 +54,23 @@ class DataSplits:
     std: list[float] = field(default_factory=list)
     skipped: int = 0  # unreadable files left out (folder sources)
     empty_classes: tuple[str, ...] = ()  # class folders without a single image, left out
+    # How a folder's files were prepared (None: a source at its own resolution, or the studio's
+    # preparation at the size asked for); a run's checkpoint records it as its evaluation transform.
+    preparation: Preprocessing | None = None
+    # The side of the evaluation view when the training images are stored larger, with a margin
+    # for random resized crops (None: stored as the network sees them).
+    crop: int | None = None
+    storage: str = ""  # where a folder's decoded images are held, and why (a note of the run)
+
+    @overload
+    def train_eval_view(self, images: Tensor) -> Tensor: ...
+    @overload
+    def train_eval_view(self, images: StoredImages | None = None) -> Tensor | StoredImages: ...
+    def train_eval_view(self, images: Tensor | StoredImages | None = None) -> Tensor | StoredImages:
+        """Training images (all of them by default) as evaluation sees them: their centre crop
+        when they are stored with a margin, else themselves. What statistics, a whitening stem,
+        previews and a transfer probe's features are taken from."""
+        return eval_view(self.train.images if images is None else images, self.crop)
 
     @property
     def image_size(self) -> int:
@@ -75,18 +79,6 @@ class DataSplits:
     @property
     def channels(self) -> int:
         return int(self.train.images.shape[1])
-
-
-def balanced_pick(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
-    """Sorted indices of `limit` items chosen at random, classes as even as the data allows:
-    `--limit-train 5000` on CIFAR-10 keeps 500 of each class."""
-    order = np.random.default_rng(seed).permutation(len(labels))
-    shuffled = labels[order]
-    rank = np.empty(len(labels), dtype=np.int64)  # how many of its class came before it
-    for label in np.unique(shuffled):
-        where = np.nonzero(shuffled == label)[0]
-        rank[where] = np.arange(len(where))
-    return np.sort(order[np.argsort(rank, kind="stable")[:limit]])
 
 
 def default_root() -> Path:
@@ -117,12 +109,23 @@ def load_data(
     seed: int = 0,
     download: bool = False,
     val_fraction: float = 0.0,
+    train_margin: bool = False,
+    data_memory: int | None = None,
+    progress: Progress | None = None,
+    prepares: bool = True,
 ) -> DataSplits:
     """Load a data source into memory; a problem of the user's making raises `UserError`.
 
     `val_fraction` > 0 validates on that part of the training set, held out, instead of the
     source's own validation or test images (which are then not read at all where it can be
-    helped): tuning on it keeps the test set for the one figure reported at the end."""
+    helped): tuning on it keeps the test set for the one figure reported at the end.
+
+    `train_margin` with a `Preprocessing` whose resize exceeds its crop stores a folder's training
+    images at resize x resize (`split_preparations`); other sources keep their own resolution.
+
+    A folder whose decoded images need more than `data_memory` bytes (None: a quarter of the
+    machine's memory) is read from an on-disk cache, prepared with `progress` by this process or,
+    unless `prepares`, by another one (torchrun's rank 0) that this one waits for."""
     kind, arg = parse_source(spec)
     for option, limit in (("--limit-train", limit_train), ("--limit-val", limit_val)):
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
@@ -133,13 +136,27 @@ def load_data(
     elif kind in ("cifar10", "cifar100"):
         splits = _cifar(kind, Path(arg) if arg else default_root(), download)
     else:
+        train_size, val_size = split_preparations(image_size, train_margin)
         splits = _folder(
-            Path(arg or ""), image_size, channels, limit_train, limit_val, seed, skip_val=val_fraction > 0
+            Path(arg or ""),
+            (train_size, val_size),
+            channels,
+            limit_train,
+            limit_val,
+            seed,
+            skip_val=val_fraction > 0,
+            placing={"data_memory": data_memory, "progress": progress, "prepares": prepares},
         )
+        splits.preparation = image_size if isinstance(image_size, Preprocessing) else None
+        if isinstance(val_size, Preprocessing) and train_size != val_size:
+            splits.crop = val_size.crop  # training images stored with a margin around it
     splits.source = spec
     splits.train = splits.train.subset(limit_train, seed)
     if val_fraction > 0:
-        splits.train, splits.val = splits.train.hold_out(val_fraction, seed + 2)
+        splits.train, held = splits.train.hold_out(val_fraction, seed + 2)
+        # validated as any validation image is: its evaluation view, not its margin
+        view = splits.train_eval_view(held.images)
+        splits.val = DataSet(view.contiguous() if isinstance(view, Tensor) else view, held.labels)
     splits.val = splits.val.subset(limit_val, seed + 1)
     if len(splits.train) == 0:
         raise UserError(f"--data {spec}: no training images")
@@ -150,34 +167,39 @@ def load_data(
             f"--data {spec}: images have {splits.channels} channels but the architecture "
             f"expects {channels} (input.channels)"
         )
-    splits.mean, splits.std = channel_stats(splits.train.images)
+    splits.mean, splits.std = channel_stats(splits.train_eval_view())
     return splits
 
 
+def split_preparations(size: Size, train_margin: bool = False) -> tuple[Size, Size]:
+    """(training, validation) preparations of a folder's files: both `size`, or with
+    `train_margin` and a `size` that resizes beyond its crop, the training split's square of the
+    resized side (`Preprocessing.with_margin`). Each split is decoded file by file with
+    `load_image_or_none(path, preparation, channels)`, whatever stores the result (memory, a cache)."""
+    if train_margin and isinstance(size, Preprocessing) and size.resize > size.crop:
+        return size.with_margin(), size
+    return size, size
+
+
 def preview_samples(
-    spec: str, count: int = 12, *, image_size: int = 32, channels: int = 3, seed: int = 0
+    spec: str, count: int = 12, *, image_size: Size = 32, channels: int = 3, seed: int = 0
 ) -> tuple[np.ndarray, list[str]]:
     """A few training images, uint8 (N, C, H, W), and their class names: the setup panel's preview.
-    Demo images are generated on the spot; other sources load (or decode) only what they need."""
+    Demo images are generated on the spot; other sources load (or decode) only what they need.
+    A folder's are prepared as evaluation sees them (for a 64-px network or larger: resized with a
+    margin, centre crop), since a preview may be pinned and shown to the network."""
     kind, _ = parse_source(spec)
     if kind == "demo":
         images, labels = demo.generate(count, seed=seed + 11)
         classes: Sequence[str] = demo.CLASSES
     else:
+        if isinstance(image_size, int):
+            image_size = studio_preparation(image_size)
         splits = load_data(
             spec, image_size=image_size, channels=channels, limit_train=count, limit_val=1, seed=seed
         )
         images, labels, classes = splits.train.images.numpy(), splits.train.labels.numpy(), splits.classes
     return images, [classes[int(label)] for label in labels]
-
-
-def channel_stats(images: Tensor, sample: int = 10_000) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std in [0, 1] over (up to `sample` of) the images."""
-    step = max(1, len(images) // sample)
-    x = images[::step].to(torch.float64) / 255
-    mean = x.mean(dim=(0, 2, 3))
-    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
-    return [round(float(m), 6) for m in mean], [round(float(s), 6) for s in std]
 
 
 @functools.lru_cache(maxsize=1)
@@ -224,12 +246,13 @@ def _cifar(kind: str, root: Path, download: bool) -> DataSplits:
 
 def _folder(
     root: Path,
-    size: int | Preprocessing,
+    sizes: tuple[Size, Size],  # (training, validation) preparations
     channels: int,
     limit_train: int | None,
     limit_val: int | None,
     seed: int,
     skip_val: bool = False,
+    placing: dict[str, Any] | None = None,
 ) -> DataSplits:
     if not root.is_dir():
         raise UserError(f"--data folder:{root}: no such folder")
@@ -237,11 +260,11 @@ def _folder(
     val_dir = next((root / n for n in VAL_FOLDER_NAMES if (root / n).is_dir()), None)
     # train/ holding class folders is the train/val layout, with or without val/ beside it; a
     # train/ of images only is a class named "train" in a PATH/<class>/* layout.
-    layout = train_dir if train_dir.is_dir() and _class_names(train_dir) else root
-    classes = _class_names(layout)
-    train_files = _listing(layout, classes)
+    layout = train_dir if train_dir.is_dir() and class_names(train_dir) else root
+    classes = class_names(layout)
+    train_files = listing(layout, classes)
     if layout != root and val_dir is None:
-        others = [name for name in _class_names(root) if name != "train"]
+        others = [name for name in class_names(root) if name != "train"]
         log.warning(
             "folder:%s: no val/, validation/ or test/ beside train/: validating on 10%% of train/%s",
             root,
@@ -252,17 +275,19 @@ def _folder(
     empty = tuple(name for label, name in enumerate(classes) if label not in present)
     classes, train_files = _without(classes, train_files, empty)
     if layout != root and val_dir is not None:
-        val_files = _listing(val_dir, classes)
+        val_files = listing(val_dir, classes)
     else:
-        train_files, val_files = _split(train_files, seed)
+        train_files, val_files = split_files(train_files, seed)
     _need_two_classes(root, layout, classes, empty, ())
     # Decode only what the limits keep: a 5,000-image slice of a large folder loads in seconds.
     listed = np.bincount([label for _, label in train_files], minlength=len(classes))
-    train_files = _take(train_files, limit_train, seed)
+    train_files = take_files(train_files, limit_train, seed)
     tried = np.bincount([label for _, label in train_files], minlength=len(classes))
-    val_files = [] if skip_val else _take(val_files, limit_val, seed + 1)
-    train, bad_train = _decode(train_files, size, channels)
-    val, bad_val = _decode(val_files, size, channels)
+    val_files = [] if skip_val else take_files(val_files, limit_val, seed + 1)
+    selection = {"limits": [limit_train, limit_val], "seed": seed}
+    parts = {"train": (train_files, sizes[0]), "val": (val_files, sizes[1])}
+    placed, storage = decode_splits(root, parts, channels, _decode, selection=selection, **(placing or {}))
+    (train, bad_train), (val, bad_val) = placed["train"], placed["val"]
     skipped = bad_train + bad_val
     if skipped:
         log.warning("folder:%s: skipped %d unreadable files", root, skipped)
@@ -285,7 +310,13 @@ def _folder(
         classes = [classes[label] for label in keep]
         _need_two_classes(root, layout, classes, empty, unreadable)
     return DataSplits(
-        f"folder:{root}", classes, train, val, skipped=skipped, empty_classes=empty + unreadable
+        f"folder:{root}",
+        classes,
+        train,
+        val,
+        skipped=skipped,
+        empty_classes=empty + unreadable,
+        storage=storage,
     )
 
 
@@ -325,87 +356,19 @@ def _relabelled(data: DataSet, keep: list[int], count: int) -> DataSet:
     lookup[torch.tensor(keep, dtype=torch.int64)] = torch.arange(len(keep))
     labels = lookup[data.labels]
     mask = labels >= 0
-    return DataSet(data.images[mask], labels[mask])
-
-
-def _class_names(folder: Path) -> list[str]:
-    return sorted(
-        entry.name
-        for entry in folder.iterdir()
-        if entry.is_dir() and not entry.name.startswith(".") and entry.name.lower() not in VAL_FOLDER_NAMES
-    )
-
-
-def _listing(folder: Path, classes: Sequence[str]) -> list[tuple[Path, int]]:
-    files = []
-    for label, name in enumerate(classes):
-        class_dir = folder / name
-        if class_dir.is_dir():
-            files += [(p, label) for p in sorted(class_dir.rglob("*")) if is_image_name(p) and p.is_file()]
-    return files
-
-
-def _split(files: list[tuple[Path, int]], seed: int) -> tuple[list, list]:
-    """90/10 per class, with a fixed seed, so every class is in both parts."""
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    labels = np.array([label for _, label in files])
-    for label in np.unique(labels):
-        idx = np.nonzero(labels == label)[0]
-        rng.shuffle(idx)
-        n_val = max(1, len(idx) // 10) if len(idx) > 1 else 0
-        val += [files[i] for i in sorted(idx[:n_val])]
-        train += [files[i] for i in sorted(idx[n_val:])]
-    return train, val
-
-
-def _take(files: list[tuple[Path, int]], limit: int | None, seed: int) -> list[tuple[Path, int]]:
-    if limit is None or limit >= len(files):
-        return files
-    labels = np.array([label for _, label in files])
-    return [files[i] for i in balanced_pick(labels, limit, seed)]
-
-
-# From this many files on, decoding runs in worker processes. PIL's JPEG reader spends most of its
-# time in Python (header parsing), so threads hold each other up on the GIL: measured on 2 cores,
-# CIFAR-10's 50,000 training JPEGs took ~31 s with threads. Below it, starting the processes costs
-# more than it saves (~1 s: `spawn`, safe beside Qt's and torch's threads; they import PIL only).
-PROCESS_DECODE_MIN = 4000
-
-
-def _end_workers(pool: Executor) -> None:
-    """End a broken pool's surviving workers. CPython starts `spawn` workers one per submitted task,
-    so one started while the pool was breaking is never told to stop: it waits on the task queue
-    forever, and shutting the pool down waits on it (seen: a worker killed in its first
-    milliseconds hung the load)."""
-    processes = getattr(pool, "_processes", None) or {}
-    for process in list(processes.values()):
-        process.terminate()
-
-
-def _broke(pool: Executor, exc: Exception) -> bool:
-    """Whether `exc` comes from a process pool that broke (a worker died). A worker that dies while
-    the pool still starts others breaks it twice over: the pool closes its pipes, and starting the
-    next worker then fails with "handle is closed" (OSError) or "bad value(s) in fds_to_keep"
-    (ValueError) instead of BrokenProcessPool; CPython marks the pool broken before it closes them."""
-    return isinstance(exc, BrokenProcessPool) or bool(getattr(pool, "_broken", False))
+    return DataSet(pick(data.images, mask), labels[mask])
 
 
 def _decode(files: list[tuple[Path, int]], size: int | Preprocessing, channels: int) -> tuple[DataSet, int]:
-    workers = os.cpu_count() or 2
-    pool: Executor
-    if len(files) >= PROCESS_DECODE_MIN and workers > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    else:
-        pool = ThreadPoolExecutor(max_workers=workers)
+    pool = decoding_pool(len(files))
     paths = [path for path, _ in files]
-    chunk = max(64, len(files) // (workers * 8))
+    chunk = max(64, len(files) // (worker_count() * 8))
     try:
         decoded = list(pool.map(load_image_or_none, paths, repeat(size), repeat(channels), chunksize=chunk))
     except (BrokenProcessPool, OSError, ValueError) as exc:
-        if not _broke(pool, exc):
+        if not broke(pool, exc):
             raise
-        _end_workers(pool)
+        end_workers(pool)
         folder = os.path.commonpath([str(path.parent) for path in paths])
         raise UserError(
             f"{folder}: a process decoding its images stopped unexpectedly (killed, out of memory, or "

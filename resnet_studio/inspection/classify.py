@@ -10,20 +10,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resnet_studio.data.images import ImageError, is_image_name, load_image, load_image_with_preview
+from resnet_studio.data.images import ImageError, load_image, load_image_with_preview
 from resnet_studio.data.transforms import normalize
+from resnet_studio.inspection.inference_precision import inference_dtype
 from resnet_studio.inspection.prediction import Prediction
 from resnet_studio.inspection.tta import tta_logits
 from resnet_studio.nn.checkpoint import LoadedModel
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files as given; folders walked (sorted) for files with an image suffix."""
+    """Files as given; folders walked (sorted) for every file but hidden ones (a name starting
+    with "."), so that a `notes.txt` beside the photos gets its own "not an image" answer instead
+    of vanishing (#27); hidden files (.DS_Store, a .git folder) are no one's pictures."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and is_image_name(p))
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
         else:
             found.append(path)
     return found
@@ -51,12 +58,15 @@ def one_thread() -> Iterator[None]:
 def predict(
     loaded: LoadedModel, images: np.ndarray | torch.Tensor, top_k: int = 5
 ) -> list[list[tuple[str, float]]]:
-    """Top-k (class, probability) for each uint8 image (N, C, H, W) already at the input size."""
+    """Top-k (class, probability) for each uint8 image (N, C, H, W) already at the input size; a
+    batch in bf16 where that pays (`inference_precision`), a single image in float32."""
     x = torch.as_tensor(images)
     x = normalize(x, loaded.mean, loaded.std, size=loaded.input_size)
     device = next(loaded.model.parameters()).device
     x = x.to(device)
-    with one_thread() if len(x) == 1 and device.type == "cpu" else nullcontext():
+    dtype = inference_dtype(device, len(x))
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+    with one_thread() if len(x) == 1 and device.type == "cpu" else nullcontext(), autocast:
         logits = tta_logits(loaded.model, x, flip=loaded.tta, shift=loaded.tta_shift)  # as evaluated
     probs = torch.softmax(logits, dim=1).cpu()
     k = min(top_k, probs.shape[1])

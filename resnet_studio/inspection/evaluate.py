@@ -18,7 +18,9 @@ from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.data.sources import DataSet, load_data
 from resnet_studio.data.transforms import batches, normalize
 from resnet_studio.errors import UserError
+from resnet_studio.inspection.inference_precision import inference_dtype
 from resnet_studio.inspection.tta import tta_logits
+from resnet_studio.user_text import counted
 
 if TYPE_CHECKING:
     from resnet_studio.nn.checkpoint import LoadedModel
@@ -85,7 +87,8 @@ class Evaluation:
             )
         lines.append("-" * len(lines[0]))
         total = int(self.confusion.sum())
-        lines.append(f"Overall accuracy: {self.accuracy:.2%} of {total} images (loss {self.loss:.4f})")
+        images = counted(total, "image")
+        lines.append(f"Overall accuracy: {self.accuracy:.2%} of {images} (loss {self.loss:.4f})")
         return "\n".join(lines)
 
     def confusion_table(self) -> str:
@@ -190,8 +193,9 @@ def evaluate_checkpoint(
 ) -> tuple[Evaluation, DataSet, str]:
     """A trained model on the validation (or test) images of `source` (default: the data it was
     trained on), as `resnet-studio evaluate` and Inspect's Validation tab show it: the evaluation,
-    the images and the source used."""
+    the images and the source used. In bf16 where that pays (`inference_precision`)."""
     images, source = validation_images(loaded, source, limit_val=limit_val)
+    batch = min(bounded_batch(loaded.model), len(images))
     result = evaluate(
         loaded.model.to(device),
         images,
@@ -200,6 +204,8 @@ def evaluate_checkpoint(
         loaded.std,
         size=loaded.input_size,
         device=device,
+        batch_size=batch or None,
+        amp_dtype=inference_dtype(device, batch),
         keep_predictions=keep_predictions,
         tta=loaded.tta,
         tta_shift=loaded.tta_shift,

@@ -26,6 +26,9 @@ class Prediction:
     # is shown, and an icon-sized copy for its table (see `ui.classify.prediction_panel.keep_small`).
     preview_jpeg: bytes | None = field(default=None, repr=False)
     thumbnail: np.ndarray | None = field(default=None, repr=False)
+    # The network and weights that answered, in words (the studio keeps answers of several models
+    # in one list; `classify` names its one model once).
+    model: str = ""
 
     @property
     def unsure(self) -> bool:
@@ -50,8 +53,9 @@ def shown_probability(p: float) -> str:
 
 
 def predictions_csv(predictions: list[Prediction]) -> str:
-    """The CSV the studio's Export CSV writes: one row per (image, rank), or one with the error.
-    Text cells are printable and never read as spreadsheet formulas."""
+    """The CSV the studio's Export CSV writes: one row per (image, rank), or one with the error;
+    `model` names the weights that answered. Text cells are printable and never read as
+    spreadsheet formulas."""
     import csv
     import io
 
@@ -59,12 +63,13 @@ def predictions_csv(predictions: list[Prediction]) -> str:
 
     buffer = io.StringIO()
     table = csv.writer(buffer, lineterminator="\n")
-    table.writerow(["path", "rank", "class", "probability", "error"])
+    table.writerow(["path", "rank", "class", "probability", "error", "model"])
     for p in predictions:
         path = csv_cell(p.path)
         if p.error:
-            table.writerow([path, "", "", "", csv_cell(p.error)])
+            table.writerow([path, "", "", "", csv_cell(p.error), ""])
+        model = csv_cell(p.model)
         for rank, (name, probability) in enumerate(p.top, start=1):
             shown = f"{probability:.6f}" if math.isfinite(probability) else ""
-            table.writerow([path, rank, csv_cell(name), shown, ""])
+            table.writerow([path, rank, csv_cell(name), shown, "", model])
     return buffer.getvalue()

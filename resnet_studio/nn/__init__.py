@@ -7,6 +7,8 @@ before torch has loaded, which the other modules need.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from resnet_studio.lazy import lazy_exports
 
 _EXPORTS = {
@@ -21,4 +23,8 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the same names for mypy and editors (tests/test_exports.py keeps them in step)
+    from resnet_studio.nn.blocks import BLOCKS, BasicBlock, Bottleneck, PreActBlock, ZeroPadShortcut
+    from resnet_studio.nn.model import ResNet, build_model
+else:
+    __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from resnet_studio.errors import UserError
+from resnet_studio.training.events import counted
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class DeviceSettings:
             name += f" ({torch.cuda.get_device_name(self.device)})"
         precision = {None: "float32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
         layout = "channels_last" if self.channels_last else "NCHW"
-        return f"{name}, {precision}, {layout}, {self.threads} CPU threads"
+        return f"{name}, {precision}, {layout}, {counted(self.threads, 'CPU thread')}"
 
 
 def available_devices() -> list[str]:

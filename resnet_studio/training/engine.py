@@ -6,7 +6,8 @@
 
 `pause()`, `resume()` and `stop()` may be called from any thread; they take effect between steps.
 Stopping writes a checkpoint from which `Trainer(..., resume=run_dir)` continues exactly. The loop
-itself lives in `loop.py`.
+itself lives in `loop.py`: `events()` calls `TrainingLoop.run`, which calls `step`, which calls
+`loss.backward()`.
 """
 
 from __future__ import annotations
@@ -19,19 +20,21 @@ from typing import Any
 import numpy as np
 import torch
 
+import resnet_studio.training.distributed as dist_helpers
 from resnet_studio.architecture.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.data.sources import DataSplits
 from resnet_studio.errors import SpecError, UserError
 from resnet_studio.nn.checkpoint import LoadedModel, load_checkpoint
 from resnet_studio.nn.model import build_unfilled
-from resnet_studio.training import distributed as dist_helpers
+from resnet_studio.runs.rundir import RunDirectory
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.device import DeviceSettings, choose_device, settings_for
 from resnet_studio.training.events import Event, Finished
 from resnet_studio.training.loop import TrainingLoop
-from resnet_studio.training.rundir import RunDirectory
 from resnet_studio.training.setup import refuse_reached_target
 from resnet_studio.training.state import Controls
+from resnet_studio.training.transfer import check_transfer
+from resnet_studio.training.transfer_probe import ProbeLoop
 
 
 class Trainer:
@@ -52,6 +55,7 @@ class Trainer:
         self.config = config
         self.extra_budget = extra_budget and config.budget is not None
         self._resume_state: dict[str, Any] | None = None
+        check_transfer(config, resuming=resume is not None)  # a transfer recipe needs weights
         if resume is not None:
             run = RunDirectory(resume)
             run.check_for_writing()  # before anything is read: no links, pipes or devices in it
@@ -132,7 +136,7 @@ class Trainer:
             list(data.mean),
             list(data.std),
             "the latest weights of the training run",
-            self.config.to_dict(),
+            self.config.checkpoint_dict(),
         )
 
     @property
@@ -142,44 +146,43 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
 
     def events(self) -> Iterator[Event]:
-        """The run, as events. The run folder is locked for its writer (rank 0) from the first
-        event to the last: a second process writing it is refused with a `UserError`."""
+        """The run, as events: `TrainingLoop.run` (whose `step` calls `loss.backward()`). The run
+        folder is locked for its writer (rank 0) from the first event to the last: a second
+        process writing it is refused with a `UserError`."""
         rank, _ = dist_helpers.rank_and_world(self.config.distributed)
         writer = self.run if rank == 0 else None
         if writer is not None:
             writer.lock(new=self._resume_state is None)
         try:
-            yield from self._events()
+            loop = (ProbeLoop if self.config.transfer == "probe" else TrainingLoop)(
+                self.spec,
+                self.config,
+                self.run,
+                self.controls,
+                self._resume_state,
+                self._data,
+                self._settings,
+                self.extra_budget,
+            )
+            self.spec = loop.spec  # its output layer follows the data's classes
+            self._live = (loop.model, loop.spec, loop.data)
+            yield from loop.run()
         finally:
             if writer is not None:
                 writer.unlock()
 
-    def _events(self) -> Iterator[Event]:
-        loop = TrainingLoop(
-            self.spec,
-            self.config,
-            self.run,
-            self.controls,
-            self._resume_state,
-            self._data,
-            self._settings,
-            self.extra_budget,
-        )
-        self.spec = loop.spec  # its output layer follows the data's classes
-        self._live = (loop.model, loop.spec, loop.data)
-        yield from loop.run()
-
     def _settings(self, rank: int) -> DeviceSettings:
-        cfg = self.config
-        device = choose_device(cfg.device)
-        if cfg.distributed and device.type == "cuda":
+        """The device settings of this process (`rank`), from the machine's part of the config."""
+        machine = self.config.machine
+        device = choose_device(machine.device)
+        if machine.distributed and device.type == "cuda":
             device = torch.device("cuda", dist_helpers.local_rank())
             torch.cuda.set_device(device)
-        threads = cfg.threads
-        if threads is None and cfg.distributed:
+        threads = machine.threads
+        if threads is None and machine.distributed:
             # Processes on one machine share its cores: more threads than cores slows all of them.
             threads = max(1, (os.cpu_count() or 1) // dist_helpers.local_world_size())
-        return settings_for(device, cfg.channels_last, cfg.amp, threads)
+        return settings_for(device, machine.channels_last, machine.amp, threads)
 
 
 def run_training(trainer: Trainer) -> Finished:

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
+from resnet_studio.user_text import counted as counted  # the events' messages count with it
 
-def counted(count: int, noun: str) -> str:
-    """The count and its noun, plural unless one ("1 epoch", "3 epochs"), for event messages."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+class Status(StrEnum):
+    """A run's status (`RunState.status`, status.json's "status"); `Finished.status` is one of
+    the last three. Each equals its text, so `finished.status == "completed"` holds and JSON
+    writes the text."""
+
+    RUNNING = "running"  # training: nothing has ended it yet
+    COMPLETED = "completed"  # ran to its planned end
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+def status_line(status: str, message: str) -> str:
+    """`completed: finished 99 steps`, but `stopped at epoch 2, step 40` where the message already
+    starts with the status (never "stopped: stopped at epoch 2")."""
+    return message if message.startswith(status) else f"{status}: {message}"
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,17 @@ class Contributions:
 
 
 @dataclass(frozen=True)
+class Featurizing:
+    """A transfer probe passing the training images through the frozen network once, before its
+    new output layer trains on the pooled features (the head's Step events follow)."""
+
+    done: int  # images featurised so far (flipped copies included)
+    total: int
+    images_per_s: float
+    time: float  # seconds since the run started
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     path: str
     epoch: int
@@ -93,7 +119,7 @@ class CheckpointSaved:
 
 @dataclass(frozen=True)
 class Finished:
-    status: str  # "completed", "stopped" or "failed"
+    status: Status  # completed, stopped or failed: never running
     message: str
     epoch: int
     step: int
@@ -101,4 +127,14 @@ class Finished:
     time: float
 
 
-Event = Started | Planned | Step | Evaluated | Activations | Contributions | CheckpointSaved | Finished
+Event = (
+    Started
+    | Planned
+    | Step
+    | Evaluated
+    | Activations
+    | Contributions
+    | Featurizing
+    | CheckpointSaved
+    | Finished
+)

@@ -11,6 +11,8 @@ from resnet_studio.training.config import TrainConfig, lr_factor
 
 def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     params = model.parameters()
+    if cfg.transfer is not None:  # what a transfer recipe froze stays out: no update, no weight decay
+        params = (p for p in model.parameters() if p.requires_grad)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
             params,

@@ -18,7 +18,7 @@ from resnet_studio.data.transforms import normalize
 from resnet_studio.inspection.activations import feature_maps
 from resnet_studio.inspection.contributions import block_contributions, residual_block_names
 from resnet_studio.nn.model import ResNet
-from resnet_studio.training.config import TrainConfig
+from resnet_studio.training.config import ProbeSettings
 from resnet_studio.training.device import DeviceSettings
 from resnet_studio.training.events import Activations, Contributions, Event
 from resnet_studio.training.state import Controls
@@ -28,7 +28,12 @@ PROBE_IMAGES = 32  # the fixed batch block contributions are measured on: the fi
 
 class Probes:
     def __init__(
-        self, model: ResNet, data: DataSplits, cfg: TrainConfig, settings: DeviceSettings, controls: Controls
+        self,
+        model: ResNet,
+        data: DataSplits,
+        cfg: ProbeSettings,
+        settings: DeviceSettings,
+        controls: Controls,
     ) -> None:
         self.model, self.data, self.cfg, self.settings, self.controls = model, data, cfg, settings, controls
         self.size = model.spec.input.size

@@ -130,6 +130,97 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+# The transfer recipes start from weights (`init`): an imported ImageNet network, shipped weights,
+# a checkpoint. What trains is `transfer` (training/transfer.py); the network is the weights'.
+TRANSFER_RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            "transfer-probe",
+            "Transfer: new output layer",
+            "Needs starting weights. The network is frozen: each training image and its mirror "
+            "pass through it once, and a new output layer trains on their pooled features in "
+            "seconds (a linear probe). The fastest way to your own photos.",
+            dict(
+                transfer="probe",
+                epochs=30,
+                steps=None,
+                budget=None,
+                batch_size=64,
+                optimizer="adamw",
+                lr=3e-3,
+                momentum=0.9,
+                weight_decay=1e-4,
+                schedule="cosine",
+                label_smoothing=0.0,
+                augment=True,  # each step sees an image or its mirror, at random
+                val_fraction=0.0,
+                val_every=1,  # on the validation images' features: nearly free
+            ),
+        ),
+        Recipe(
+            "transfer-finetune",
+            "Transfer: fine-tune last stage",
+            "Needs starting weights. The last stage and a new output layer train for 3 epochs at a "
+            "tenth of the usual learning rate; the rest of the network stays frozen (eval mode, no "
+            "gradients, its BatchNorm statistics kept).",
+            dict(
+                transfer="finetune",
+                epochs=3,
+                steps=None,
+                budget=None,
+                batch_size=32,
+                optimizer="sgd",
+                lr=0.01,
+                momentum=0.9,
+                nesterov=True,
+                weight_decay=1e-4,
+                schedule="cosine",
+                label_smoothing=0.1,
+                augment=True,
+                val_fraction=0.0,
+                val_every=1,
+            ),
+        ),
+        Recipe(
+            "transfer-full",
+            "Transfer: fine-tune everything",
+            "Needs starting weights. Every layer trains from them, 5 epochs of SGD at a low learning "
+            "rate with a short warm-up, so that the new output layer settles before it moves the rest.",
+            dict(
+                transfer="full",
+                epochs=5,
+                steps=None,
+                budget=None,
+                batch_size=32,
+                optimizer="sgd",
+                lr=0.01,
+                momentum=0.9,
+                nesterov=True,
+                weight_decay=1e-4,
+                schedule="onecycle",
+                warmup_fraction=0.1,
+                label_smoothing=0.1,
+                augment=True,
+                val_fraction=0.0,
+                val_every=1,
+            ),
+        ),
+    )
+}
+RECIPES.update(TRANSFER_RECIPES)
+
+
+def refuse_transfer_without_init(transfer: str | None, init: str | None) -> None:
+    """`UserError` for a transfer recipe with no weights to start from."""
+    if transfer is not None and init is None:
+        raise UserError(
+            f"recipe transfer-{transfer}: needs starting weights: --init WEIGHTS (a checkpoint, a "
+            "run folder, shipped weights such as resnet20-cifar10, or a network made by `resnet-studio "
+            "import torchvision:resnet18`; in the studio: Start from)"
+        )
+
+
 def get_recipe(name: str) -> Recipe:
     try:
         return RECIPES[name.lower()]

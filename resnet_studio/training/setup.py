@@ -22,13 +22,14 @@ from resnet_studio.inspection.evaluate import Evaluation, evaluate
 from resnet_studio.inspection.tta import tta_passes
 from resnet_studio.nn.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from resnet_studio.nn.model import ResNet, build_model
+from resnet_studio.runs.rundir import RunDirectory
+from resnet_studio.training.augmentation import CROP_FLIP, checkpoint_record, kind_of
 from resnet_studio.training.budget import BudgetPlanner
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.device import DeviceSettings, device_memory
-from resnet_studio.training.events import Started
+from resnet_studio.training.events import Started, Status, counted
 from resnet_studio.training.rng import seed_everything
-from resnet_studio.training.rundir import RunDirectory
-from resnet_studio.training.state import Position
+from resnet_studio.training.state import RunState
 
 # Pixels drawn for a whitening stem's covariance: 5,000 CIFAR images (plenty for 12 x 12 or so);
 # fewer images of a larger size, so that a 224-pixel network does not normalise gigabytes.
@@ -51,7 +52,8 @@ def refuse_unrunnable(spec: ArchitectureSpec, cfg: TrainConfig, settings: Device
     if problem is not None:
         raise UserError(f"{problem}; lower the batch size, the input size or the widths")
     refuse_lone_images(analysis, cfg.batch_size)
-    if cfg.augment and cfg.crop_fill == "reflect" and cfg.crop_padding >= spec.input.size:
+    pads = cfg.augment and kind_of(cfg, spec.input.size) == CROP_FLIP
+    if pads and cfg.crop_fill == "reflect" and cfg.crop_padding >= spec.input.size:
         raise UserError(
             f"crop_padding: {cfg.crop_padding} px of reflected border needs images larger than "
             f"{spec.input.size} px; pad less or fill with zeros"
@@ -83,11 +85,12 @@ def refuse_lone_images(analysis: Analysis, batch: int, train_images: int | None 
 
 def whitening_sample(data: DataSplits, seed: int, size: int) -> Tensor:
     """Normalised training images for a whitening stem: a seeded draw, since folders load class by
-    class."""
+    class; their evaluation view where they are stored with a margin (the patches a trained
+    network sees most, not a downscaled square)."""
     train = data.train
     count = max(16, WHITENING_PIXELS // (size * size))
     draw = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
-    return normalize(train.images[draw[:count]], data.mean, data.std, size=size)
+    return normalize(data.train_eval_view(train.images[draw[:count]]), data.mean, data.std, size=size)
 
 
 def fit_outputs(
@@ -169,9 +172,9 @@ def refuse_reached_target(state: dict[str, Any], cfg: TrainConfig, extra_budget:
         reached = isinstance(total, int) and step >= total
         target = "the end of its time budget"
     elif cfg.steps is not None:
-        reached, target = step >= cfg.steps, f"the {cfg.steps} steps asked for"
+        reached, target = step >= cfg.steps, f"the {counted(cfg.steps, 'step')} asked for"
     else:
-        reached, target = epoch >= cfg.epochs, f"the {cfg.epochs} epochs asked for"
+        reached, target = epoch >= cfg.epochs, f"the {counted(cfg.epochs, 'epoch')} asked for"
     if reached:
         raise UserError(
             f"{where}: the run is already at step {step} (epoch {epoch}), {target}: nothing to "
@@ -194,14 +197,16 @@ def budget_planner(
 def inference_state(
     spec: ArchitectureSpec, cfg: TrainConfig, data: DataSplits, model: torch.nn.Module
 ) -> dict[str, Any]:
-    """What classifying with the weights needs: network, weights, classes, normalisation."""
+    """What classifying with the weights needs: network, weights, classes, normalisation, and
+    the augmentation and evaluation transform it was trained with (`augmentation`)."""
     return {
         "architecture": spec.to_dict(),
         "classes": list(data.classes),
         "normalization": {"mean": data.mean, "std": data.std},
         "input_size": spec.input.size,
-        "config": cfg.to_dict(),
+        "config": cfg.checkpoint_dict(),  # the recipe and the machine: the probes made no weights
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **checkpoint_record(cfg, data),
     }
 
 
@@ -211,21 +216,39 @@ def open_run_folder(
     cfg: TrainConfig,
     settings: DeviceSettings,
     initial: dict[str, Any] | None,
-    pos: Position,
+    pos: RunState,
+    measured: dict[str, Any] | None = None,
+    extra_budget: bool = False,
+    planned: tuple[int, int] | None = None,
 ) -> None:
     """Create the run folder with the untrained weights (`initial`), or, resuming (None), take
-    up the existing one where its checkpoint left off."""
+    up the existing one where its checkpoint left off, its config.json now what it continues
+    with (`extra_budget`: `cfg.budget` is time from now on, recorded as the run's own).
+    `measured`: what set-up measured (the precision trial), written into config.json beside the
+    config. `planned`: (epochs, steps) as planned now, recorded in status.json."""
     if initial is not None:
-        writer.create(spec.to_dict(), cfg.to_dict(), settings.describe())
+        writer.create(spec.to_dict(), {**cfg.to_dict(), **(measured or {})}, settings.describe())
         # The untrained weights, for the loss along the path training took (a small file).
         save_checkpoint(writer.initial_checkpoint, {**initial, "epoch": 0, "step": 0}, within=writer.path)
     else:
         writer.remove_stale_temp_files()  # a checkpoint write cut short by kill -9 (up to 100s of MB)
         # After a crash the metrics may run past the checkpoint: those steps come again.
         writer.truncate_metrics(pos.step)
+        record = {**resumed_record(cfg, pos, extra_budget), **(measured or {})}
+        writer.rewrite_config(record, settings.describe())
     if cfg.tensorboard:
         writer.enable_tensorboard()
-    writer.write_status("running", pos.epoch, pos.step)
+    writer.write_status(Status.RUNNING, pos.epoch, pos.step, planned=planned)
+
+
+def resumed_record(cfg: TrainConfig, pos: RunState, extra_budget: bool) -> dict[str, Any]:
+    """The config a resumed run records. A budget is the run's own, counted from its start: time
+    given for this leg (`extra_budget`) is recorded as the time trained so far plus that, so that
+    a later resume without --budget goes on to the same end."""
+    record = cfg.to_dict()
+    if extra_budget and cfg.budget is not None:
+        record["budget"] = round(pos.elapsed + cfg.budget, 3)
+    return record
 
 
 def started_event(
@@ -239,6 +262,8 @@ def started_event(
     notes: tuple[str, ...] = (),
 ) -> Started:
     """The run's first event; `notes` say what set-up decided for the user (output layer, init)."""
+    if data.storage:
+        notes += (data.storage,)
     if data.skipped:
         notes += (f"skipped {data.skipped} unreadable image files",)
     if data.empty_classes:

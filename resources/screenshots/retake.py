@@ -284,6 +284,83 @@ def inspect_resnet50_224(window, work: Path) -> None:
     wait_until(lambda: not view.busy, 300, "the block's maps")
 
 
+def _cat_at_a_channel(window, work: Path, tab: str) -> None:
+    """The cat photo in Inspect at stage2.block1, channel 5 clicked, the side tab `tab` shown."""
+    _workspace(window, "inspect")
+    view = window.inspect_view
+    view.open_image(str(cat_photo(work)))
+    wait_until(lambda: getattr(view, "last_cam", None) is not None and not view.busy, 120, "Grad-CAM")
+    view.block.setCurrentText("stage2.block1")
+    settle(window)
+    view.maps.setCurrentRow(5)  # as a user clicks a tile
+    view.side.setCurrentWidget(getattr(view, tab))
+
+
+@shot("inspect-anatomy")
+def inspect_anatomy(window, work: Path) -> None:
+    """Inspect > Image > Block anatomy: the cat through stage2.block1 (shipped weights), its
+    shortcut dropped for this image."""
+    _cat_at_a_channel(window, work, "anatomy")
+    view = window.inspect_view.anatomy
+    wait_until(lambda: view.answer is not None, 60, "the anatomy")
+    view.drop_shortcut.setChecked(True)
+
+
+# Beside the clone, as the tests find it; CIFAR10_JPEG names it where a worktree has it elsewhere.
+CIFAR_JPEG = Path(os.environ.get("CIFAR10_JPEG") or ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz")
+
+
+@shot("inspect-channel", long="indexes 5,000 CIFAR-10 test images and optimises an image (~1 min)")
+def inspect_channel(window, work: Path) -> None:
+    """Inspect > Image > Looks for: stage2.block1's channel 5 (shipped weights), its top 9 of the
+    CIFAR-10 test images (the JPEG copy beside the project, extracted) and its optimised image."""
+    window.inspect_view.looks_for.data.setText(f"folder:{_cifar_test_images(work)}")
+    _cat_at_a_channel(window, work, "looks_for")
+    view = window.inspect_view.looks_for
+    wait_until(lambda: view.indexed is not None, 600, "the top images")
+    view.optimise()
+    wait_until(lambda: view.optimised is not None, 600, "the optimised image")
+
+
+def _cifar_test_images(work: Path) -> Path:
+    """The CIFAR-10 JPEG archive beside the project, extracted into `work`."""
+    import tarfile
+
+    if not CIFAR_JPEG.is_file():
+        raise FileNotFoundError(f"{CIFAR_JPEG}: the CIFAR-10 JPEG archive is needed for this screenshot")
+    with tarfile.open(CIFAR_JPEG) as archive:
+        archive.extractall(work / "cifar10", filter="data")
+    return work / "cifar10"
+
+
+@shot("inspect-embedding", long="t-SNE of 2,000 CIFAR-10 test images' features, shipped ResNet-20 (~1 min)")
+def inspect_embedding(window, work: Path) -> None:
+    """Inspect > Embedding: the shipped CIFAR-10 ResNet-20's penultimate features of 2,000 test
+    images by t-SNE, a cluster lassoed (its images below) and one point hovered."""
+    import numpy as np
+
+    _workspace(window, "inspect")
+    view = window.inspect_view.embedding
+    window.inspect_view.tabs.setCurrentWidget(view)
+    view.data.setText(f"folder:{_cifar_test_images(work)}")
+    view.method.setCurrentIndex(view.method.findData("tsne"))
+    click(view.draw_button)
+    wait_until(lambda: view.shown is not None and not view.busy, 600, "the t-SNE")
+    settle(window)
+    # A lasso round the heart of the automobiles' cluster, as a user draws it.
+    points, labels = view.points[: view.data_in.count], view.data_in.labels
+    mine = points[labels == view.data_in.classes.index("automobile")]
+    centre = np.median(mine, axis=0)
+    radius = np.percentile(np.linalg.norm(mine - centre, axis=1), 45)
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    view.cloud.box.drawn.emit(centre + radius * np.stack([np.cos(angles), 1.15 * np.sin(angles)], 1))
+    # A cat among the dogs, hovered.
+    cats = np.nonzero(labels == view.data_in.classes.index("cat"))[0]
+    dogs = points[labels == view.data_in.classes.index("dog")].mean(axis=0)
+    nearest = int(cats[np.argmin(np.linalg.norm(points[cats] - dogs, axis=1))])
+    view._hovered(nearest, view.cloud.pixel_of(nearest))
+
+
 @shot("evaluate")
 def evaluate(window, work: Path) -> None:
     """Inspect > Validation set > Evaluate: the demo weights on the 2,000 validation images."""
@@ -342,6 +419,76 @@ def train_contributions(window, work: Path) -> None:
     click(view.train_button)
     wait_until(lambda: view.runs and not view.training, 1800, "the run")
     view.plots.block_views.setCurrentWidget(view.plots.contribution_view)
+
+
+_PROBE: dict[str, Path] = {}  # the transfer probe's photos and checkpoint, shared by its two shots
+
+
+def _photos_and_weights(work: Path) -> tuple[Path, Path]:
+    """300 photo-like 640x480 JPEGs in 5 classes, and torchvision's ResNet-18 with seeded random
+    weights imported as File > Import torchvision Weights… makes it (no download here)."""
+    from resnet_studio.benchmarks.photolike import make_photo_folder
+    from resnet_studio.benchmarks.transfer import imported_network
+
+    photos = make_photo_folder(work / "photos", 300, classes=5)
+    return photos, imported_network("resnet18", work)
+
+
+@shot(
+    "train-transfer-probe",
+    long="ResNet-18 features of 300 photos at 224 px, then its new output layer: ~1 min",
+)
+def train_transfer_probe(window, work: Path) -> None:
+    """Setup as a user fills it: Data folder, Start from the imported ResNet-18, Recipe
+    transfer-probe; Train, and the run to its end."""
+    photos, weights = _photos_and_weights(work)
+    _workspace(window, "train")
+    view = window.train_view
+    setup = view.setup
+    setup.data_kind.setCurrentText("folder")
+    setup.data_path.setText(str(photos))
+    setup.init.set_value(str(weights))
+    setup.init.chosen.emit(str(weights))
+    index = setup.recipe.findData("transfer-probe")
+    setup.recipe.setCurrentIndex(index)
+    setup.recipe.activated.emit(index)
+    settle(window)
+    click(view.train_button)
+    wait_until(lambda: view.runs and not view.training, 900, "the probe")
+    _PROBE["photos"] = photos
+    _PROBE["checkpoint"] = Path(view.controller.last_run_dir) / "checkpoints" / "best.pt"
+
+
+@shot("classify-transfer-probe", long="after train-transfer-probe (or its own probe, headless: ~1 min)")
+def classify_transfer_probe(window, work: Path) -> None:
+    """One of the user's photos answered by the network the probe trained."""
+    if "checkpoint" not in _PROBE or not _PROBE["checkpoint"].is_file():
+        from resnet_studio.cli import main as command
+
+        photos, weights = _photos_and_weights(work)
+        out = work / "runs" / "probe"
+        command(
+            [
+                "train",
+                "--init",
+                str(weights),
+                "--recipe",
+                "transfer-probe",
+                "--data",
+                f"folder:{photos}",
+                "--out",
+                str(out),
+            ]
+        )
+        _PROBE.update(photos=photos, checkpoint=out / "checkpoints" / "best.pt")
+    window.model_source.use_checkpoint(str(_PROBE["checkpoint"]))
+    photos = sorted((_PROBE["photos"] / "val").glob("class_*/*.jpg"))  # the photos it never trained on
+    drop_files(window, photos)
+    view = window.classify_view
+    wait_until(lambda: view.table.rowCount() == len(photos) and not view.busy, 120, "the answers")
+    # the surest answer shown: a network of random ImageNet weights probed on 270 photos is unsure of some
+    sure = max(range(len(photos)), key=lambda row: float(view.table.item(row, 3).text().rstrip("%")))
+    view.table.selectRow(sure)
 
 
 def _trained_twins(work: Path, epochs: int, with_residual: bool = True) -> tuple[Path, Path]:
@@ -405,9 +552,12 @@ def take(shot: Shot, out: Path, scratch: Path) -> Path:
     from PySide6.QtWidgets import QApplication
 
     from resnet_studio.ui.common.feature_tiles import write_png
+    from resnet_studio.ui.common.qt_messages import drop_harmless_qt_messages
     from resnet_studio.ui.common.theme import apply_theme
     from resnet_studio.ui.shell.main_window import MainWindow
 
+    if QApplication.instance() is None:
+        drop_harmless_qt_messages()  # as the app does: Qt's propagateSizeHints() line, once a window
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ResNet Studio")
     app.setOrganizationName("ResNet Studio")

@@ -109,6 +109,8 @@ def test_analysis_agrees_with_the_model_for_presets(name):
     _check_agreement(get_preset(name))
 
 
+# slow: deselected in CI. The blocks of resnet34 and resnet50 are checked shrunk below (the same
+# arithmetic), and resnet110 repeats resnet56's block 18 times a stage instead of 9.
 @pytest.mark.slow
 @pytest.mark.parametrize("name", _LARGE)
 def test_analysis_agrees_with_the_model_for_large_presets(name):

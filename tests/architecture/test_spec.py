@@ -14,7 +14,8 @@ from resnet_studio.architecture import (
 )
 from resnet_studio.errors import SpecError, UserError
 
-DESIGN_EXAMPLE = {
+# The architecture file of resources/FORMATS.md, as written there.
+FORMATS_EXAMPLE = {
     "format": "resnet-studio.architecture",
     "version": 1,
     "name": "ResNet-20",
@@ -31,10 +32,10 @@ DESIGN_EXAMPLE = {
 }
 
 
-def test_design_example_parses_and_round_trips():
-    spec = spec_from_dict(DESIGN_EXAMPLE)
+def test_the_formats_example_parses_and_round_trips():
+    spec = spec_from_dict(FORMATS_EXAMPLE)
     assert spec.stages[1] == StageSpec("basic", 3, 32, 2)
-    assert spec.to_dict() == DESIGN_EXAMPLE
+    assert spec.to_dict() == FORMATS_EXAMPLE
     assert spec.depth == 20
 
 
@@ -60,9 +61,9 @@ def test_preset_depths_match_their_names():
 def test_projection_without_batchnorm_is_optional_and_old_files_load_unchanged():
     """The field is optional: a file without it means BatchNorm on projections (as before) and is
     written back byte for byte without it; false is kept through a round trip."""
-    old = spec_from_dict(DESIGN_EXAMPLE)
+    old = spec_from_dict(FORMATS_EXAMPLE)
     assert old.projection_bn is True and "projection_bn" not in old.to_dict()
-    bare = spec_from_dict({**DESIGN_EXAMPLE, "projection_bn": False})
+    bare = spec_from_dict({**FORMATS_EXAMPLE, "projection_bn": False})
     assert bare.projection_bn is False
     assert bare.to_dict()["projection_bn"] is False
     assert spec_from_dict(bare.to_dict()) == bare
@@ -70,9 +71,9 @@ def test_projection_without_batchnorm_is_optional_and_old_files_load_unchanged()
 
 
 def test_downsampling_by_max_pool_is_optional_and_round_trips():
-    old = spec_from_dict(DESIGN_EXAMPLE)
+    old = spec_from_dict(FORMATS_EXAMPLE)
     assert old.downsample_by == "stride" and "downsample_by" not in old.to_dict()
-    pooled = spec_from_dict({**DESIGN_EXAMPLE, "downsample_by": "maxpool"})
+    pooled = spec_from_dict({**FORMATS_EXAMPLE, "downsample_by": "maxpool"})
     assert pooled.to_dict()["downsample_by"] == "maxpool" and spec_from_dict(pooled.to_dict()) == pooled
     assert get_preset("cifar-fast").downsample_by == "maxpool"
 
@@ -80,7 +81,7 @@ def test_downsampling_by_max_pool_is_optional_and_round_trips():
 def test_groups_and_width_per_group_are_optional_and_old_files_stay_byte_identical(tmp_path):
     """Absent means 1 and 64 (torchvision's defaults); a file without them is written back byte
     for byte; non-default values are written and survive a round trip."""
-    old = spec_from_dict(DESIGN_EXAMPLE)
+    old = spec_from_dict(FORMATS_EXAMPLE)
     assert all(s.groups == 1 and s.width_per_group == 64 for s in old.stages)
     path = tmp_path / "old.resnet.json"
     save_spec(old, path)
@@ -126,7 +127,7 @@ def test_bottleneck_inner_width_follows_torchvision():
     ],
 )
 def test_invalid_groups_and_widths_are_named(stage, field, message):
-    data = json.loads(json.dumps(DESIGN_EXAMPLE))
+    data = json.loads(json.dumps(FORMATS_EXAMPLE))
     data["stages"][0].update(stage)
     with pytest.raises(SpecError) as info:
         spec_from_dict(data)
@@ -135,7 +136,7 @@ def test_invalid_groups_and_widths_are_named(stage, field, message):
 
 
 def _with(path: str, value):
-    data = json.loads(json.dumps(DESIGN_EXAMPLE))
+    data = json.loads(json.dumps(FORMATS_EXAMPLE))
     target = data
     keys = path.replace("[", ".").replace("]", "").split(".")
     for key in keys[:-1]:

@@ -47,15 +47,15 @@ def test_folder_with_train_and_val(tmp_path):
 
 
 def test_large_folders_decode_in_worker_processes_with_the_same_result(tmp_path, monkeypatch):
-    """Above PROCESS_DECODE_MIN files the decoding runs in spawned processes: same images, same
+    """From worker_pool.PROCESS_MIN files on, the decoding runs in spawned processes: same images, same
     order, the broken file skipped and counted as with threads."""
-    from resnet_studio.data import sources
+    from resnet_studio.data import worker_pool
 
     _class_folders(tmp_path / "train")
     _class_folders(tmp_path / "val", per_class=3)
     (tmp_path / "train" / "dogs" / "broken.png").write_bytes(b"\x89PNG broken")
     threads = load_data(f"folder:{tmp_path}", image_size=16)
-    monkeypatch.setattr(sources, "PROCESS_DECODE_MIN", 5)
+    monkeypatch.setattr(worker_pool, "PROCESS_MIN", 5)
     processes = load_data(f"folder:{tmp_path}", image_size=16)
     assert processes.skipped == threads.skipped == 1
     assert torch.equal(processes.train.images, threads.train.images)
@@ -109,11 +109,11 @@ def test_a_decoding_process_that_dies_is_a_message_naming_the_folder(tmp_path, m
     work may go unnoticed while the other one decodes everything: then every image is there."""
     import multiprocessing
 
-    from resnet_studio.data import sources
+    from resnet_studio.data import worker_pool
 
     _class_folders(tmp_path, per_class=40)
     expected = load_data(f"folder:{tmp_path}", image_size=16)  # threads
-    monkeypatch.setattr(sources, "PROCESS_DECODE_MIN", 5)
+    monkeypatch.setattr(worker_pool, "PROCESS_MIN", 5)
     messages = []
     for _ in range(3):  # about 1 load in 40 outlives the kill (measured): 3 tries all but never do
         outcome, killed = _load_while_killing_a_worker(tmp_path)
@@ -142,18 +142,18 @@ def test_a_broken_pool_is_told_from_other_errors():
     import time
     from concurrent.futures import ProcessPoolExecutor
 
-    from resnet_studio.data.sources import _broke
+    from resnet_studio.data.worker_pool import broke
 
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     try:
         assert pool.submit(abs, -3).result() == 3
-        assert not _broke(pool, OSError("handle is closed")) and not _broke(pool, ValueError("x"))
+        assert not broke(pool, OSError("handle is closed")) and not broke(pool, ValueError("x"))
         (worker,) = pool._processes.values()
         os.kill(worker.pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while not pool._broken and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert _broke(pool, OSError("handle is closed")) and _broke(pool, ValueError("bad fds_to_keep"))
+        assert broke(pool, OSError("handle is closed")) and broke(pool, ValueError("bad fds_to_keep"))
     finally:
         pool.shutdown()
 

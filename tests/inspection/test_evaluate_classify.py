@@ -86,11 +86,16 @@ def test_classify_files_of_many_kinds(trained, tmp_path):
     assert set(results[-1].to_dict()) == {"path", "error"}
 
 
-def test_expand_paths_walks_folders_for_images_only(tmp_path):
+def test_expand_paths_walks_folders_for_every_file_but_hidden_ones(tmp_path):
+    """#27: a folder's `readme.md` is listed (its answer says it is not an image), never dropped
+    without a word; hidden files and folders are left out."""
     (tmp_path / "a").mkdir()
+    (tmp_path / ".git").mkdir()
     Image.new("RGB", (4, 4)).save(tmp_path / "a" / "x.png")
     (tmp_path / "a" / "readme.md").write_text("#")
-    assert [p.name for p in expand_paths([tmp_path])] == ["x.png"]
+    (tmp_path / "a" / ".DS_Store").write_bytes(b"\0")
+    (tmp_path / ".git" / "HEAD").write_text("ref")
+    assert [p.name for p in expand_paths([tmp_path])] == ["readme.md", "x.png"]
     assert np.array_equal([p.name for p in expand_paths([tmp_path / "a" / "readme.md"])], ["readme.md"])
 
 

@@ -23,9 +23,9 @@ from resnet_studio.fileio import (
 from resnet_studio.nn.checkpoint import load_checkpoint
 from resnet_studio.nn.shipped import resolve
 from resnet_studio.project import open_file
-from resnet_studio.training.metrics import MetricsRecord
-from resnet_studio.training.rundir import MetricsReader
-from resnet_studio.training.runinfo import metrics_to_csv
+from resnet_studio.runs.metrics import MetricsRecord
+from resnet_studio.runs.metrics_file import MetricsReader
+from resnet_studio.runs.runinfo import metrics_to_csv
 
 
 def run_cli(capsys, *args):

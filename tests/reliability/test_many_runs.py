@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from resnet_studio.architecture import get_preset
+from resnet_studio.runs.runinfo import summarize_run
 from resnet_studio.training.config import TrainConfig
-from resnet_studio.training.runinfo import summarize_run
 
 _UI_READS: list[str] = []  # metrics files opened on the main thread, while `_WATCHED` is set
 _WATCHED: list[str] = []
@@ -69,7 +69,7 @@ def make_run(folder: Path, epochs_done: int = 2, status: str = "completed") -> P
 
 
 def test_following_reads_only_what_was_appended_and_keeps_the_summary(tmp_path):
-    from resnet_studio.training.following import RunFollower
+    from resnet_studio.runs.following import RunFollower
 
     run = make_run(tmp_path / "run", epochs_done=1, status="running")
     follower = RunFollower(run)

@@ -69,7 +69,7 @@ def test_the_classify_csv_holds_a_file_name_that_is_not_utf8(tmp_path):
     name = os.fsdecode(b"/photos/bad\xff\xfe.png")
     text = predictions_csv([Prediction(name, top=[("cat", 0.75)]), Prediction("x.png", error="=corrupt")])
     rows = list(csv.reader(text.splitlines()))
-    assert rows[1] == ["/photos/bad\\xff\\xfe.png", "1", "cat", "0.750000", ""]
+    assert rows[1] == ["/photos/bad\\xff\\xfe.png", "1", "cat", "0.750000", "", ""]
     assert rows[2][4] == "'=corrupt"  # an error message is never a formula either
 
 

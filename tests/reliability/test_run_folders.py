@@ -17,10 +17,11 @@ from resnet_studio.errors import UserError, WriteError
 from resnet_studio.fileio import atomic_write_text, unused_run_folder
 from resnet_studio.nn.checkpoint import load_checkpoint, save_checkpoint
 from resnet_studio.nn.model import build_model
+from resnet_studio.runs.metrics_file import MAX_METRICS_BYTES
+from resnet_studio.runs.rundir import RunDirectory
+from resnet_studio.runs.runinfo import list_runs, metrics_to_csv, summarize_run
 from resnet_studio.training import TrainConfig, Trainer, run_training
 from resnet_studio.training.budget import BudgetPlanner
-from resnet_studio.training.rundir import MAX_METRICS_BYTES, RunDirectory
-from resnet_studio.training.runinfo import list_runs, metrics_to_csv, summarize_run
 
 CLI_SMALL = ["--batch-size", "32", "--limit-train", "128", "--limit-val", "32", "--threads", "2"]
 
@@ -333,6 +334,13 @@ def test_a_budget_trains_on_when_the_run_has_few_steps(tiny_spec, tmp_path):
     finished = run_training(Trainer(tiny_spec, config, tmp_path / "run"))  # 8 steps an epoch
     # Timed after 3 + 8 steps, then planned: never the 1 epoch of 8 steps asked for without one.
     assert finished.status == "completed" and finished.step >= 12
+    # Its length is the plan's, recorded in status.json, not config.json's 1 epoch ("epoch 2/1").
+    from resnet_studio.runs.following import RunFollower
+
+    followed = RunFollower(tmp_path / "run").poll()
+    assert followed is not None and followed.summary is not None
+    for summary in (summarize_run(tmp_path / "run"), followed.summary):
+        assert summary.epochs_planned == summary.epochs_done == -(-finished.step // 8) >= 2
 
 
 def test_resume_to_a_step_count_already_passed_is_refused_with_the_step(run, capsys):
@@ -346,6 +354,34 @@ def test_resume_with_a_budget_trains_that_much_more(run, capsys):
     code, out, err = run_cli(capsys, "train", "--resume", run, "--budget", "1s")
     assert code == 0, err
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] > 4
+
+
+def test_a_resume_records_its_new_length_and_a_second_resume_goes_on_to_it(run, capsys):
+    """#27: config.json kept the first leg's epochs, so a run resumed from 1 to 3 epochs read
+    "epoch 3/1" when opened, and, stopped at epoch 2, could not be resumed without --epochs again."""
+    from resnet_studio.training.config import resumed_config
+    from resnet_studio.training.events import Evaluated
+
+    longer = resumed_config(RunDirectory(run).read_config(), epochs=3)
+    trainer = Trainer(None, longer, resume=run)
+    for event in trainer.events():
+        if isinstance(event, Evaluated):
+            trainer.stop()  # after epoch 2 of 3
+    assert json.loads((run / "config.json").read_text())["epochs"] == 3
+    summary = summarize_run(run)
+    assert (summary.epochs_done, summary.epochs_planned, summary.status) == (2, 3, "stopped")
+    code, out, err = run_cli(capsys, "train", "--resume", run)  # no --epochs: the run's own 3
+    assert code == 0, err
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 3
+    assert summarize_run(run).epochs_planned == 3 and summarize_run(run).status == "completed"
+
+
+def test_time_given_to_a_resume_is_recorded_as_the_runs_own_budget(run, capsys):
+    trained = load_checkpoint(run / "checkpoints" / "last.pt")["time"]
+    code, _, err = run_cli(capsys, "train", "--resume", run, "--budget", "1s")
+    assert code == 0, err
+    # Counted from the run's start: a later resume without --budget ends where this one would.
+    assert json.loads((run / "config.json").read_text())["budget"] == pytest.approx(trained + 1, abs=0.01)
 
 
 # -- 17: what a killed writer left; an --out that names a folder ----------------------------------

@@ -129,14 +129,15 @@ def test_inspects_hooks_never_reach_a_classify_job_running_at_the_same_time(qtbo
     from resnet_studio.ui.common.background import wait_for_background
     from resnet_studio.ui.common.model_source import ModelSource
     from resnet_studio.ui.common.training_controller import TrainingController
-    from resnet_studio.ui.inspect.inspect_view import InspectView, _network_input
+    from resnet_studio.ui.inspect.explain import network_input
+    from resnet_studio.ui.inspect.inspect_view import InspectView
 
     source = ModelSource(TrainingController(tmp_path / "runs"))
     source.use_checkpoint(str(tiny_checkpoint))
     shared = source.load()  # the cached network every Classify job runs
     image = np.random.default_rng(3).integers(0, 256, (3, 32, 32), dtype=np.uint8)
     rgb = image.transpose(1, 2, 0).copy()
-    alone_maps, _ = feature_maps(shared.model, _network_input(shared, image))
+    alone_maps, _ = feature_maps(shared.model, network_input(shared, image))
     alone = classify_picture(shared, rgb, "alone", 5).top
     view = InspectView(source)
     qtbot.addWidget(view)

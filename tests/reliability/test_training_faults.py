@@ -14,10 +14,10 @@ import pytest
 
 from resnet_studio.cli import main
 from resnet_studio.errors import UserError
+from resnet_studio.runs.rundir import RunDirectory
+from resnet_studio.runs.runinfo import summarize_run
 from resnet_studio.training import TrainConfig, Trainer, run_training
 from resnet_studio.training.divergence import DivergenceGuard
-from resnet_studio.training.rundir import RunDirectory
-from resnet_studio.training.runinfo import summarize_run
 
 SMALL = dict(batch_size=32, threads=2, limit_train=256, limit_val=64, log_every=1)
 CLI_SMALL = ["--batch-size", "32", "--limit-train", "256", "--limit-val", "64"]  # the same, as options
@@ -104,7 +104,7 @@ def test_one_writer_per_run_folder(tiny_spec, tmp_path, capsys):
         [
             sys.executable,
             "-c",
-            f"from resnet_studio.training.rundir import RunDirectory as R; "
+            f"from resnet_studio.runs.rundir import RunDirectory as R; "
             f"R({str(run.path)!r}).lock(); print('locked', flush=True); import time; time.sleep(60)",
         ],
         stdout=subprocess.PIPE,

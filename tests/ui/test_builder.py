@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QImage
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMessageBox, QToolButton
+from PySide6.QtWidgets import QApplication, QComboBox, QMessageBox, QToolButton
 
 from resnet_studio.architecture import get_preset, load_spec
 from resnet_studio.project import open_file
@@ -397,6 +397,8 @@ def test_a_project_keeps_the_training_settings_and_the_runs_made_from_it(window,
     setup = window.train_view.setup
     setup.epochs.setValue(7)
     setup.lr.setValue(0.05)
+    precision = window.findChild(QComboBox, "precision")
+    precision.setCurrentIndex(precision.findData("bf16"))
     setup.data_kind.setCurrentText("folder")
     setup.data_path.setText(str(tmp_path / "photos"))
     window.train_view.show_run(run)
@@ -405,12 +407,14 @@ def test_a_project_keeps_the_training_settings_and_the_runs_made_from_it(window,
     saved = json.loads(project.read_text())
     # Runs inside the project's folder are saved relative to it: the folder can move.
     assert saved["training"]["epochs"] == 7 and saved["runs"] == ["runs/first"]
+    assert saved["training"]["precision"] == "bf16"
 
     fresh = MainWindow()  # another session opens the project
     qtbot.addWidget(fresh)
     assert fresh.open_file(project)
     setup = fresh.train_view.setup
     assert setup.epochs.value() == 7 and setup.lr.value() == 0.05
+    assert setup.precision.currentData() == "bf16" and setup.config().precision == "bf16"
     assert setup.data_spec() == f"folder:{tmp_path / 'photos'}"
     qtbot.waitUntil(lambda: any(r.name == "first" and r.val_acc == [40.0] for r in fresh.train_view.runs))
 

@@ -10,7 +10,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
 from resnet_studio.cli import main
@@ -261,12 +261,13 @@ def test_classify_with_the_latest_weights_of_a_run_in_progress(window, qtbot, im
     view.classify_paths([str(images / "a.png")])
     qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
     assert "Tiny, latest weights of the run training now" in view.status.text()
+    assert view.table.item(0, 6).text().endswith(" (training) · Tiny")  # the Model column
     assert view.table.item(0, 2).text() in demo.CLASSES
     train.stop_and_wait()
 
 
 def test_first_launch_answers_a_dropped_photo_with_the_shipped_cifar10_weights(
-    qtbot, cifar_test_folder, tmp_path
+    qtbot, cifar_test_slice, tmp_path
 ):
     """No run, no checkpoint chosen: Classify and Inspect use the ResNet-20 trained on CIFAR-10 that
     ships with the package, and say so."""
@@ -277,7 +278,7 @@ def test_first_launch_answers_a_dropped_photo_with_the_shipped_cifar10_weights(
         assert "ResNet-20 trained on CIFAR-10" in label.text() and "shipped" in label.text()
         photos = []
         for name in ("ship", "cat", "horse"):
-            for source in sorted((cifar_test_folder / "test" / name).glob("*.jpg"))[:4]:
+            for source in sorted((cifar_test_slice / "test" / name).glob("*.jpg"))[:4]:
                 photo = tmp_path / f"{name}-{source.name}"
                 photo.write_bytes(source.read_bytes())
                 photos.append(photo)
@@ -306,6 +307,53 @@ def test_first_launch_answers_a_dropped_photo_with_the_shipped_cifar10_weights(
         assert f"<b>{classified.top[0][0]}</b> ({classified.top[0][1]:.1%})" in caption, caption
     finally:
         w.train_view.stop_and_wait()
+        w.document.undo_stack.setClean()
+        w.close()
+        w.deleteLater()
+
+
+def test_classify_and_inspect_follow_the_run_shown_unless_weights_were_chosen(qtbot, checkpoint, tmp_path):
+    """#27: a reopened project showed its run in Train while Classify and Inspect still said, and
+    their labels kept saying, that the shipped weights answer, until Use Training Run was clicked."""
+    import shutil
+
+    from resnet_studio.project import Project, save_project
+
+    first, second = tmp_path / "first-run", tmp_path / "second-run"
+    shutil.copytree(checkpoint.parent.parent, first)
+    shutil.copytree(checkpoint.parent.parent, second)
+    project = tmp_path / "mine.rsproj"
+    save_project(Project(TINY, {}, [first.name]), project)
+    photo = tmp_path / "a.png"
+    Image.fromarray(demo.generate(1, seed=3)[0][0].transpose(1, 2, 0)).save(photo)
+    w = MainWindow()
+    w.show()
+    try:
+        labels = [v.findChild(QLabel, "modelSource") for v in (w.classify_view, w.inspect_view)]
+        assert all("shipped" in label.text() for label in labels)
+        assert w.open_file(project)
+        said = "Model: Tiny, best checkpoint of run first-run"
+        qtbot.waitUntil(lambda: all(label.text() == said for label in labels), timeout=10_000)
+        view = w.classify_view
+        view.classify_paths([str(photo)])
+        qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
+        assert "with Tiny, best checkpoint of run first-run" in view.status.text()
+        assert view.table.item(0, 6).text() == "run first-run · Tiny" == w.model_source.brief()
+        assert view.classes_known == list(demo.CLASSES)  # the run's classes, not CIFAR-10's
+        # Weights the user chose keep answering when another run is shown; the label says which
+        # run Use Training Run would take.
+        chosen = str(first / "checkpoints" / "init.pt")
+        w.model_source.use_checkpoint(chosen)
+        w.train_view.show_run(second)
+        qtbot.waitUntil(lambda: "Use Training Run for run second-run" in labels[0].text(), timeout=10_000)
+        assert all(f"heckpoint {chosen}" in label.text() for label in labels)
+        w.classify_view.findChild(QPushButton, "useTrainingRun").click()
+        assert labels[0].text() == "Model: Tiny, best checkpoint of run second-run"
+        # The project closed, its runs and the one shown leave the window: the shipped weights answer.
+        w.new_file()
+        qtbot.waitUntil(lambda: all("shipped" in label.text() for label in labels), timeout=10_000)
+        assert w.training.last_run_dir is None
+    finally:
         w.document.undo_stack.setClean()
         w.close()
         w.deleteLater()

@@ -12,6 +12,7 @@ from resnet_studio.fileio import NotARegularFile
 from resnet_studio.training import TrainConfig, Trainer, run_training
 from resnet_studio.ui import MainWindow
 from resnet_studio.ui.common.workspaces import Workspace
+from resnet_studio.ui.inspect.landscape_figure import log_ticks
 
 SMALL = ArchitectureSpec(
     name="Small",
@@ -115,5 +116,19 @@ def test_loss_landscape_of_a_network_and_its_plain_twin(window, qtbot, tmp_path)
     assert [label.text for _, label in legend.items] == ["Small", "Small (plain)"] and legend.columnCount == 2
     centre = legend.sceneBoundingRect().center().x() - path.vb.sceneBoundingRect().center().x()
     assert abs(centre) < 0.1 * path.vb.width()
+    # The log axis is labelled at 1-2-5 steps only (pyqtgraph labelled every minor tick, piled up).
+    losses = [v for network in (residual, plain) for v in network["line"]["loss"] if v]
+    (majors, minors) = path.getAxis("left")._tickLevels
+    assert minors == [] and [label for _, label in majors] == [
+        f"{v:g}" for v in log_ticks(min(losses), max(losses))
+    ]
     view.save(tmp_path / "landscape.png")
     assert (tmp_path / "landscape.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "ticks"),
+    [(0.4, 12, [0.5, 1, 2, 5, 10]), (0.434, 2.5, [0.5, 1, 2]), (2.1, 2.3, [2.1, 2.3]), (1, 1.5, [1, 1.5])],
+)
+def test_log_axis_ticks_are_1_2_5_or_the_ends(low, high, ticks):
+    assert log_ticks(low, high) == pytest.approx(ticks)

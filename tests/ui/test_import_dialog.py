@@ -80,7 +80,7 @@ def test_a_state_dict_on_disk_is_imported_in_the_background_and_offered(
 
     init = window.train_view.setup.init
     index = init.findData(str(out))
-    assert index >= 0 and init.itemText(index) == "resnet18 IMAGENET1K_V1 (imported)"
+    assert index >= 0 and init.itemText(index) == "resnet18 IMAGENET1K_V1"
     assert init.value() is None  # offered, not chosen
     qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
     assert window.model_source.checkpoint == str(out)

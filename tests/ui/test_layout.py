@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication
 from resnet_studio.data import demo
 from resnet_studio.ui.classify.classify_view import COLUMNS
 from resnet_studio.ui.common.workspaces import Workspace
+from resnet_studio.ui.train.train_plots import BLOCK_TABS
 
 
 def shown(window, size: tuple[int, int], workspace: Workspace) -> None:
@@ -41,7 +42,8 @@ def test_a_long_status_message_never_runs_into_the_network_figures(window):
 
 def test_the_block_views_tabs_are_never_cut_short(window):
     """At 1024 px "Gradient flow" and "Block contributions" read "Gradie…" and "Block contrib…":
-    the tabs take their short names there (the full name is the tooltip), their full ones at 1280."""
+    the tabs (three since the live embedding) take shorter names there (the full name is the
+    tooltip), their full ones at 1280."""
     tabs = window.train_view.plots.block_views
     bar = tabs.tabBar()
     for size in ((1024, 640), (1280, 800)):
@@ -49,8 +51,8 @@ def test_the_block_views_tabs_are_never_cut_short(window):
         for i in range(bar.count()):
             text = bar.tabText(i)
             assert bar.tabRect(i).width() >= bar.fontMetrics().horizontalAdvance(text), (size, text)
-        assert [bar.tabToolTip(i) for i in range(bar.count())] == ["Gradient flow", "Block contributions"]
-    assert bar.tabText(0) == "Gradient flow"  # at 1280 px they fit whole
+        assert [bar.tabToolTip(i) for i in range(bar.count())] == [name for name, *_ in BLOCK_TABS]
+    assert bar.tabText(0) != BLOCK_TABS[0][-1]  # at 1280 px they read more than the shortest names
 
 
 def test_the_gradient_note_stays_inside_its_plot_at_1024(window):
@@ -103,8 +105,10 @@ def test_classify_keeps_its_problem_column_and_status_in_view_at_1024(window, qt
     qtbot.waitUntil(lambda: not view.busy and view.table.rowCount() == 4, timeout=60_000)
     QApplication.processEvents()
     table, header = view.table, view.table.horizontalHeader()
-    problem = COLUMNS.index("Problem")
-    assert header.sectionViewportPosition(problem) + header.sectionSize(problem) <= table.viewport().width()
+    for name in ("Problem", "Model"):  # the model that answered, beside it (#27), in view too
+        column = COLUMNS.index(name)
+        assert header.sectionViewportPosition(column) + header.sectionSize(column) <= table.viewport().width()
+        assert header.sectionSize(column) >= header.minimumSectionSize()
     assert not table.horizontalScrollBar().isVisible()
     status = view.status
     assert "trained on CIFAR-10" in status.text()  # the long description

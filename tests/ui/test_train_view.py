@@ -90,6 +90,14 @@ def test_train_button_trains_and_the_plots_receive_data(window, qtbot, tmp_path)
     rows = (tmp_path / "contributions.csv").read_text().splitlines()
     assert rows[0] == "step,measured_on,stage1.block1" and rows[1].startswith("0,probe,")
     assert len(rows) == 1 + 2 * len(strip.steps) and rows[-1].startswith("20,pinned,")
+    # The live embedding: the last epoch's PCA of the validation images (all 128: fewer than 500).
+    live = window.findChild(object, "liveEmbedding")
+    assert live is view.plots.embedding_view
+    qtbot.waitUntil(lambda: live.frame is not None and live.frame.epoch == 2 and not live.busy, timeout=30000)
+    live.redraw()
+    assert live.cloud.points.shape == (128, 2) and np.isfinite(live.cloud.points).all()
+    assert "Epoch 2: PCA of the same 128 validation images" in live.note.text() and live.frames >= 1
+    assert live.share > 0 and not live.empty.isVisible()
     strip.save(tmp_path / "contributions.png")
     assert (tmp_path / "contributions.png").read_bytes()[:4] == b"\x89PNG"
     (tmp_path / "link.csv").symlink_to(tmp_path / "elsewhere.csv")
@@ -98,13 +106,13 @@ def test_train_button_trains_and_the_plots_receive_data(window, qtbot, tmp_path)
     assert not (tmp_path / "elsewhere.csv").exists()
 
 
-def test_pause_resume_and_stop_leave_a_resumable_checkpoint(window, qtbot):
+def test_pause_continue_and_stop_leave_a_resumable_checkpoint(window, qtbot):
     view = window.train_view
     view.setup.epochs.setValue(200)
     view.train_button.click()
     qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 2, timeout=120_000)
     view.pause_button.click()
-    assert view.controller.session.trainer.paused and view.pause_button.text() == "Resume"
+    assert view.controller.session.trainer.paused and view.pause_button.text() == "Continue"
     qtbot.wait(300)
     seen = len(view.runs[0].steps)
     qtbot.wait(600)
@@ -135,7 +143,7 @@ def test_closing_mid_training_stops_cleanly(window, qtbot):
     view.setup.epochs.setValue(200)
     view.train_button.click()
     qtbot.waitUntil(lambda: len(view.runs[0].steps) >= 1, timeout=120_000)
-    thread = view.controller.session.thread
+    thread = view.controller.session.worker_thread
 
     def answer():
         box = QApplication.activeModalWidget()
@@ -299,6 +307,52 @@ def test_open_run_folder_follows_metrics_written_by_another_process(window, qtbo
     assert "not a run folder" in window.last_error
 
 
+def _studio_run(folder: Path, epochs: int, resumed_to: int) -> Path:
+    """A run trained as the studio trains (gradient norms on), then resumed for more epochs."""
+    from resnet_studio.runs.rundir import RunDirectory
+    from resnet_studio.training import TrainConfig, Trainer, run_training
+    from resnet_studio.training.config import resumed_config
+
+    run = folder / "resumed-run"
+    config = TrainConfig(
+        epochs=epochs, batch_size=32, limit_train=64, limit_val=32, threads=2, grad_norms=True
+    )
+    assert run_training(Trainer(TINY, config, run)).status == "completed"
+    more = resumed_config(RunDirectory(run).read_config(), epochs=resumed_to)
+    assert run_training(Trainer(None, more, resume=run)).status == "completed"
+    return run
+
+
+def test_a_resumed_studio_run_opened_later_shows_its_length_every_plot_and_its_gradients(qapp, tmp_path):
+    """#27: `--screenshot --workspace train open RUN` of a run trained 1 epoch, then resumed to 2,
+    read "epoch 2/1", and its gradient flow said runs from the command line have none."""
+    from resnet_studio.cli import main
+
+    run = _studio_run(tmp_path, 1, 2)
+    shot = tmp_path / "train.png"
+    assert (
+        main(["--screenshot", str(shot), "--size", "1280x800", "--workspace", "train", "open", str(run)]) == 0
+    )
+    window = next(
+        w
+        for w in qapp.topLevelWidgets()
+        if isinstance(w, MainWindow) and run.resolve() in w.train_view.followed
+    )
+    view = window.train_view
+    curves = view.followed[run.resolve()]
+    assert "resumed-run (completed): epoch 2/2" in view.progress.format()
+    # Every plot drawn in the picture, not only the one the redraw timer reached first.
+    assert len(curves.items["smooth"].getData()[0]) == 4 and len(curves.items["acc"].getData()[0]) == 4
+    assert list(curves.items["val_acc"].getData()[0]) == [2, 4]
+    assert len(curves.items["lr"].getData()[0]) == 4 and len(curves.items["speed"].getData()[0]) == 4
+    # Its gradient flow: the norms saved with the run, one bar per part (stem, block, head).
+    assert len(curves.grads) == 3 and all(g > 0 for g in curves.grads)
+    assert not view.plots.gradient_note.isVisible()
+    bars = view.plots.gradient_bars[0]
+    assert bars.isVisible() and list(bars.opts["height"]) == pytest.approx(list(curves.grads))
+    window.deleteLater()
+
+
 def test_cifar_without_its_files_says_where_to_put_them(window, qtbot, tmp_path):
     setup = window.train_view.setup
     assert not setup.download_button.isEnabled()  # demo needs no download
@@ -415,7 +469,7 @@ def test_resume_of_a_run_another_process_trains_follows_it_instead(window, qtbot
         [
             sys.executable,
             "-c",
-            "from resnet_studio.training.rundir import RunDirectory as R; "
+            "from resnet_studio.runs.rundir import RunDirectory as R; "
             f"R({str(run)!r}).lock(); print('locked', flush=True); import time; time.sleep(60)",
         ],
         stdout=subprocess.PIPE,

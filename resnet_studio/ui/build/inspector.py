@@ -8,8 +8,9 @@ in red with the reason), so a user can pass through one on the way to a valid ne
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -205,7 +206,7 @@ class Inspector(QWidget):
     def _connect(self) -> None:
         d = self.document
 
-        def on(signal, make: Callable[[object], tuple]) -> None:
+        def on(signal: SignalInstance, make: Callable[[Any], tuple]) -> None:
             # *args: most signals carry the new value, but editingFinished carries none (a handler
             # that required one raised TypeError on Enter and the new name was lost).
             def handler(*args: object) -> None:
@@ -350,6 +351,8 @@ class Inspector(QWidget):
 
     def focus_first_field(self) -> None:
         page = self.pages.currentWidget()
+        if page is None:
+            return
         for child in page.findChildren(QWidget):
             if child.focusPolicy() & Qt.FocusPolicy.TabFocus:
                 child.setFocus()

@@ -7,6 +7,7 @@ Each item's drag carries `application/x-resnet-studio-block` with a JSON payload
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from PySide6.QtCore import QMimeData, QSize, Qt
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
@@ -82,7 +83,7 @@ def payload_of(mime: QMimeData) -> dict | None:
     if not mime.hasFormat(MIME_TYPE):
         return None
     try:
-        payload = loads_json(bytes(mime.data(MIME_TYPE)))
+        payload = loads_json(bytes(mime.data(MIME_TYPE).data()))
     except ValueError:  # not JSON, not UTF-8, absurdly nested or numbered: not one of ours
         return None
     if not isinstance(payload, dict) or payload.get("kind") not in ("stage", "block", "stem", "head"):
@@ -116,5 +117,5 @@ class Palette(QListWidget):
     def mimeTypes(self) -> list[str]:
         return [MIME_TYPE]
 
-    def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:
+    def mimeData(self, items: Sequence[QListWidgetItem]) -> QMimeData:
         return mime_for(items[0].data(Qt.ItemDataRole.UserRole))

@@ -65,8 +65,10 @@ class SummaryView(QTableWidget):
             self.setRowCount(len(rows))
             for r, values in enumerate(rows):
                 exact = values.pop()
-                self._row(r, values, bold=r == len(rows) - 1)
-                self.item(r, 4).setToolTip(f"{exact:,} multiply-accumulates")
+                self._row(r, [str(value) for value in values], bold=r == len(rows) - 1)
+                macs = self.item(r, 4)
+                if macs is not None:
+                    macs.setToolTip(f"{exact:,} multiply-accumulates")
         finally:
             for column in range(1, len(HEADERS)):
                 header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)

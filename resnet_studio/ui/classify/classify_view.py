@@ -5,21 +5,16 @@ it shows the selected image with its top classes as bars."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QIcon, QImage, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -27,31 +22,24 @@ from PySide6.QtWidgets import (
 from resnet_studio.data.images import image_file_filter
 from resnet_studio.errors import error_text
 from resnet_studio.fileio import atomic_write_text
-from resnet_studio.inspection.prediction import UNSURE_BELOW, Prediction, predictions_csv, shown_probability
+from resnet_studio.inspection.prediction import Prediction, predictions_csv
 from resnet_studio.ui.classify.prediction_panel import (
-    ICON,
     PREVIEW,
     TOP_K,
     PredictionPanel,
     can_inspect,
     keep_small,
 )
+from resnet_studio.ui.classify.result_table import COLUMNS, fit_columns, new_results_table, row_items
 from resnet_studio.ui.common.background import run_in_background
-from resnet_studio.ui.common.feature_tiles import to_pixmap
+from resnet_studio.ui.common.memory import give_back_freed_memory
 from resnet_studio.ui.common.model_source import ModelSource
-from resnet_studio.ui.common.plain_text import plain, tooltip
+from resnet_studio.ui.common.plain_text import plain
 
 CHUNK = 100  # table rows filled per pass of the event loop, at most...
 FILL_SLICE_S = 0.012  # ...and for no longer than this: the event loop stays under 30 ms late
-COLUMNS = ("Image", "File", "Class", "Probability", "Top classes", "Problem")
-
-
-class _Number(QTableWidgetItem):
-    """Sorts by its number, not its text."""
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        mine, theirs = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
-        return (mine if mine is not None else -1) < (theirs if theirs is not None else -1)
+LARGE_BATCH = 200  # results after which freed memory is given back to the system
+__all__ = ["COLUMNS", "ClassifyView"]
 
 
 class ClassifyView(QWidget):
@@ -68,6 +56,8 @@ class ClassifyView(QWidget):
         self.source = source
         self.predictions: list[Prediction] = []  # every result shown, newest first
         self.classes_known: list[str] = []  # of the model that gave the latest answers
+        self._classes_of: dict[str, list[str]] = {}  # each model that answered -> its classes
+        self._brief_of: dict[str, str] = {}  # ... -> its name in a few words, for the table
         self._fills: list[list] = []  # batches whose rows are still being filled
         self.last_elapsed_ms = 0.0
         self.busy = False
@@ -86,7 +76,11 @@ class ClassifyView(QWidget):
         open_checkpoint = QPushButton("Open Checkpoint…")
         open_checkpoint.clicked.connect(self._choose_checkpoint)
         use_training = QPushButton("Use Training Run")
-        use_training.setToolTip("Classify with the weights of the run training now (or trained last)")
+        use_training.setObjectName("useTrainingRun")
+        use_training.setToolTip(
+            "Classify with the weights of the run training now (or trained or shown last): they "
+            "answer unless you open a checkpoint"
+        )
         use_training.clicked.connect(source.use_training)
         open_images = QPushButton("Open Images…")
         open_images.clicked.connect(self._choose_images)
@@ -106,24 +100,7 @@ class ClassifyView(QWidget):
             top.addWidget(widget)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Paste), self, self.paste)
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("classifyResults")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setIconSize(QSize(40, 40))
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setDefaultSectionSize(44)
-        self.table.verticalHeader().hide()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        # Columns are sized once, after filling: sizing to contents on every new item costs
-        # O(rows) each, minutes for a folder of thousands.
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setResizeContentsPrecision(100)  # rows measured when sizing
-        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # newest first until a click sorts
-        header.setMinimumSectionSize(header.fontMetrics().horizontalAdvance("Image") + 28)
+        self.table = new_results_table()
         self.table.itemSelectionChanged.connect(self._show_selected)
         self.table.itemDoubleClicked.connect(lambda _: self._inspect_selected())
 
@@ -149,7 +126,10 @@ class ClassifyView(QWidget):
         self._show_source()
 
     def _show_source(self) -> None:
-        self.model_label.setText(f"Model: {self.source.describe()}")
+        # Chosen weights answer until Use Training Run: the label says which run that would be.
+        run = self.source.training_run if self.source.checkpoint else None
+        other = f" · Use Training Run for {run}" if run else ""
+        self.model_label.setText(f"Model: {self.source.describe()}{other}")
 
     # -- intents ------------------------------------------------------------------------------------
 
@@ -204,6 +184,7 @@ class ClassifyView(QWidget):
 
     def _run(self, work, what: str) -> None:
         load = self.source.loader()  # which weights: decided here, on the UI thread
+        decided, said = self._source_state(), (self.source.describe(), self.source.brief())
         started = time.perf_counter()
         self.busy = True
         self.status.setText(f"Classifying {what}…")
@@ -213,7 +194,22 @@ class ClassifyView(QWidget):
             loaded = load()
             return work(loaded), list(loaded.classes)
 
-        run_in_background(job, self, lambda result: self.show_predictions(*result, started), self._failed)
+        def done(result: tuple[list[Prediction], list[str]]) -> None:
+            # The weights' description now names the network its loading taught the source,
+            # unless other weights were chosen meanwhile: then the words said when they were
+            # decided name the weights that answered.
+            now = self._source_state() == decided
+            model, brief = (self.source.describe(), self.source.brief()) if now else said
+            self._brief_of[model] = brief
+            for prediction in result[0]:
+                prediction.model = model
+            self.show_predictions(*result, started)
+
+        run_in_background(job, self, done, self._failed)
+
+    def _source_state(self) -> tuple:
+        training = self.source.training
+        return (self.source.checkpoint, id(training.trainer), training.last_run_dir)
 
     def _report_progress(self) -> None:
         done, total = self._counter
@@ -233,6 +229,9 @@ class ClassifyView(QWidget):
         pass of the event loop: thousands of rows never freeze it."""
         self.progress_timer.stop()
         self.classes_known = classes
+        for model in {p.model for p in predictions} - {""}:
+            self._classes_of[model] = classes
+        others = {p.model for p in self.predictions} - {p.model for p in predictions}
         self.predictions = predictions + self.predictions
         sorting = self.table.isSortingEnabled()
         self.table.setSortingEnabled(False)
@@ -241,9 +240,9 @@ class ClassifyView(QWidget):
             fill[1] += len(predictions)
         fill = [predictions, 0, 0]  # the batch, the next of its predictions to show, its first row
         self._fills.append(fill)
-        self._fill_more(fill, started, sorting)
+        self._fill_more(fill, started, sorting, bool(others))
 
-    def _fill_more(self, fill: list, started: float, sorting: bool) -> None:
+    def _fill_more(self, fill: list, started: float, sorting: bool, mixed: bool = False) -> None:
         predictions, row0, first = fill
         if fill not in self._fills:
             return  # cleared meanwhile
@@ -256,7 +255,7 @@ class ClassifyView(QWidget):
         fill[2] = last
         if last < len(predictions):
             self.status.setText(f"Showing… {last} of {len(predictions)} images")
-            QTimer.singleShot(0, lambda: self._fill_more(fill, started, sorting))
+            QTimer.singleShot(0, lambda: self._fill_more(fill, started, sorting, mixed))
             return
         self._fills.remove(fill)
         if self._fills:
@@ -267,38 +266,27 @@ class ClassifyView(QWidget):
         row = self._row_of(predictions[0]) if predictions else -1
         if row >= 0:
             self.table.selectRow(row)
-            self.table.scrollToItem(self.table.item(row, 0))
+            first = self.table.item(row, 0)
+            if first is not None:
+                self.table.scrollToItem(first)
         self._show_selected()  # explicitly: re-selecting the row already selected emits nothing
         self.last_elapsed_ms = (time.perf_counter() - started) * 1000
         self.busy = False
+        if len(predictions) >= LARGE_BATCH:  # decoding and inference freed far more than is kept
+            give_back_freed_memory()
         bad = sum(p.error is not None for p in predictions)
         problems = f"; {bad} could not be read (see Problem)" if bad else ""
         earlier = len(self.predictions) - len(predictions)
-        below = f" (above {earlier} earlier results)" if earlier else ""
+        of_others = " (above earlier results of other weights: see Model)" if mixed else ""
+        below = of_others or (f" (above {earlier} earlier results)" if earlier else "")
+        model = predictions[0].model if predictions and predictions[0].model else self.source.describe()
         self.status.setText(
             f"Classified {len(predictions) - bad} of {len(predictions)} images in "
-            f"{self.last_elapsed_ms:.0f} ms with {self.source.describe()}{problems}{below}"
+            f"{self.last_elapsed_ms:.0f} ms with {model}{problems}{below}"
         )
 
     def _fit_columns(self) -> None:
-        """Columns sized to their contents, then, where that is wider than the table (a 1024-pixel
-        window), the runners-up and the problem share the room the other columns leave: cut short
-        with "…" (the full text is the cell's tooltip) instead of the Problem column out of view."""
-        table, header = self.table, self.table.horizontalHeader()
-        table.resizeColumnsToContents()
-        shared = (COLUMNS.index("Top classes"), COLUMNS.index("Problem"))
-        others = sum(header.sectionSize(c) for c in range(len(COLUMNS)) if c not in shared)
-        # The room inside the frame, less a vertical scroll bar's width (it may appear once the
-        # rows are in: the viewport's width is not final yet).
-        inside = table.width() - 2 * table.frameWidth() - table.verticalScrollBar().sizeHint().width()
-        room = inside - others
-        top, problem = (header.sectionSize(c) for c in shared)
-        if top + problem <= room:
-            return
-        least = header.minimumSectionSize()
-        problem = max(least, min(problem, room // 2))
-        header.resizeSection(shared[0], max(least, room - problem))
-        header.resizeSection(shared[1], problem)
+        fit_columns(self.table)
 
     def _row_of(self, prediction: Prediction) -> int:
         for row in range(self.table.rowCount()):
@@ -307,63 +295,44 @@ class ClassifyView(QWidget):
                 return row
         return -1
 
+    def answered_images(self) -> list[tuple[str, np.ndarray | None]]:
+        """The images answered, newest first, as (file or name, the network's input where it is
+        kept (a pasted picture), else None: the file is read again): Inspect's embedding draws them."""
+        return [(p.path, p.image) for p in self.predictions if p.error is None and p.top]
+
     def clear(self) -> None:
         """Forget every result (a batch still being classified will still arrive)."""
         self._fills.clear()
         self.predictions = []
+        self._classes_of.clear()
+        self._brief_of.clear()
         self.table.setRowCount(0)
         self._show_prediction(None)
         self.status.setText("Cleared. Drop, paste or open images to classify them.")
 
     def _fill_row(self, row: int, prediction: Prediction) -> None:
-        icon = QTableWidgetItem()
-        small = prediction.thumbnail
-        if small is None and prediction.preview is not None:
-            step = max(1, max(prediction.preview.shape[:2]) // ICON)  # an icon-sized copy is cheap to make
-            small = prediction.preview[::step, ::step]
-        if small is not None:
-            icon.setIcon(QIcon(to_pixmap(small)))
-            prediction.thumbnail = None  # the icon holds its own copy
-        icon.setData(Qt.ItemDataRole.UserRole + 1, id(prediction))
-        name = QTableWidgetItem(Path(prediction.path).name)
-        name.setToolTip(tooltip(prediction.path))
-        best = prediction.top[0] if prediction.top else None
-        label = QTableWidgetItem(best[0] if best else "")
-        probability = _Number(shown_probability(best[1]) if best else "")
-        probability.setData(Qt.ItemDataRole.UserRole, best[1] if best else None)
-        probability.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        others = QTableWidgetItem("  ".join(f"{c} {shown_probability(p)}" for c, p in prediction.top[1:]))
-        label.setToolTip(tooltip(label.text()))  # a long ImageNet name elided in its column is read here
-        others.setToolTip(tooltip("\n".join(f"{c}: {shown_probability(p)}" for c, p in prediction.top[1:])))
-        if prediction.unsure:  # greyed and italic: the image may show none of the known classes
-            for item in (label, probability):
-                font = item.font()
-                font.setItalic(True)
-                item.setFont(font)
-                item.setForeground(self.palette().placeholderText())
-                item.setToolTip(
-                    tooltip(
-                        f"{label.text()}\nUnsure: below {UNSURE_BELOW:.0%}; the image may show none "
-                        "of the classes this model knows"
-                    )
-                )
-        problem = QTableWidgetItem(prediction.error or "")
-        problem.setToolTip(tooltip(prediction.error or ""))
-        for column, item in enumerate((icon, name, label, probability, others, problem)):
+        answered_by = prediction.model if prediction.top else ""  # a file not read was answered by none
+        brief = self._brief_of.get(answered_by, answered_by)
+        for column, item in enumerate(row_items(prediction, brief, self.palette().placeholderText())):
             self.table.setItem(row, column, item)
 
     def selected(self) -> Prediction | None:
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return None
-        key = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole + 1)
+        first = self.table.item(rows[0].row(), 0)
+        if first is None:
+            return None
+        key = first.data(Qt.ItemDataRole.UserRole + 1)
         return next((p for p in self.predictions if id(p) == key), None)
 
     def _show_selected(self) -> None:
         self._show_prediction(self.selected())
 
     def _show_prediction(self, prediction: Prediction | None) -> None:
-        self.detail.show_prediction(prediction, self.classes_known)
+        # The classes of the model that gave this answer: earlier rows may be another model's.
+        known = self._classes_of.get(prediction.model) if prediction is not None else None
+        self.detail.show_prediction(prediction, known or self.classes_known)
 
     def _inspect_selected(self) -> None:
         prediction = self.selected()

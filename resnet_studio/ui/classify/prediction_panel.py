@@ -111,6 +111,8 @@ class PredictionPanel(QWidget):
                 )
             self.picture.setPixmap(pixmap)
         caption = "" if prediction is None else f"<b>{escaped(Path(prediction.path).name)}</b>"
+        if prediction is not None and prediction.top and prediction.model:
+            caption += f"<br>Answered by {escaped(prediction.model)}"  # the list mixes models
         if prediction is not None and prediction.error:
             caption += f"<br>{escaped(prediction.error)}"
         elif prediction is not None and prediction.unsure:

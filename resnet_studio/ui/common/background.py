@@ -50,7 +50,9 @@ class _Relay(QObject):
     done = Signal(object)
     failed = Signal(object)
 
-    def __init__(self, on_done: Callable[[Any], None], on_error: Callable[[Exception], None] | None) -> None:
+    def __init__(
+        self, on_done: Callable[[Any], object], on_error: Callable[[Exception], None] | None
+    ) -> None:
         super().__init__()
         self.on_done = on_done
         self.on_error = on_error
@@ -107,7 +109,7 @@ _pending: set[_Relay] = set()  # keeps relays alive until their task reports
 def run_in_background(
     function: Callable[[], Any],
     receiver: QObject,
-    on_done: Callable[[Any], None],
+    on_done: Callable[[Any], object],
     on_error: Callable[[Exception], None] | None = None,
 ) -> None:
     """Call `function()` on the thread pool; `on_done(result)` or `on_error(exc)` run on the UI

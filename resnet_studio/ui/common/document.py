@@ -128,6 +128,12 @@ class Document(QObject):
         self.undo_stack.setClean()
         self.path_changed.emit()
 
+    def set_path(self, path: Path | None) -> None:
+        """The file is saved under another name now."""
+        if path != self.path:
+            self.path = path
+            self.path_changed.emit()
+
     def select(self, key: Part) -> None:
         key = _existing(self.spec, key)
         if key != self.selection:

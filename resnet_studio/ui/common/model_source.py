@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import read_json
@@ -42,6 +42,22 @@ class ModelSource(QObject):
         self._lock = threading.Lock()
         self._cache: tuple[tuple[str, float], LoadedModel] | None = None
         self._names: dict[str, str] = {}  # checkpoint or run folder -> its network's name
+        # The training run's weights answer unless the user chose others: when the run shown or
+        # trained last is another (a reopened project, a run opened), its weights answer now.
+        # Once per pass of the event loop: a project shows its runs one after another.
+        self._moved = QTimer(self)
+        self._moved.setSingleShot(True)
+        self._moved.setInterval(0)
+        self._moved.timeout.connect(self._last_run_moved)
+        training.last_run_changed.connect(self._moved.start)
+        training.run_started.connect(self._run_started)
+        training.run_finished.connect(self._run_finished)
+
+    def _run_started(self, _run_dir: str) -> None:
+        self.described.emit()  # the run training now is named
+
+    def _run_finished(self, _run_dir: str) -> None:
+        self.changed.emit()  # the run's best checkpoint answers now, not its latest weights
 
     def describe(self) -> str:
         """The network and the weights that answer now, in words."""
@@ -66,6 +82,37 @@ class ModelSource(QObject):
         if shipped is not None:
             return shipped.describe()
         return "none yet: train a network, or open a checkpoint"
+
+    def brief(self) -> str:
+        """The weights that answer now in a few words, the telling part first (a table's narrow
+        column): "best.pt of run demo · ResNet-20", "run demo · ResNet-20",
+        "resnet20-cifar10 (shipped)". `describe` gives them in full."""
+        training = self.training
+        if self.checkpoint:
+            with self._lock:
+                name = self._names.get(self.checkpoint)
+            weights = _checkpoint_brief(self.checkpoint)
+        elif training.trainer is not None:
+            name = training.trainer.spec.name
+            weights = f"run {Path(training.last_run_dir or '').name} (training)"
+        elif training.last_run_dir:
+            with self._lock:
+                name = self._names.get(training.last_run_dir)
+            weights = f"run {Path(training.last_run_dir).name}"
+        else:
+            shipped = default_weights()
+            return f"{shipped.name} (shipped)" if shipped is not None else ""
+        return f"{weights} · {name}" if name else weights
+
+    def _last_run_moved(self) -> None:
+        # Chosen weights stay chosen: only their description may name the run beside them.
+        (self.described if self.checkpoint else self.changed).emit()
+
+    @property
+    def training_run(self) -> str | None:
+        """The run whose weights would answer without a chosen checkpoint ("run X"), if any."""
+        last = self.training.last_run_dir
+        return f"run {Path(last).name}" if last else None
 
     def use_checkpoint(self, path: str) -> None:
         self.checkpoint = path
@@ -126,6 +173,14 @@ class ModelSource(QObject):
 
 def _named(network: str | None, weights: str) -> str:
     return f"{network}, {weights}" if network else weights[0].upper() + weights[1:]
+
+
+def _checkpoint_brief(checkpoint: str) -> str:
+    """A run's checkpoint as "best.pt of run demo"; any other file or folder by its name."""
+    path = Path(checkpoint)
+    if path.parent.name == "checkpoints" and path.parent.parent.name:
+        return f"{path.name} of run {path.parent.parent.name}"
+    return path.name or checkpoint
 
 
 def _run_network_name(run_dir: str) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox, QSizePolicy
 
 
 def plain(*widgets: QLabel | QMessageBox) -> None:
@@ -40,3 +40,16 @@ def tooltip(text: str) -> str:
     if "<" not in text and "&" not in text:
         return text
     return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>"
+
+
+def message_line(name: str) -> QLabel:
+    """A one-line status message of plain text (it names runs, networks, files): a fixed height, so
+    that new text repaints the label alone and never re-lays out what is below; a long error
+    never widens the window but is cut at the edge, and stays selectable."""
+    label = QLabel()
+    label.setObjectName(name)
+    plain(label)
+    label.setFixedHeight(label.fontMetrics().lineSpacing() + 4)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    return label

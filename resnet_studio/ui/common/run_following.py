@@ -1,7 +1,7 @@
 """Run folders on disk followed by the studio, however many: a project may list hundreds.
 
 The UI thread never reads a run's files: one background job at a time polls the followed runs
-(`training.following`: only the bytes appended since the last look), for at most READ_BUDGET_S,
+(`runs.following`: only the bytes appended since the last look), for at most READ_BUDGET_S,
 and hands back what it found. Everything the UI thread does for them (announcing a run so that
 its curves are made, handing out records and summaries) is done a slice at a time, at most
 SLICE_MS per pass of the event loop, so the window stays responsive while hundreds fill in.
@@ -22,8 +22,8 @@ from resnet_studio.errors import error_text
 from resnet_studio.ui.common.background import run_in_background
 
 if TYPE_CHECKING:
-    from resnet_studio.training.following import Poll, RunFollower
-    from resnet_studio.training.runinfo import RunSummary
+    from resnet_studio.runs.following import Poll, RunFollower
+    from resnet_studio.runs.runinfo import RunSummary
 
 FOLLOW_EVERY_MS = 500  # between looks at the followed runs
 READ_BUDGET_S = 0.2  # one job's reading, before it hands its results back
@@ -58,7 +58,7 @@ class FollowedRuns(QObject):
     def add(self, path: Path, now: bool = True) -> None:
         """Follow this run folder (resolved); `now`: announce it at once (one run the user asked
         for), else in a later slice (the many runs of a project)."""
-        from resnet_studio.training.following import RunFollower
+        from resnet_studio.runs.following import RunFollower
 
         self.followers[path] = RunFollower(path)
         self._announce.append(path)
@@ -122,7 +122,7 @@ class FollowedRuns(QObject):
         ready = [f for p, f in self.followers.items() if p not in self._announce]
         if not ready:
             return
-        from resnet_studio.training.following import poll_some
+        from resnet_studio.runs.following import poll_some
 
         self._reading = True
         run_in_background(lambda: poll_some(ready, READ_BUDGET_S), self, self._read_done, self._read_failed)

@@ -3,14 +3,15 @@ the queue of a plain-vs-residual comparison, resuming a run, and runs on disk fo
 another process writes them.
 
 The Train view renders what this sends and asks it to act; other workspaces ask it which weights
-answer now (`trainer`, `last_run_dir`). A finished session is released with its trainer (a model
-and a data set held in memory): its weights live on in the run folder's checkpoints.
+answer now (`trainer`, `last_run_dir`). What the session holds lives in the session model
+(`resnet_studio.session`), which this feeds: each run's record of what the engine reported, the
+comparisons and their verdicts, the run folders a project saves. A finished session releases its
+trainer (the weights live on in its checkpoints); the collector is frozen while one trains (`gc_policy`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,15 @@ from PySide6.QtCore import QObject, Signal
 from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.errors import UserError, error_text
 from resnet_studio.fileio import unused_run_folder
+from resnet_studio.runs.metrics import MetricsRecord
+from resnet_studio.runs.metrics_file import read_metrics
+from resnet_studio.runs.rundir import RunDirectory
+from resnet_studio.session import RunRecord, SessionModel
+from resnet_studio.session.runs import Comparison, ComparisonKind
 from resnet_studio.training.config import TrainConfig, resumed_config
-from resnet_studio.training.events import Finished
-from resnet_studio.training.metrics import MetricsRecord
+from resnet_studio.training.events import Evaluated, Finished, Started, Step, counted
 from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.gc_policy import garbage_collection
 from resnet_studio.ui.common.run_following import FollowedRuns
 from resnet_studio.ui.common.torch_loader import load_torch
 from resnet_studio.ui.common.train_worker import TrainingSession
@@ -79,33 +85,36 @@ def deeper(spec: ArchitectureSpec, factor: int = 3) -> ArchitectureSpec:
 
 class TrainingController(QObject):
     launched = Signal(object)  # a Launch
-    event = Signal(object)  # an engine event of the session under way
+    engine_event = Signal(object)  # an engine event of the session under way
     failed = Signal(str)  # the session could not run: why
     ended = Signal()  # a session's end has been handled (the next one of a comparison may follow)
-    compared = Signal(str, str)  # (network, "twins" | "degradation"): a comparison completed all its runs
     message = Signal(str)  # a note for the user
     following = Signal(object)  # a run folder on disk, followed from now on
     followed = Signal(object, list)  # (run folder, new MetricsRecords) of a run on disk
     unfollowed = Signal(object)  # a run folder no longer followed: its curves go
     run_started = Signal(str)  # the run folder
     run_finished = Signal(str)
+    # The run whose weights answer by default (Classify, Inspect, Export) is another now: a run
+    # shown from disk or a reopened project's, or none once its project closed.
+    last_run_changed = Signal()
 
-    def __init__(self, runs_root: Path, parent: QObject | None = None) -> None:
+    def __init__(
+        self, runs_root: Path, parent: QObject | None = None, model: SessionModel | None = None
+    ) -> None:
         super().__init__(parent)
         self.runs_root = runs_root
+        self.model = model or SessionModel()
+        self.record: RunRecord | None = None  # the model's record of the run training now
         self.session: TrainingSession | None = None
         self.last_run_dir: str | None = None
         self.last_network: str | None = None  # the network of the session under way or last run
-        self.run_dirs: list[Path] = []  # every run trained or followed here, oldest first
         self.last_finished: Finished | None = None
         self.queue: list[tuple[ArchitectureSpec, str, TrainConfig]] = []  # the comparison's next run
-        self.comparing: str | None = None  # the network of a comparison under way
-        self.comparison = "twins"  # its kind: "twins" (plain vs residual) or "degradation"
         self.pinned: np.ndarray | None = None  # shown to every new session's activations
         self.on_disk = FollowedRuns(self)  # runs on disk followed, read off the UI thread
         self._project_runs: set[Path] = set()  # the open project's runs (shown or not)
-        self.on_disk.following.connect(self.following)
-        self.on_disk.followed.connect(self.followed)
+        self.on_disk.following.connect(self._following)
+        self.on_disk.followed.connect(self._followed)
         self.on_disk.unfollowed.connect(self._unfollowed)
         self.on_disk.failed.connect(self.message)
 
@@ -115,6 +124,15 @@ class TrainingController(QObject):
     def training(self) -> bool:
         """From start until the session's end has been handled (not merely its thread ended)."""
         return self.session is not None
+
+    @property
+    def run_dirs(self) -> list[Path]:
+        """Every run trained or followed here, oldest first (the model's, saved with a project)."""
+        return self.model.run_folders
+
+    @property
+    def comparing(self) -> Comparison | None:
+        return self.model.comparing
 
     @property
     def trainer(self) -> Trainer | None:
@@ -139,7 +157,7 @@ class TrainingController(QObject):
         """Train `spec` with `config`; with `resume`, continue that run folder instead."""
         if self.training:
             return False
-        self._freeze_garbage()
+        garbage_collection().run_started()
         try:
             load_torch()  # usually loaded already, in the background, since start-up
             from resnet_studio.training.engine import Trainer
@@ -151,15 +169,19 @@ class TrainingController(QObject):
                 run_dir = unused_run_folder(self.runs_root, spec.name)
                 trainer = Trainer(spec, config, run_dir)
         except UserError as exc:
+            garbage_collection().run_ended()
             self.message.emit(str(exc))
             self.queue.clear()
             return False
         if self.pinned is not None:
             trainer.pin_image(fit_channels(self.pinned, trainer.spec.input.channels))
         self.last_run_dir, self.last_network, self.last_finished = str(run_dir), trainer.spec.name, None
-        self.remember(run_dir)
+        self.record = RunRecord(name, run_dir.resolve())
+        for record in history:  # a resumed run's past
+            self.record.add_record(record)
+        self.model.add_run(self.record)  # also remembered, and the comparison's next run
         self.session = TrainingSession(trainer, self)
-        self.session.event.connect(self._on_event)
+        self.session.engine_event.connect(self._on_event)
         self.session.failed.connect(self._on_failed)
         self.session.finished.connect(self._on_finished)
         self.launched.emit(Launch(run_dir, name, compared, history))
@@ -167,22 +189,13 @@ class TrainingController(QObject):
         self.run_started.emit(str(run_dir))
         return True
 
-    @staticmethod
-    def _freeze_garbage() -> None:
-        # Everything alive now (torch's and Qt's modules, mostly) moves out of the collector's
-        # sight: a full collection of it, run on the UI thread, held the window for ~0.4 s while
-        # training. The young generations are collected first (milliseconds), so that little
-        # garbage is frozen with the rest. Process-wide, and meant to be: the studio owns its process.
-        gc.collect(1)
-        gc.freeze()
-
     def compare(self, spec: ArchitectureSpec, config: TrainConfig) -> bool:
         """This network, then its twin without shortcuts, with the same settings."""
         if self.training:
             return False
         residual = residual_of(spec)
         self.queue = [(plain_twin(residual), "plain", config)]
-        return self._start_comparison(residual, "residual", config, "twins")
+        return self._start_comparison(residual, "residual", config, "twins", spec.classes)
 
     def degradation(self, spec: ArchitectureSpec, config: TrainConfig) -> bool:
         """He et al.'s figure 1: this network and one three times as deep, each with its plain
@@ -193,13 +206,15 @@ class TrainingController(QObject):
         deep = deeper(shallow)
         self.queue = [(plain_twin(shallow), plain_twin(shallow).name, config)]
         self.queue += [(deep, deep.name, config), (plain_twin(deep), plain_twin(deep).name, config)]
-        return self._start_comparison(shallow, shallow.name, config, "degradation")
+        return self._start_comparison(shallow, shallow.name, config, "degradation", spec.classes)
 
-    def _start_comparison(self, spec: ArchitectureSpec, name: str, config: TrainConfig, kind: str) -> bool:
-        self.comparing, self.comparison = spec.name, kind
+    def _start_comparison(
+        self, spec: ArchitectureSpec, name: str, config: TrainConfig, kind: ComparisonKind, classes: int
+    ) -> bool:
+        self.model.begin_comparison(kind, spec.name, classes)
         if not self.start(spec, config, name):
             self.queue.clear()
-            self.comparing = None
+            self.model.end_comparison(completed=False)
             return False
         return True
 
@@ -208,8 +223,7 @@ class TrainingController(QObject):
         many as `settings.epochs`); `settings` also gives this machine's device and threads."""
         if self.training:
             return
-        from resnet_studio.training.rundir import RunDirectory, read_metrics
-        from resnet_studio.training.runinfo import summarize_run
+        from resnet_studio.runs.runinfo import summarize_run
 
         holder = RunDirectory(path).writer()
         if holder is not None:  # another process trains it: follow it rather than fight over it
@@ -228,8 +242,8 @@ class TrainingController(QObject):
                 epochs = settings.epochs
                 if epochs <= summary.epochs_done:
                     raise UserError(
-                        f"{Path(path).name} has completed {summary.epochs_done} epochs: set Epochs "
-                        "above that in Setup to train it further"
+                        f"{Path(path).name} has completed {counted(summary.epochs_done, 'epoch')}: "
+                        "set Epochs above that in Setup to train it further"
                     )
             config = resumed_config(
                 saved,
@@ -279,11 +293,19 @@ class TrainingController(QObject):
         return self.thread_running and self.session.winding_up  # type: ignore[union-attr]
 
     def _on_event(self, event: object) -> None:
+        record = self.record
+        if record is not None:  # the model's record first: the views observing it see it current
+            if isinstance(event, Step):
+                record.add_step(event.step, event.loss, event.grad_norms)
+            elif isinstance(event, Evaluated):
+                record.add_evaluation(event.epoch, event.step, event.loss, event.accuracy)
+            elif isinstance(event, Started):
+                record.classes = len(event.classes)
         if isinstance(event, Finished):
             self.last_finished = event
             if self.session is not None:
                 self.session.winding_up = True
-        self.event.emit(event)
+        self.engine_event.emit(event)
 
     def _on_failed(self, message: str) -> None:
         self.queue.clear()
@@ -291,6 +313,8 @@ class TrainingController(QObject):
 
     def _on_finished(self) -> None:
         session, self.session = self.session, None  # released: its model and data go with it
+        self.record = None
+        garbage_collection().run_ended()
         if session is not None:
             session.deleteLater()
         self.ended.emit()
@@ -300,20 +324,29 @@ class TrainingController(QObject):
         if self.queue and completed:
             spec, name, config = self.queue.pop(0)
             # Each network is drawn beside the one before; a degradation run starts a new pair.
-            pair = self.comparison == "twins" or spec.shortcut == "none"
-            self.start(spec, config, name, compared=pair)
-            return
+            twins = self.comparing is not None and self.comparing.kind == "twins"
+            if self.start(spec, config, name, compared=twins or spec.shortcut == "none"):
+                return
+            completed = False  # the next could not start: the comparison is abandoned
         self.queue.clear()
-        if self.comparing is not None and completed:
-            self.compared.emit(self.comparing, self.comparison)
-        self.comparing = None
+        if self.comparing is not None:
+            self.model.end_comparison(completed)  # with every run completed, its verdict
 
     # -- runs on disk -----------------------------------------------------------------------------
 
     def remember(self, path: Path) -> None:
-        path = Path(path).resolve()
-        if path not in self.run_dirs:
-            self.run_dirs.append(path)
+        self.model.remember(path)
+
+    def _following(self, path: Path) -> None:
+        self.model.add_run(RunRecord(path.name, path, origin="followed"))
+        self.following.emit(path)
+
+    def _followed(self, path: Path, records: list[MetricsRecord]) -> None:
+        record = self.model.followed(path)
+        if record is not None:
+            for line in records:
+                record.add_record(line)
+        self.followed.emit(path, records)
 
     def follow(self, path: str | Path, now: bool = True) -> bool:
         """Read a run folder's metrics, then keep reading what another process appends (off the
@@ -323,8 +356,9 @@ class TrainingController(QObject):
         if path in self.on_disk or (self.training and Path(self.last_run_dir or "").resolve() == path):
             return False
         if not self.training:
-            self.last_run_dir = str(path)  # what Export and Inspect use by default
+            self.last_run_dir = str(path)  # what Export, Inspect and Classify use by default
             self.last_network = None
+            self.last_run_changed.emit()
         self.remember(path)
         self.on_disk.add(path, now)
         return True
@@ -335,7 +369,7 @@ class TrainingController(QObject):
         root = base.resolve()
         folders = [Path(os.path.normpath(root / run)) for run in runs]
         known = set(self.run_dirs)
-        self.run_dirs += [folder for folder in dict.fromkeys(folders) if folder not in known]
+        self.run_dirs.extend(folder for folder in dict.fromkeys(folders) if folder not in known)
         self._project_runs.update(folders)
         return folders
 
@@ -343,10 +377,24 @@ class TrainingController(QObject):
         """Its runs, and every run followed from disk, leave the window: they are no longer
         followed (their curves go) nor saved with the next project."""
         self.on_disk.clear()
-        self.run_dirs = [run for run in self.run_dirs if run not in self._project_runs]
+        self.run_dirs[:] = [run for run in self.run_dirs if run not in self._project_runs]
         self._project_runs.clear()
+        self._forget_last_run_if_gone()
 
     def _unfollowed(self, path: Path) -> None:
+        record = self.model.followed(path)
+        if record is not None:
+            self.model.remove_run(record)
         if path in self.run_dirs:
             self.run_dirs.remove(path)  # not saved with the next project
         self.unfollowed.emit(path)
+        self._forget_last_run_if_gone()
+
+    def _forget_last_run_if_gone(self) -> None:
+        """The last run left the window (its project closed, its folder deleted): the newest run
+        still in it answers instead, or, with none, the shipped weights."""
+        if self.training or not self.last_run_dir or Path(self.last_run_dir).resolve() in self.run_dirs:
+            return
+        self.last_run_dir = str(self.run_dirs[-1]) if self.run_dirs else None
+        self.last_network = None
+        self.last_run_changed.emit()

@@ -4,6 +4,8 @@ confident mistakes (a cell of the matrix shows its own images; one opens in the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter
@@ -27,6 +29,9 @@ from resnet_studio.ui.common.feature_tiles import image_pixmap, tile_list
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.plain_text import escaped, plain, rich, tooltip
 
+if TYPE_CHECKING:  # it imports torch, which the window does not wait for
+    from resnet_studio.inspection.evaluate import Evaluation
+
 
 class EvaluationView(QWidget):
     image_chosen = Signal(object, str)  # a uint8 (C, H, W) validation image and its description
@@ -34,7 +39,7 @@ class EvaluationView(QWidget):
     def __init__(self, source: ModelSource) -> None:
         super().__init__()
         self.source = source
-        self.evaluation = None
+        self.evaluation: Evaluation | None = None
         self.val_images: np.ndarray | None = None
         controls = QHBoxLayout()
         self.evaluate_button = QPushButton("Evaluate")
@@ -148,14 +153,19 @@ class EvaluationView(QWidget):
 
     def _fill_gallery(self, indices: np.ndarray, title: str, limit: int = 200) -> None:
         evaluation, images = self.evaluation, self.val_images
+        if evaluation is None or images is None:
+            return
+        labels, predictions, confidences = evaluation.labels, evaluation.predictions, evaluation.confidence
+        # evaluated with keep_predictions=True: every image's answer is kept
+        assert labels is not None and predictions is not None and confidences is not None
         self.gallery_title.setText(
             f"{title} ({len(indices)} images{', first 200' if len(indices) > limit else ''})"
         )
         self.gallery.clear()
         for index in indices[:limit]:
-            true, predicted = int(evaluation.labels[index]), int(evaluation.predictions[index])
+            true, predicted = int(labels[index]), int(predictions[index])
             names = evaluation.classes
-            confidence = f"{evaluation.confidence[index]:.0%}"
+            confidence = f"{confidences[index]:.0%}"
             text = f"{names[true]}\n→ {names[predicted]} {confidence}"  # two short lines fit a cell
             item = QListWidgetItem(QIcon(image_pixmap(images[index], 48)), text)
             item.setToolTip(
@@ -169,6 +179,8 @@ class EvaluationView(QWidget):
 
     def _gallery_open(self, item: QListWidgetItem) -> None:
         index = item.data(Qt.ItemDataRole.UserRole)
+        if self.evaluation is None or self.evaluation.labels is None or self.val_images is None:
+            return
         true = self.evaluation.classes[int(self.evaluation.labels[index])]
         self.image_chosen.emit(self.val_images[index], f"validation image {index} (a {true})")
 

@@ -323,7 +323,9 @@ class ExperimentsView(QWidget):
         """The figure as PNG, or the numbers as JSON, by the file's suffix; written atomically and
         never through a link or into a device (`NotARegularFile`)."""
         if Path(path).suffix.lower() == ".png":
-            write_png(self.figures.currentWidget().grab(), path)
+            figure = self.figures.currentWidget()
+            assert figure is not None  # the stack holds a figure for every result
+            write_png(figure.grab(), path)
         else:
             atomic_write_json(path, self.result)
 

@@ -1,11 +1,9 @@
 """The Inspect workspace: what the network sees in one image (every block's feature maps, the
-first layer's filters, Grad-CAM for any class at any block), how it does on the validation set
-(`evaluation_view`) and why its shortcuts matter (`experiments_view`)."""
+first layer's filters, Grad-CAM for any class at any block, or Integrated Gradients and occlusion
+through Captum: `explain`), how it does on the validation set (`evaluation_view`), why its
+shortcuts matter (`experiments_view`) and where the images sit in its features (`embedding_view`)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -30,38 +28,16 @@ from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.feature_tiles import to_pixmap
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.plain_text import escaped, plain, rich
+from resnet_studio.ui.inspect.block_anatomy import BlockAnatomyView
 from resnet_studio.ui.inspect.channel_grid import CHANNEL, ChannelGrid
+from resnet_studio.ui.inspect.channel_panel import ChannelPanel
+from resnet_studio.ui.inspect.embedding_view import EmbeddingView
 from resnet_studio.ui.inspect.evaluation_view import EvaluationView
 from resnet_studio.ui.inspect.experiments_view import ExperimentsView
+from resnet_studio.ui.inspect.explain import NOTES, TITLES, Analysis, analyse, attribute, method_box
 from resnet_studio.ui.inspect.pictures import VIEW, filter_tiles, overlay, photo_overlay
 
-if TYPE_CHECKING:
-    from resnet_studio.inspection.gradcam import CamSession  # torch: imported on a worker only
-
 PHOTO = 512  # longer side of the photo kept for Grad-CAM's overlay (a file opened in Inspect)
-
-
-@dataclass
-class Analysis:
-    """One image through one model: every block's output, the probabilities, the stem's filters."""
-
-    image: np.ndarray  # uint8 (C, H, W), the network's input
-    maps: dict[str, np.ndarray]  # block -> float32 (channels, h, w)
-    probabilities: np.ndarray
-    classes: list[str]
-    filters: np.ndarray  # float32 (out, in, k, k)
-    photo: np.ndarray | None = None  # the whole picture, RGB (h, w, 3), when known
-    box: tuple[float, float, float, float] | None = None  # the part of `photo` the network saw
-    session: CamSession | None = None  # the pass the maps came from: Grad-CAMs with no new forward
-
-
-def _network_input(loaded, image: np.ndarray):
-    """The uint8 (C, H, W) image as the model's normalised (1, C, H, W) input (on a worker: torch)."""
-    import torch
-
-    from resnet_studio.data.transforms import normalize
-
-    return normalize(torch.from_numpy(image)[None], loaded.mean, loaded.std, size=loaded.input_size)
 
 
 class InspectView(QWidget):
@@ -73,7 +49,8 @@ class InspectView(QWidget):
         self.image_name = ""
         self.last_cam = None
         self.analysis: Analysis | None = None
-        self.cam_key: tuple[str, int | None] | None = None
+        self.cam_key: tuple[str, int | None, str] | None = None
+        self.analysed = 0  # numbers each analysis: the anatomy of an older one is dropped
         self.busy = 0
         source.changed.connect(self.refresh)
         source.described.connect(self._show_model)
@@ -93,6 +70,10 @@ class InspectView(QWidget):
         self.tabs.addTab(self.validation, "Validation set")
         self.experiments = ExperimentsView(source)
         self.tabs.addTab(self.experiments, "Why residuals work")
+        self.embedding = EmbeddingView(source)
+        self.embedding.image_chosen.connect(self.set_image)
+        self.tabs.addTab(self.embedding, "Embedding")
+        self.tabs.setTabToolTip(3, "Where the validation images sit in the network's last features")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
@@ -102,19 +83,32 @@ class InspectView(QWidget):
 
     def _features_tab(self) -> QWidget:
         tab = QWidget()
+        controls, left, splitter = self._feature_controls(), self._picture_column(), self._channel_splitter()
+        body = QHBoxLayout()
+        body.addLayout(left)
+        body.addWidget(splitter, 1)
+        layout = QVBoxLayout(tab)
+        layout.addLayout(controls)
+        layout.addLayout(body, 1)
+        return tab
+
+    def _feature_controls(self) -> QHBoxLayout:
+        """Block, class explained and method; channel order; tile size."""
         controls = QHBoxLayout()
         self.block = QComboBox()
         self.block.setToolTip("The block whose output is shown and explained")
         self.block.currentTextChanged.connect(lambda _: self._block_changed())
         self.target = QComboBox()
-        self.target.setToolTip("The class Grad-CAM explains")
+        self.target.setToolTip("The class explained")
         self.target.activated.connect(lambda _: self._update_cam())
+        self.explain_by = method_box()  # Grad-CAM, Integrated Gradients, occlusion
+        self.explain_by.activated.connect(lambda _: self._update_cam())
         for combo in (self.block, self.target):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
             combo.setMinimumContentsLength(16)
         self.sort = QCheckBox("Sort channels by mean activation")
         self.sort.toggled.connect(lambda _: self._show_maps())
-        for label, widget in (("Block", self.block), ("Grad-CAM for", self.target)):
+        for label, widget in (("Block", self.block), ("Explain", self.target), ("by", self.explain_by)):
             controls.addWidget(QLabel(label))
             controls.addWidget(widget)
         controls.addWidget(self.sort)
@@ -130,7 +124,10 @@ class InspectView(QWidget):
             button.setToolTip(tip)
             button.clicked.connect(lambda _=False, steps=steps: self.maps.zoom(steps))
             controls.addWidget(button)
+        return controls
 
+    def _picture_column(self) -> QVBoxLayout:
+        """The image (with its Grad-CAM), its caption and the first layer's filters."""
         left = QVBoxLayout()
         self.picture = QLabel("Open an image, drop one on Classify, or pick one from the validation set.")
         self.picture.setWordWrap(True)
@@ -154,10 +151,14 @@ class InspectView(QWidget):
         left.addWidget(self.filters_title)
         left.addWidget(self.filters)
         left.addStretch(1)
+        return left
 
+    def _channel_splitter(self) -> QSplitter:
+        """The channel grid beside the clicked channel's tabs: enlarged, what excites it, the block
+        opened up there."""
         self.maps.currentRowChanged.connect(self._show_channel)
         self.channel_plot = pg.PlotWidget()
-        self.channel_plot.setObjectName("channelView")
+        self.channel_plot.setObjectName("channelPlot")
         self.channel_plot.setAspectLocked(True)
         self.channel_plot.invertY(True)
         self.channel_plot.hideAxis("left")
@@ -185,19 +186,27 @@ class InspectView(QWidget):
         right.addWidget(self.channel_caption)
         right_widget = QWidget()
         right_widget.setLayout(right)
+        # The clicked channel three ways: enlarged, what excites it, and the block opened up there.
+        self.side = QTabWidget()
+        self.side.setObjectName("channelTabs")
+        self.side.addTab(right_widget, "Channel")
+        self.looks_for = ChannelPanel(self.source)
+        self.side.addTab(self.looks_for, "Looks for")
+        self.anatomy = BlockAnatomyView()
+        self.side.addTab(self.anatomy, "Block anatomy")
+        self.side.setTabToolTip(0, "The clicked channel of the block's output, enlarged")
+        self.side.setTabToolTip(
+            1, "The validation images that excite the clicked channel most, and an image made to"
+        )
+        self.side.setTabToolTip(2, "Every step of the image through the chosen block, at the clicked channel")
+        self.side.currentChanged.connect(lambda _: self._update_anatomy())
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.maps)
-        splitter.addWidget(right_widget)
+        splitter.addWidget(self.side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([3000, 2000])  # the grid gets its 3/5 at once, not what the plot leaves it
-        body = QHBoxLayout()
-        body.addLayout(left)
-        body.addWidget(splitter, 1)
-        layout = QVBoxLayout(tab)
-        layout.addLayout(controls)
-        layout.addLayout(body, 1)
-        return tab
+        return splitter
 
     def _show_model(self) -> None:
         self.model_label.setText(f"Model: {self.source.describe()}")
@@ -233,6 +242,7 @@ class InspectView(QWidget):
     def refresh(self) -> None:
         """Run the image through the current model (off the UI thread), then draw."""
         self._show_model()
+        self.anatomy.forget()  # an anatomy under way is of the old weights or image: dropped
         if self.image is None:
             return
         # The job's own network: its hooks must never fire in a Classify job running the shared one.
@@ -240,25 +250,7 @@ class InspectView(QWidget):
         self.busy += 1
 
         def job() -> Analysis:
-            import torch
-
-            from resnet_studio.inspection.classify import one_thread
-            from resnet_studio.inspection.gradcam import CamSession, first_layer_filters
-            from resnet_studio.inspection.tta import tta_logits
-
-            loaded = load()
-            x = _network_input(loaded, image)
-            with one_thread():  # one image: steady while a training run keeps the cores busy
-                session = CamSession(loaded.model, x)  # one pass: every block's maps, Grad-CAMs
-                probabilities = session.probabilities
-                if loaded.tta:  # the same answer as Classify: averaged over the test-time views
-                    with torch.inference_mode():
-                        logits = tta_logits(loaded.model, x, flip=True, shift=loaded.tta_shift)
-                    probabilities = torch.softmax(logits[0], 0).numpy()
-            box = None if photo is None else loaded.preparation.visible_box(photo.shape[1], photo.shape[0])
-            filters = first_layer_filters(loaded.model)
-            maps = dict(session.maps())
-            return Analysis(image, maps, probabilities, loaded.classes, filters, photo, box, session)
+            return analyse(load, image, photo)
 
         run_in_background(job, self, self._analysed, self._failed)
 
@@ -284,11 +276,20 @@ class InspectView(QWidget):
         out, cin, k, _ = analysis.filters.shape
         self.filters_title.setText(f"<b>First-layer filters</b> ({out} of {k}x{k}, {cin} colours)")
         self.cam_key = None
+        self.analysed += 1
         self._block_changed()
 
     def _block_changed(self) -> None:
         self._show_maps()
         self._update_cam()
+        self._update_anatomy()
+
+    def _update_anatomy(self) -> None:
+        """The chosen block opened up for the image, when its tab is shown (a pass of its own)."""
+        block = self.block.currentText()
+        if self.analysis is None or not block or self.side.currentWidget() is not self.anatomy:
+            return
+        self.anatomy.request(self.source.loader(own=True), self.analysis.image, block, (self.analysed,))
 
     def _show_maps(self) -> None:
         """Every channel of the chosen block as a tile; optionally strongest first."""
@@ -308,6 +309,8 @@ class InspectView(QWidget):
             return
         channel = self.maps.item(row).data(CHANNEL)
         data = self.analysis.maps[self.block.currentText()][channel]
+        self.anatomy.set_channel(channel)
+        self.looks_for.choose(self.block.currentText(), channel)
         fresh = self.channel_image.image is None or self.channel_image.image.shape != data.T.shape
         self.channel_image.setImage(data.T, autoLevels=False)  # ImageItem is column-major
         if fresh:  # another map size: show it whole; the same size keeps the user's zoom
@@ -331,38 +334,50 @@ class InspectView(QWidget):
         if self.analysis is None or not self.block.currentText():
             return
         block, target = self.block.currentText(), self.target.currentData()
-        if self.cam_key == (block, target):
+        method = self.explain_by.currentData()
+        key = (block if method == "gradcam" else "", target, method)  # the others see the input only
+        if self.cam_key == key:
             return
-        self.cam_key = (block, target)
-        session, classes = self.analysis.session, self.analysis.classes
+        self.cam_key = key
+        session, classes, image = self.analysis.session, self.analysis.classes, self.analysis.image
         assert session is not None  # every analysis is made with its pass
         if target is None:  # "predicted": the answer shown (with TTA, it may differ from one pass's)
             target = int(np.argmax(self.analysis.probabilities))
+        load = self.source.loader(own=True) if method != "gradcam" else None
+        tag = (self.analysed, key)  # an answer for another image or choice is dropped
         self.busy += 1
 
         def job():
             from resnet_studio.inspection.classify import one_thread
 
+            if load is not None:  # Integrated Gradients, occlusion: a pass of their own (Captum)
+                return tag, attribute(load, image, method, target), classes
             with one_thread():
-                return session.cam(block, target), classes  # the analysis's own pass: no new forward
+                return tag, session.cam(block, target), classes  # the analysis's own pass: no new forward
 
         run_in_background(job, self, self._show_cam, self._failed)
 
     def _show_cam(self, result) -> None:
         self.busy = max(0, self.busy - 1)
-        cam, classes = result
+        (analysed, key), cam, classes = result
+        if (analysed, key) != (self.analysed, self.cam_key):
+            return
         self.last_cam = cam
         analysis = self.analysis
+        if analysis is None:  # the image was closed while its Grad-CAM was computed
+            return
         if analysis.photo is not None and analysis.box is not None:
             picture = photo_overlay(analysis.photo, cam.heatmap, analysis.box)
         else:
             picture = overlay(analysis.image, cam.heatmap)
         self.picture.setPixmap(to_pixmap(picture))
         self.picture.setFixedHeight(picture.shape[0])  # a wide photo leaves no gap above the caption
-        answer = self.analysis.probabilities  # Classify's answer (Grad-CAM's own pass has no TTA)
+        answer = analysis.probabilities  # Classify's answer (Grad-CAM's own pass has no TTA)
         best = int(np.argmax(answer))
+        method = key[2]
+        where = f" at {cam.block}" if method == "gradcam" else ""
         self.caption.setText(
             f"<b>{escaped(self.image_name)}</b>: the network says <b>{escaped(classes[best])}</b> "
-            f"({answer[best]:.1%}).<br>Grad-CAM for <b>{escaped(classes[cam.class_index])}</b> "
-            f"at {cam.block}: warm regions raise that class's score."
+            f"({answer[best]:.1%}).<br>{TITLES[method]} for <b>{escaped(classes[cam.class_index])}</b>"
+            f"{where}: {NOTES[method]}"
         )

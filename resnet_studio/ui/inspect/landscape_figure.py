@@ -92,13 +92,28 @@ def draw_landscape(
     for i, network in enumerate(networks):
         line = network.get("line")
         if line:
-            loss = [v if v is not None and math.isfinite(v) else float("nan") for v in line["loss"]]
-            path.plot(line["t"], loss, pen=pg.mkPen(colours[i], width=2), name=escaped(network["name"]))
+            on_line = [v if v is not None and math.isfinite(v) else float("nan") for v in line["loss"]]
+            path.plot(line["t"], on_line, pen=pg.mkPen(colours[i], width=2), name=escaped(network["name"]))
     for t in (0.0, 1.0):
         path.addItem(pg.InfiniteLine(t, angle=90, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine)))
     path.setLogMode(y=True)
+    finite = [v for n in lines for v in n["line"]["loss"] if v is not None and math.isfinite(v) and v > 0]
+    if finite:
+        # pyqtgraph labels every minor tick of a log axis in a short plot (0.4 0.5 ... 0.9 over
+        # each other): 1-2-5 steps only.
+        majors = [(math.log10(v), f"{v:g}") for v in log_ticks(min(finite), max(finite))]
+        path.getAxis("left").setTicks([majors, []])
     path.setLabel("left", "loss")
     path.setLabel("bottom", "t")
     path.showGrid(x=True, y=True, alpha=0.2)
     if not lines:
         path.setTitle("No initial weights kept for these runs (runs trained before they were kept): no path")
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """The 1-2-5 values from `low` to `high` (both > 0); the two ends, to two digits, where fewer
+    than two such values fall inside."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    values = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5)]
+    inside = [float(f"{v:.12g}") for v in values if low <= v <= high]
+    return inside if len(inside) >= 2 else sorted({float(f"{low:.2g}"), float(f"{high:.2g}")})

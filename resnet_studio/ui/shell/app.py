@@ -27,6 +27,7 @@ def run_studio(
     from PySide6.QtWidgets import QApplication
 
     from resnet_studio.ui.common.feature_tiles import write_png
+    from resnet_studio.ui.common.qt_messages import drop_harmless_qt_messages
     from resnet_studio.ui.common.theme import THEMES, apply_theme
     from resnet_studio.ui.common.workspaces import Workspace
     from resnet_studio.ui.shell.main_window import MainWindow
@@ -34,7 +35,9 @@ def run_studio(
     first = Workspace.named(workspace)
     if theme not in THEMES:
         raise UserError(f"--theme {theme}: choose one of {', '.join(THEMES)}")
+    drop_harmless_qt_messages()  # before the first window: its size hints print the first one
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)  # never a bare QCoreApplication: the studio makes widgets
     app.setApplicationName("ResNet Studio")
     app.setOrganizationName("ResNet Studio")
     apply_theme(app, theme)

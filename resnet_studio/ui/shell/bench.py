@@ -12,12 +12,17 @@ batch 128, a pinned image with live activations and gradient flow on):
 - studio_vs_engine: training images/s in the studio / the headless engine with the same settings
   and threads, both over whole epochs after the first (evaluation excluded).
 - studio_vs_headless: the studio's defaults / `resnet-studio train`'s defaults (no pinned image, no
-  gradient norms, its own threads) on the same network and data, measured the same way.
+  gradient norms, its own threads) on the same network and data, measured the same way: the median
+  of `PAIRS` alternating studio/headless pairs' ratios, with their spread
+  (studio_vs_headless_spread, highest minus lowest) and the ratios (studio_vs_headless_pairs).
 - ui_lateness_p99_ms, ui_lateness_max_ms: how late a 10 ms timer on the UI thread fires while
   training runs (input, painting and redraws wait as long).
 - memory_growth_mb: resident memory after epoch 10 minus after epoch 1.
 - contributions_share: the share of the engine's training time spent measuring block
   contributions (the studio's strip; a 32-image no-grad pass every 2 s), target <= 0.05.
+- embedding_share: the share of the studio run's time spent drawing the live embedding (the
+  weights copied and 500 validation images' features, off the UI thread, after an epoch; a frame
+  is skipped rather than go above 5%), target <= 0.05; embedding_frames, how many it drew.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from resnet_studio.ui.common.document import Part
 from resnet_studio.ui.common.workspaces import Workspace
 
 
-def measure() -> dict[str, float]:
+def measure() -> dict[str, object]:
     started = float(os.environ.get("RESNET_STUDIO_LAUNCHED", time.time()))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -60,7 +65,7 @@ def measure() -> dict[str, float]:
         window.inspector.count.setValue(19 if i % 2 == 0 else 18)  # one edit: canvas + summary rebuilt
         app.processEvents()
         times.append((time.perf_counter() - begin) * 1000)
-    figures = {
+    figures: dict[str, object] = {
         "startup_s": round(startup, 3),
         "edit_update_ms": round(statistics.median(times), 2),
         "edit_update_max_ms": round(max(times), 2),
@@ -160,57 +165,45 @@ def _epoch_rate(steps: list[tuple[int, int, float]], batch: int) -> float:
     return images / seconds if seconds else 0.0
 
 
-def _reference_rates(spec, config, pinned) -> tuple[float, float, float]:
-    """Images/s of the headless engine with the studio's settings, threads and pinned image, and of
-    `resnet-studio train`'s defaults (no pinned image, no gradient norms, its own thread count) on
-    the same network and data; and the share of the first run's training time spent measuring
-    block contributions. References run 6 epochs (50 timed steps each): fewer left them 10% apart
-    from run to run."""
-    from resnet_studio.data.sources import load_data
-    from resnet_studio.training.config import TrainConfig
+REFERENCE_EPOCHS = 6  # 50 timed steps each: fewer left two runs 10% apart
+PAIRS = 3  # studio/headless pairs for studio_vs_headless: single runs differ more than the gap
+
+
+def _engine_reference(spec, config, data, pinned, epochs: int) -> tuple[float, float]:
+    """Images/s of the headless engine with the studio's settings, threads and pinned image, and
+    the share of its training time spent measuring block contributions."""
     from resnet_studio.training.engine import Trainer
     from resnet_studio.training.events import Contributions, Step
 
-    data = load_data("demo", limit_train=TRAIN_IMAGES, limit_val=512)
-    trainer = Trainer(spec, dataclasses.replace(config, epochs=6), data=data)
+    trainer = Trainer(spec, dataclasses.replace(config, epochs=epochs), data=data)
     trainer.pin_image(pinned)
     events = list(trainer.events())
     reference = [(e.epoch, e.step, e.time) for e in events if isinstance(e, Step)]
     measuring = sum(e.seconds for e in events if isinstance(e, Contributions))
     share = measuring / reference[-1][2] if reference else 0.0
-    headless = Trainer(
-        spec, TrainConfig(data="demo", epochs=6, limit_train=TRAIN_IMAGES, limit_val=512), data=data
-    )
-    headless_steps = [(e.epoch, e.step, e.time) for e in headless.events() if isinstance(e, Step)]
-    return _epoch_rate(reference, config.batch_size), _epoch_rate(headless_steps, config.batch_size), share
+    return _epoch_rate(reference, config.batch_size), share
 
 
-def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+def _headless_rate(spec, data, batch: int, epochs: int) -> float:
+    """Images/s of `resnet-studio train`'s defaults (no pinned image, no gradient norms, its own
+    thread count) on the studio's network and data."""
+    from resnet_studio.training.config import TrainConfig
+    from resnet_studio.training.engine import Trainer
+    from resnet_studio.training.events import Step
+
+    config = TrainConfig(data="demo", epochs=epochs, limit_train=len(data.train), limit_val=len(data.val))
+    events = Trainer(spec, config, data=data).events()
+    return _epoch_rate([(e.epoch, e.step, e.time) for e in events if isinstance(e, Step)], batch)
+
+
+def _studio_run(window, view, epochs: int, watch: bool) -> dict[str, float]:
+    """One run in the Train workspace under the real event loop: its images/s over whole epochs
+    after the first and, with `watch`, the UI's lateness and its memory growth."""
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
 
     from resnet_studio.training.events import Evaluated, Step
-    from resnet_studio.ui.shell.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow()
-    window.resize(1280, 800)
-    window.show_workspace(Workspace.TRAIN)
-    window.show()
-    view = window.train_view
-    view.runs_root = Path(tempfile.mkdtemp(prefix="resnet-studio-bench-"))
-    view.setup.limit_train.setValue(TRAIN_IMAGES)
-    view.setup.limit_val.setValue(512)
     view.setup.epochs.setValue(epochs)
-    while view.pinned is None:  # the first sample is pinned once the preview has loaded
-        app.processEvents()
-    config = view.setup.config()
-
-    engine_rate, headless_rate, contributions_share = _reference_rates(
-        window.document.spec, config, view.pinned[0]
-    )
-
     steps: list[tuple[int, int, float]] = []
     memory: dict[int, float] = {}
     lateness: list[float] = []
@@ -219,7 +212,7 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
     def on_event(event: object) -> None:
         if isinstance(event, Step):
             steps.append((event.epoch, event.step, event.time))
-        elif isinstance(event, Evaluated):
+        elif isinstance(event, Evaluated) and watch:
             memory[event.epoch] = _rss_mb()
             clock.restart()  # the measurement itself (malloc_trim) is not the studio's lateness
 
@@ -234,32 +227,104 @@ def measure_training(epochs: int = EPOCHS) -> dict[str, float]:
     timer.setInterval(10)
     timer.timeout.connect(tick)
     loop = QEventLoop()  # the real event loop, as app.exec() runs it: no polling
-    window.training.event.connect(on_event)
+    window.training.engine_event.connect(on_event)
     window.training.ended.connect(loop.quit)
-    view.start()
-    clock.start()
-    timer.start()
-    loop.exec()
-    timer.stop()
-    studio_rate = _epoch_rate(steps, config.batch_size)
-    lateness.sort()
-    window.document.undo_stack.setClean()
-    window.close()
+    try:
+        view.start()
+        clock.start()
+        if watch:
+            timer.start()
+        loop.exec()
+    finally:
+        timer.stop()
+        window.training.engine_event.disconnect(on_event)
+        window.training.ended.disconnect(loop.quit)
+    figures = {"rate": _epoch_rate(steps, view.setup.batch_size.value())}
+    if watch:
+        lateness.sort()
+        figures["ui_lateness_p99_ms"] = lateness[int(0.99 * (len(lateness) - 1))] if lateness else 0.0
+        figures["ui_lateness_max_ms"] = lateness[-1] if lateness else 0.0
+        figures["memory_growth_mb"] = memory.get(epochs, 0.0) - memory.get(1, 0.0)
+        live = view.plots.embedding_view
+        figures["embedding_share"], figures["embedding_frames"] = live.share, live.frames
+    return figures
+
+
+def pair_figures(studio: list[float], headless: list[float]) -> dict[str, object]:
+    """studio_vs_headless from alternating pairs: the median of each pair's ratio, their spread
+    (highest minus lowest) and the ratios themselves."""
+    ratios = [s / h for s, h in zip(studio, headless, strict=True) if h > 0]
     return {
-        "studio_images_per_s": round(studio_rate, 1),
-        "studio_engine_images_per_s": round(engine_rate, 1),
-        "studio_vs_engine": round(studio_rate / engine_rate, 3) if engine_rate else 0.0,
-        "headless_images_per_s": round(headless_rate, 1),
-        "studio_vs_headless": round(studio_rate / headless_rate, 3) if headless_rate else 0.0,
-        "studio_threads": config.threads or 0,
-        "contributions_share": round(contributions_share, 4),
-        "ui_lateness_p99_ms": round(lateness[int(0.99 * (len(lateness) - 1))], 1) if lateness else 0.0,
-        "ui_lateness_max_ms": round(lateness[-1], 1) if lateness else 0.0,
-        "memory_growth_mb": round(memory.get(epochs, 0.0) - memory.get(1, 0.0), 1),
+        "studio_vs_headless": round(statistics.median(ratios), 3) if ratios else 0.0,
+        "studio_vs_headless_spread": round(max(ratios) - min(ratios), 3) if ratios else 0.0,
+        "studio_vs_headless_pairs": [round(r, 3) for r in ratios],
+        "studio_images_per_s": round(statistics.median(studio), 1) if studio else 0.0,
+        "headless_images_per_s": round(statistics.median(headless), 1) if headless else 0.0,
     }
 
 
-def _child(*args: str, timeout: int) -> dict[str, float]:
+def measure_training(
+    epochs: int = EPOCHS,
+    pairs: int = PAIRS,
+    reference_epochs: int = REFERENCE_EPOCHS,
+    train_images: int = TRAIN_IMAGES,
+) -> dict[str, object]:
+    """The Train workspace's figures (see the module's docstring). `studio_vs_headless`: `pairs`
+    studio/headless pairs, alternating in order (studio first, then headless first, ...) so that a
+    drift of the machine's speed counts against both alike; the first studio run also gives the
+    UI's lateness and memory growth over `epochs` epochs, later ones and the engine's runs
+    `reference_epochs`."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from resnet_studio.data.sources import load_data
+    from resnet_studio.ui.shell.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show_workspace(Workspace.TRAIN)
+    window.show()
+    view = window.train_view
+    view.runs_root = Path(tempfile.mkdtemp(prefix="resnet-studio-bench-"))
+    view.setup.limit_train.setValue(train_images)
+    view.setup.limit_val.setValue(512)
+    view.setup.epochs.setValue(epochs)
+    while view.pinned is None:  # the first sample is pinned once the preview has loaded
+        app.processEvents()
+    config = view.setup.config()
+    spec = window.document.spec
+    data = load_data("demo", limit_train=train_images, limit_val=512)
+    engine_rate, contributions_share = _engine_reference(spec, config, data, view.pinned[0], reference_epochs)
+
+    studio: list[float] = []
+    headless: list[float] = []
+    watched: dict[str, float] = {}
+    for pair in range(pairs):
+        for turn in ("studio", "headless") if pair % 2 == 0 else ("headless", "studio"):
+            if turn == "headless":
+                headless.append(_headless_rate(spec, data, config.batch_size, reference_epochs))
+                continue
+            first = not studio
+            figures = _studio_run(window, view, epochs if first else reference_epochs, watch=first)
+            studio.append(figures.pop("rate"))
+            watched.update(figures)
+    window.document.undo_stack.setClean()
+    window.close()
+    studio_rate = studio[0] if studio else 0.0
+    embedding_share = watched.pop("embedding_share", 0.0)
+    return {
+        "studio_engine_images_per_s": round(engine_rate, 1),
+        "studio_vs_engine": round(studio_rate / engine_rate, 3) if engine_rate else 0.0,
+        **pair_figures(studio, headless),
+        "studio_threads": config.threads or 0,
+        "contributions_share": round(contributions_share, 4),
+        "embedding_share": round(embedding_share, 4),
+        **{key: round(value, 1) for key, value in watched.items()},
+    }
+
+
+def _child(*args: str, timeout: int) -> dict[str, object]:
     env = {**os.environ, "RESNET_STUDIO_LAUNCHED": repr(time.time())}
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
@@ -277,7 +342,7 @@ def _child(*args: str, timeout: int) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def studio_figures(training: bool = True, only_224: bool = False) -> dict[str, float]:
+def studio_figures(training: bool = True, only_224: bool = False) -> dict[str, object]:
     """Run the measurements in fresh interpreters, so that start-up counts the real imports (and
     the 224-px figures' memory is the studio's alone)."""
     if only_224:

@@ -25,7 +25,7 @@ class ExportMenu(QMenu):
     ) -> None:
         """`last_run`: the run folder trained or followed last, if any; `show_error` reports a failure."""
         super().__init__("E&xport", window)
-        self.window = window
+        self.main_window = window
         self.last_run = last_run
         self.show_error = show_error
         self.last_report: str | None = None  # the last export's summary, or its error
@@ -46,25 +46,25 @@ class ExportMenu(QMenu):
         source = source or self._default_source(fmt)
         if source is None:
             if fmt == "csv":
-                source = QFileDialog.getExistingDirectory(self.window, "Run folder to export")
+                source = QFileDialog.getExistingDirectory(self.main_window, "Run folder to export")
             else:
                 source, _ = QFileDialog.getOpenFileName(
-                    self.window, "Checkpoint to export", "", "Checkpoints (*.pt);;All files (*)"
+                    self.main_window, "Checkpoint to export", "", "Checkpoints (*.pt);;All files (*)"
                 )
             if not source:
                 return
         if out is None:
             suffix = ".csv" if fmt == "csv" else SUFFIXES[fmt]
             suggested = str(Path(source).with_suffix("").name + ("-metrics" if fmt == "csv" else "") + suffix)
-            out, _ = QFileDialog.getSaveFileName(self.window, "Export to", suggested, LABELS[fmt][1])
+            out, _ = QFileDialog.getSaveFileName(self.main_window, "Export to", suggested, LABELS[fmt][1])
             if not out:
                 return
-        self.window.statusBar().showMessage(f"Exporting {Path(source).name} as {fmt}…")
+        self.main_window.statusBar().showMessage(f"Exporting {Path(source).name} as {fmt}…")
         run_in_background(lambda: _run(fmt, source, out), self, self._done, self._failed)
 
     def _done(self, summary: str) -> None:
         self.last_report = summary
-        self.window.statusBar().showMessage(summary, 15000)
+        self.main_window.statusBar().showMessage(summary, 15000)
 
     def _failed(self, exc: Exception) -> None:
         self.last_report = f"error: {exc}"
@@ -73,7 +73,7 @@ class ExportMenu(QMenu):
 
 def _run(fmt: str, source: str, out: str) -> str:
     if fmt == "csv":
-        from resnet_studio.training.runinfo import metrics_to_csv
+        from resnet_studio.runs.runinfo import metrics_to_csv
 
         return f"wrote {out} ({metrics_to_csv(source, out)} rows of metrics)"
     from resnet_studio.export import export_checkpoint

@@ -2,30 +2,63 @@
 save, save as, export the architecture, recent files, and the question about unsaved changes.
 
 `FileActions` is mixed into `MainWindow`, which supplies what these methods use: `document`,
-`canvas`, `settings`, `train_view`, `training`, `model_source`, `recent_menu`, `show_error`,
-`show_workspace`, `inspect_view`, `classify_view` and `statusBar()`.
+`canvas`, `settings`, `state` (the session model), `train_view`, `training`, `model_source`,
+`recent_menu`, `show_error`, `show_workspace`, `inspect_view`, `classify_view` and `statusBar()`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from resnet_studio.architecture import get_preset, save_spec
 from resnet_studio.errors import UserError
 from resnet_studio.project import ARCH_SUFFIX, PROJECT_SUFFIX, Project, open_file, save_project
-from resnet_studio.training.config import TrainConfig
 from resnet_studio.ui.common.document import NETWORK
 from resnet_studio.ui.common.workspaces import Workspace
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMenu
+
+    from resnet_studio.session import SessionModel
+    from resnet_studio.ui.build.canvas import Canvas
+    from resnet_studio.ui.classify.classify_view import ClassifyView
+    from resnet_studio.ui.common.document import Document
+    from resnet_studio.ui.common.training_controller import TrainingController
+    from resnet_studio.ui.inspect.inspect_view import InspectView
+    from resnet_studio.ui.train.train_view import TrainView
+
+    _Window = QMainWindow  # the type checker sees the window these methods are mixed into
+else:
+    _Window = object
 
 FILE_FILTERS = f"ResNet Studio project (*{PROJECT_SUFFIX});;Architecture (*{ARCH_SUFFIX})"
 MAX_RECENT = 8
 MAX_PROJECT_CURVES = 12  # runs of a project whose curves are shown when it opens
 
 
-class FileActions:
+class FileActions(_Window):
     """The File menu's methods of `MainWindow` (what they use is listed above)."""
+
+    # Supplied by MainWindow; declared for the type checker.
+    settings: QSettings
+    document: Document
+    state: SessionModel
+    canvas: Canvas
+    training: TrainingController
+    train_view: TrainView
+    inspect_view: InspectView
+    classify_view: ClassifyView
+    recent_menu: QMenu
+
+    if TYPE_CHECKING:
+
+        def show_error(self, message: str) -> None: ...
+
+        def show_workspace(self, workspace: Workspace) -> None: ...
 
     def confirm_discard(self) -> bool:
         """Ask about unsaved changes; True when it is fine to go on (saved or discarded)."""
@@ -106,8 +139,7 @@ class FileActions:
             self.show_error(f"{path}: the run's network cannot be shown ({exc}); following its metrics")
         self.canvas.fit()
         self.show_workspace(Workspace.TRAIN)
-        self.train_view.show_run(path)
-        self.model_source.changed.emit()  # Inspect and Classify now default to this run
+        self.train_view.show_run(path)  # Inspect and Classify now default to this run
         self.statusBar().showMessage(f"Following run {path}", 5000)
         return True
 
@@ -129,8 +161,7 @@ class FileActions:
             path = path.with_name(path.name + PROJECT_SUFFIX)
         if not self._write(path):
             return False
-        self.document.path = path
-        self.document.path_changed.emit()
+        self.document.set_path(path)
         return True
 
     def export_architecture(self, path: str | Path | None = None) -> bool:
@@ -155,30 +186,16 @@ class FileActions:
         return True
 
     def _project(self, path: Path) -> Project:
-        """The network, Setup's settings and the runs made in this window; runs inside the
-        project's folder are saved relative to it, so that the folder can move."""
-        runs = []
-        for run in self.training.run_dirs:
-            try:
-                runs.append(run.relative_to(path.parent.resolve()).as_posix())
-            except ValueError:
-                runs.append(str(run))
-        try:
-            training = self.train_view.setup.config().to_dict()
-        except UserError:  # Setup holds settings that cannot train: the network is still saved
-            training = {}
-        return Project(self.document.spec, training, runs)
+        """The network, and the session model's Setup settings and runs (`SessionModel.project`)."""
+        return self.state.project(self.document.spec, path.parent)
 
     def _restore_training(self, path: Path, project: Project) -> str:
         """A project's Setup settings and its runs' curves (those still on disk); what is shown
         of its runs, in words, when not all of them."""
-        if project.training:
-            try:  # every field checked first: Setup's boxes take only what they can show
-                self.train_view.setup.apply_config(
-                    TrainConfig.from_dict(project.training, f"{path}: training.")
-                )
-            except UserError as exc:
-                self.show_error(f"{exc}; Setup keeps its settings")
+        try:  # every field checked first: Setup's boxes take only what they can show
+            self.state.open_project(project, f"{path}: training.")
+        except UserError as exc:
+            self.show_error(f"{exc}; Setup keeps its settings")
         folders = self.training.open_project_runs(path.parent, project.runs)  # saved with it again
         # Curves for the newest runs only: a project may list hundreds, and each run's curves take
         # ~16 ms of the UI thread to make (300 froze the window for 4.8 s) and could not be told
@@ -228,9 +245,12 @@ class FileActions:
         self.recent_menu.clear()
         files = self.recent_files()
         for path in files:
-            self.recent_menu.addAction(  # && : an & in a file name is shown, not a shortcut key
-                Path(path).name.replace("&", "&&"), lambda checked=False, p=path: self.open_file(p)
-            ).setStatusTip(path)
+
+            def open_it(checked: bool = False, p: str = path) -> None:
+                self.open_file(p)
+
+            # && : an & in a file name is shown, not a shortcut key
+            self.recent_menu.addAction(Path(path).name.replace("&", "&&"), open_it).setStatusTip(path)
         if not files:
             self.recent_menu.addAction("No recent files").setEnabled(False)
 

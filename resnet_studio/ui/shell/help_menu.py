@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+from email.message import Message
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -91,9 +92,11 @@ OTHER_KEYS = (
 
 
 def readme_path() -> Path | None:
-    """README.md of the clone the package runs from (an editable install), if there is one."""
-    path = Path(resnet_studio.__file__).resolve().parent.parent / "README.md"
-    return path if path.is_file() else None
+    """README.md of the clone the package runs from (an editable install), if there is one. In a
+    wheel the folder above the package is site-packages, whose README.md, if any, is another's."""
+    root = Path(resnet_studio.__file__).resolve().parent.parent
+    path = root / "README.md"
+    return path if path.is_file() and (root / "pyproject.toml").is_file() else None
 
 
 def guide_source() -> tuple[str, Path] | None:
@@ -111,7 +114,10 @@ def guide_source() -> tuple[str, Path] | None:
 def installed_readme() -> tuple[str, Path] | None:
     """The README as installed with the package's metadata (any kind of install)."""
     try:
-        text = importlib.metadata.metadata("resnet-studio").get_payload()
+        metadata = importlib.metadata.metadata("resnet-studio")
+        # An email Message, whose body is the long description: the PackageMetadata protocol of the
+        # type stubs names its headers only.
+        text = cast(Message, metadata).get_payload()
     except importlib.metadata.PackageNotFoundError:
         return None
     if not isinstance(text, str) or not text.strip():

@@ -37,8 +37,7 @@ from PySide6.QtWidgets import (
 from resnet_studio.architecture import analyze
 from resnet_studio.nn.torchvision_map import FAMILY, family_spec
 from resnet_studio.ui.common.background import run_in_background
-
-IMPORT_FOLDER = Path.home() / "ResNetStudio" / "imported"
+from resnet_studio.ui.common.imported_weights import IMPORT_FOLDER, imported_label
 
 
 @dataclass(frozen=True)
@@ -112,27 +111,7 @@ class ImportDialog(QDialog):
         self._out_edited = False  # the user typed an output path: selection changes keep it
         self._replace_confirmed: str | None = None  # an existing file Browse agreed to replace
 
-        self.networks = QTreeWidget()
-        self.networks.setObjectName("importNetwork")
-        self.networks.setHeaderLabels(["Network", "Parameters", "Best ImageNet top-1"])
-        self.networks.setRootIsDecorated(False)
-        self.networks.setAlternatingRowColors(True)
-        for network in FAMILY:
-            params = analyze(family_spec(network)).params  # shapes only: microseconds, no torch
-            item = QTreeWidgetItem([network, f"{params / 1e6:.1f} M", "…"])
-            item.setData(0, Qt.ItemDataRole.UserRole, network)
-            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.networks.addTopLevelItem(item)
-        header = self.networks.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-            self.networks.headerItem().setTextAlignment(column, Qt.AlignmentFlag.AlignRight)
-        rows = self.networks.sizeHintForRow(0) * len(FAMILY)
-        self.networks.setFixedHeight(rows + self.networks.header().sizeHint().height() + 6)
-        self.networks.setCurrentItem(self.networks.topLevelItem(FAMILY.index("resnet50")))
+        self.networks = network_tree()
         self.weights = QComboBox()
         self.weights.setObjectName("importWeightsChoice")
         self.weights.addItem("reading torchvision's list of weights…")
@@ -164,17 +143,6 @@ class ImportDialog(QDialog):
             "weights, ImageNet's 1,000 class names and the weights' preprocessing."
         )
         self.status.setWordWrap(True)
-        self.import_button = QPushButton("Import")
-        self.import_button.setObjectName("importButton")
-        self.import_button.setDefault(True)
-        self.import_button.clicked.connect(self.start)
-        self.use_button = QPushButton("Classify with It")
-        self.use_button.setObjectName("importUse")
-        self.use_button.setToolTip("Classify and Inspect answer with the imported weights")
-        self.use_button.setEnabled(False)
-        self.use_button.clicked.connect(self._use)
-        self.close_button = QPushButton("Close")
-        self.close_button.clicked.connect(self.reject)
 
         form = QFormLayout()
         form.addRow("Network", self.networks)
@@ -189,15 +157,11 @@ class ImportDialog(QDialog):
         out_row.addWidget(self.out_path, 1)
         out_row.addWidget(browse_out)
         form.addRow("Save as", out_row)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        for button in (self.use_button, self.import_button, self.close_button):
-            buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addLayout(buttons)
+        layout.addLayout(self._buttons())
         self.resize(640, self.sizeHint().height())
 
         self._progressed.connect(self._show_progress)
@@ -206,10 +170,30 @@ class ImportDialog(QDialog):
         self._suggest_out()
         run_in_background(weights_catalogue, self, self._catalogue_ready, self._catalogue_failed)
 
+    def _buttons(self) -> QHBoxLayout:
+        """Classify with It, Import, Close."""
+        self.import_button = QPushButton("Import")
+        self.import_button.setObjectName("importButton")
+        self.import_button.setDefault(True)
+        self.import_button.clicked.connect(self.start)
+        self.use_button = QPushButton("Classify with It")
+        self.use_button.setObjectName("importUse")
+        self.use_button.setToolTip("Classify and Inspect answer with the imported weights")
+        self.use_button.setEnabled(False)
+        self.use_button.clicked.connect(self._use)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.use_button, self.import_button, self.close_button):
+            buttons.addWidget(button)
+        return buttons
+
     # -- choices ------------------------------------------------------------------------------------
 
     def network(self) -> str:
-        return str(self.networks.currentItem().data(0, Qt.ItemDataRole.UserRole))
+        item = self.networks.currentItem()  # one is always current: set at the start, never cleared
+        return str(item.data(0, Qt.ItemDataRole.UserRole)) if item is not None else "resnet50"
 
     def weights_name(self) -> str | None:
         """The chosen weights' name; None until the list has arrived (torchvision's DEFAULT)."""
@@ -220,7 +204,9 @@ class ImportDialog(QDialog):
         self.catalogue = catalogue
         for row, network in enumerate(FAMILY):
             accuracies = [entry.top1 for entry in catalogue.get(network, []) if entry.top1 is not None]
-            self.networks.topLevelItem(row).setText(2, f"{max(accuracies):.1f}%" if accuracies else "")
+            item = self.networks.topLevelItem(row)
+            if item is not None:
+                item.setText(2, f"{max(accuracies):.1f}%" if accuracies else "")
         self._network_changed()
 
     def _catalogue_failed(self, exc: Exception) -> None:
@@ -354,7 +340,7 @@ class ImportDialog(QDialog):
             "Classify and Inspect answer with it."
         )
         self.use_button.setEnabled(True)
-        self.imported.emit(self.last_checkpoint, f"{report.weights.network} {report.weights.name} (imported)")
+        self.imported.emit(self.last_checkpoint, imported_label(report.weights.network, report.weights.name))
 
     def _failed(self, exc: Exception) -> None:
         self._finish()
@@ -381,3 +367,32 @@ class ImportDialog(QDialog):
             self.cancel()
             return
         super().reject()
+
+
+def network_tree() -> QTreeWidget:
+    """torchvision's ResNets, one row each: parameters at once, best top-1 once the list is read;
+    ResNet-50 chosen."""
+    tree = QTreeWidget()
+    tree.setObjectName("importNetwork")
+    tree.setHeaderLabels(["Network", "Parameters", "Best ImageNet top-1"])
+    tree.setRootIsDecorated(False)
+    tree.setAlternatingRowColors(True)
+    for network in FAMILY:
+        params = analyze(family_spec(network)).params  # shapes only: microseconds, no torch
+        item = QTreeWidgetItem([network, f"{params / 1e6:.1f} M", "…"])
+        item.setData(0, Qt.ItemDataRole.UserRole, network)
+        item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        tree.addTopLevelItem(item)
+    header = tree.header()
+    header.setStretchLastSection(False)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    for column in (1, 2):
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        tree.headerItem().setTextAlignment(column, Qt.AlignmentFlag.AlignRight)
+    rows = tree.sizeHintForRow(0) * len(FAMILY)
+    tree.setFixedHeight(rows + tree.header().sizeHint().height() + 6)
+    first_choice = tree.topLevelItem(FAMILY.index("resnet50"))
+    assert first_choice is not None  # a row of FAMILY, added above
+    tree.setCurrentItem(first_choice)
+    return tree

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.architecture import PRESETS, get_preset
 from resnet_studio.project import ARCH_SUFFIX, PROJECT_SUFFIX
+from resnet_studio.session import SessionModel, SetupModel, SetupSettings
 from resnet_studio.ui.build.canvas import Canvas
 from resnet_studio.ui.build.inspector import Inspector
 from resnet_studio.ui.build.palette import Palette
@@ -28,35 +29,25 @@ from resnet_studio.ui.build.summary import SummaryView
 from resnet_studio.ui.classify.classify_view import ClassifyView
 from resnet_studio.ui.common.background import unhandled_errors
 from resnet_studio.ui.common.document import Document
+from resnet_studio.ui.common.gc_policy import garbage_collection
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.plain_text import escaped, plain, rich, tooltip
+from resnet_studio.ui.common.train_worker import studio_threads
 from resnet_studio.ui.common.training_controller import TrainingController
 from resnet_studio.ui.common.workspaces import Workspace
 from resnet_studio.ui.inspect.inspect_view import InspectView
 from resnet_studio.ui.shell.export_menu import ExportMenu
 from resnet_studio.ui.shell.files import FileActions
+from resnet_studio.ui.shell.fixed_text_button import FixedTextButton
 from resnet_studio.ui.shell.help_menu import HelpMenu
 from resnet_studio.ui.shell.import_dialog import ImportDialog
 from resnet_studio.ui.train.train_view import TrainView
-
-_garbage_collector: GarbageCollector | None = None
-
-
-def collect_garbage_on_the_ui_thread() -> None:
-    """Python's cyclic garbage collector runs in whichever thread happens to allocate. Were that a
-    worker (decoding images, importing torch) while the cycle holds Qt objects, their C++
-    destructors would run on the wrong thread and can deadlock it against the UI thread (seen in
-    tests: a worker stuck for good in the middle of an import). So collection is switched off
-    and done by a timer on the UI thread instead."""
-    global _garbage_collector
-    if _garbage_collector is None:
-        _garbage_collector = GarbageCollector(interval=0.5)
 
 
 class MainWindow(FileActions, QMainWindow):
     def __init__(self) -> None:
         super().__init__()
-        collect_garbage_on_the_ui_thread()
+        garbage_collection().install()  # collected on the UI thread only (gc_policy.py says why)
         self.setObjectName("ResNetStudio")
         self.settings = QSettings("ResNet Studio", "ResNet Studio")
         self.document = Document(get_preset("resnet20"), self)
@@ -73,7 +64,10 @@ class MainWindow(FileActions, QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         default_runs = Path.home() / "ResNetStudio" / "runs"
-        self.training = TrainingController(Path(str(self.settings.value("runsFolder", default_runs))), self)
+        # The session's state, without Qt: the views observe it and send it what the user does.
+        self.state = SessionModel(SetupModel(SetupSettings(threads=studio_threads())))
+        runs_root = Path(str(self.settings.value("runsFolder", default_runs)))
+        self.training = TrainingController(runs_root, self, self.state)
         self.train_view = TrainView(self.document, self.training)
         self.build_workspace = self._build_workspace()
         self.tabs.addTab(self.build_workspace, Workspace.BUILD.value)
@@ -82,8 +76,7 @@ class MainWindow(FileActions, QMainWindow):
         self.inspect_view = InspectView(self.model_source)
         self.classify_view = ClassifyView(self.model_source)
         self.classify_view.inspect_requested.connect(self._inspect_prediction)
-        self.training.run_finished.connect(lambda _: self.model_source.changed.emit())
-        self.training.run_started.connect(lambda _: self.model_source.described.emit())
+        self.inspect_view.embedding.dropped = self.classify_view.answered_images  # drawn as stars
         self.tabs.addTab(self.inspect_view, Workspace.INSPECT.value)
         self.tabs.addTab(self.classify_view, Workspace.CLASSIFY.value)
         self.setCentralWidget(self.tabs)
@@ -200,7 +193,13 @@ class MainWindow(FileActions, QMainWindow):
         else:
             self.inspect_view.set_image(prediction.image, Path(prediction.path).name, prediction.preview)
 
-    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+    def _action(
+        self,
+        text: str,
+        slot: Callable[..., object],
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+        tip: str = "",
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -292,7 +291,7 @@ class MainWindow(FileActions, QMainWindow):
         bar.addActions([self.new_action, self.open_action, self.save_action])
         bar.addSeparator()
         for action, label in ((self.undo_action, "Undo"), (self.redo_action, "Redo")):
-            bar.addWidget(_FixedTextButton(action, label))
+            bar.addWidget(FixedTextButton(action, label))
         bar.addSeparator()
         presets = QToolButton()
         presets.setText("Presets")
@@ -332,7 +331,7 @@ class MainWindow(FileActions, QMainWindow):
         imports is offered in Train's Start from, and for Classify and Inspect."""
         if self.import_dialog is None:
             dialog = ImportDialog(self)
-            dialog.imported.connect(self.train_view.setup.init.offer)
+            dialog.imported.connect(self.train_view.setup.init.remember)
             dialog.use_requested.connect(self._use_imported)
             self.import_dialog = dialog
         self.import_dialog.show()
@@ -389,26 +388,3 @@ class MainWindow(FileActions, QMainWindow):
         if self.import_dialog is not None:
             self.import_dialog.cancel()  # a download stops at its next block instead of running on
         event.accept()
-
-
-class _FixedTextButton(QToolButton):
-    """A toolbar button for an action whose text changes ("Undo Add bottleneck stage"): the button
-    keeps its short label, so the toolbar never jumps; the action's full text is its tooltip."""
-
-    def __init__(self, action: QAction, label: str) -> None:
-        super().__init__()
-        self.action_ = action
-        self.setText(label)
-        self.setObjectName(f"{label.lower()}Button")
-        self.clicked.connect(action.trigger)
-        action.changed.connect(self._sync)
-        self._sync()
-
-    def _sync(self) -> None:
-        try:
-            enabled, text, keys = self.action_.isEnabled(), self.action_.text(), self.action_.shortcut()
-        except RuntimeError:  # the window is closing: its actions are already gone
-            return
-        self.setEnabled(enabled)
-        keys_text = keys.toString(QKeySequence.SequenceFormat.NativeText)
-        self.setToolTip(tooltip(f"{text.replace('&', '')} ({keys_text})"))  # "Undo Rename to NAME"

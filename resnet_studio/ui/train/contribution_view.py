@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -139,7 +140,8 @@ class ContributionView(QWidget):
         self.pinned.append(event.pinned or tuple(math.nan for _ in event.blocks))
         if len(self.steps) > MAX_COLUMNS:  # keep every other of the older half
             half = len(self.steps) // 2
-            for series in (self.steps, self.probe, self.pinned):
+            columns: tuple[list[Any], ...] = (self.steps, self.probe, self.pinned)
+            for series in columns:
                 series[:half] = series[:half:2]
         self.dirty = True
 

@@ -7,12 +7,17 @@ ends) so that the Train view only hands it the engine's events.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressBar
 
-from resnet_studio.training.events import Planned, Started, Step
+from resnet_studio.training.events import Featurizing, Planned, Started, Step
 from resnet_studio.ui.common.plain_text import tooltip
+
+if TYPE_CHECKING:
+    from resnet_studio.runs.runinfo import RunSummary
+    from resnet_studio.ui.train.train_plots import RunCurves
 
 PAUSED = " · paused"
 
@@ -28,6 +33,7 @@ class RunProgress(QProgressBar):
         self.start_step = 0
         self.started_at = 0.0
         self.budget_end: float | None = None  # perf_counter() when a budgeted run ends
+        self.featurized = False  # the bar counts a probe's images, not steps
         self.show_text("Ready", 0, 1)
 
     def text(self) -> str:
@@ -52,6 +58,7 @@ class RunProgress(QProgressBar):
         self.total_steps, self.start_step = event.total_steps, event.start_step
         self.started_at = time.perf_counter()
         self.budget_end = None
+        self.featurized = False
         self.show_text(f"Training on {event.device}", event.start_step, max(1, event.total_steps))
 
     def planned(self, event: Planned) -> None:
@@ -60,7 +67,21 @@ class RunProgress(QProgressBar):
         self.setMaximum(max(1, event.total_steps))
         self.budget_end = time.perf_counter() + max(0.0, event.budget - event.elapsed)
 
+    def featurizing(self, event: Featurizing) -> None:
+        """A transfer probe passing the images through the frozen network: the bar counts images.
+        The head's steps follow, timed from the end of this pass (their ETA leaves it out)."""
+        self.setRange(0, max(1, event.total))
+        self.setValue(min(event.done, event.total))
+        speed = f"{event.images_per_s:.0f} img/s"  # as the steps say it: the bar is narrow
+        self.setFormat(f"Featurising {event.done:,}/{event.total:,} images · {speed}")
+        self.started_at = time.perf_counter()
+        self.featurized = True
+
     def stepped(self, event: Step, name: str = "", paused: bool = False) -> None:
+        if self.featurized:  # back from counting images to counting steps
+            self.featurized = False
+            self.setRange(0, max(1, self.total_steps))
+            self.start_step = event.step - 1
         done = event.step - self.start_step
         elapsed = time.perf_counter() - self.started_at
         remaining = (self.total_steps - event.step) * elapsed / done if done else 0
@@ -76,3 +97,15 @@ class RunProgress(QProgressBar):
     def set_paused(self, paused: bool) -> None:
         text = self.format().split(PAUSED)[0]
         self.setFormat(text + PAUSED if paused else text)
+
+    def followed(self, name: str, summary: RunSummary, curves: RunCurves) -> None:
+        """A run on disk that another process trains: its epochs, step, speed and best accuracy."""
+        planned = summary.epochs_planned or max(1, summary.epochs_done)
+        speed = f" · {curves.speed[-1]:.0f} img/s" if curves.speed else ""
+        step = f" · step {int(curves.steps[-1])}" if curves.steps else ""
+        best = f" · best {summary.best_accuracy:.1%}" if summary.best_accuracy is not None else ""
+        self.show_text(
+            f"{name} ({summary.status}): epoch {summary.epochs_done}/{planned}{step}{speed}{best}",
+            min(summary.epochs_done, planned),
+            planned,
+        )

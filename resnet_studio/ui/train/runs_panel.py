@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal, SignalInstance
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.errors import error_text
-from resnet_studio.training.runinfo import RunSummary, list_runs
+from resnet_studio.runs.runinfo import RunSummary, list_runs
+from resnet_studio.training.events import counted
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.plain_text import plain, tooltip
 
@@ -94,7 +95,7 @@ class RunsPanel(QWidget):
         selected = self.selected()
         self.summaries = summaries
         self.loaded = True
-        self.location.setText(f"{len(summaries)} runs in {self.root}")
+        self.location.setText(f"{counted(len(summaries), 'run')} in {self.root}")
         # Columns sized once, after filling: sized to contents on every new item, refilling a
         # shown list of 300 runs took 1.5 s of the UI thread.
         header = self.table.horizontalHeader()
@@ -136,7 +137,7 @@ class RunsPanel(QWidget):
         resumable = run is not None and run.resumable and run.status != "running"  # broken: says why
         self.resume_button.setEnabled(resumable)
 
-    def _emit(self, signal: Signal) -> None:
+    def _emit(self, signal: SignalInstance) -> None:
         run = self.selected()
         if run is not None:
             signal.emit(str(run.path))

@@ -12,15 +12,20 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QTabWidget, QWidget
 
-from resnet_studio.training.metrics import MetricsRecord
+from resnet_studio.runs.metrics import MetricsRecord
 from resnet_studio.ui.common.plain_text import escaped
 from resnet_studio.ui.train.contribution_view import ContributionView
+from resnet_studio.ui.train.embedding_panel import LiveEmbedding
 from resnet_studio.ui.train.spaced_axis import SpacedAxis
 
 RUN_COLOURS = ["#4c8bf5", "#e8833a", "#3aa675", "#d0508a", "#8e6cd8", "#c9a227"]
-# The two views of the blocks: their full names, and the short ones a narrow column shows (the
-# full name is then the tab's tooltip).
-BLOCK_TABS = (("Gradient flow", "Gradients"), ("Block contributions", "Contributions"))
+# The views of the blocks (and of the images' features): their full names, and the shorter ones a
+# narrower column shows (the full name is then the tab's tooltip): 1280 px, then about 1024 px.
+BLOCK_TABS = (
+    ("Gradient flow", "Gradients", "Grads"),
+    ("Block contributions", "Contributions", "Contrib."),
+    ("Embedding", "Embedding", "PCA"),
+)
 
 
 @dataclass
@@ -67,9 +72,11 @@ class RunCurves:
         self.dirty.add("gradients")
 
     def add_record(self, record: MetricsRecord) -> None:
-        """One line of a run's metrics.jsonl (a run followed from disk)."""
+        """One line of a run's metrics.jsonl (a run followed from disk, or a resumed run's past)."""
         if record.kind == "train":
             self.add_step(record.step, record.loss, record.lr, record.images_per_s, record.accuracy)
+            if record.grad_norms:  # saved by the studio's runs: the latest are the ones shown
+                self.set_grads(record.grad_norms)
         else:
             self.add_epoch(record.epoch or len(self.epochs) + 1, record.step, record.loss, record.accuracy)
 
@@ -185,10 +192,12 @@ class TrainPlots(QWidget):
         grid.addWidget(self.accuracy_plot, 1, 1)
         # Two views of the blocks share a place: gradient flow, and what each block contributes.
         self.contribution_view = ContributionView()
+        self.embedding_view = LiveEmbedding()  # where the validation images sit, each epoch
         self.block_views = QTabWidget()
         self.block_views.setObjectName("blockViews")
         self.block_views.setDocumentMode(True)
-        for widget, (name, _) in zip((self.gradient_view, self.contribution_view), BLOCK_TABS, strict=True):
+        views = (self.gradient_view, self.contribution_view, self.embedding_view)
+        for widget, (name, *_) in zip(views, BLOCK_TABS, strict=True):
             self.block_views.addTab(widget, name)
         # As narrow as the plots beside it may be: the tabs and the strip's controls never widen
         # the column (they are cut short in a small window instead).
@@ -292,7 +301,7 @@ class TrainPlots(QWidget):
             self.gradient_runs.remove(curves)
         self._update_legend()
 
-    PARTS = ("loss", "accuracy", "gradients", "contributions", "lr", "speed")
+    PARTS = ("loss", "accuracy", "gradients", "contributions", "embedding", "lr", "speed")
 
     def redraw(self, part: str | None = None) -> bool:
         """Put new data into one plot (`part`) or all; True when something changed. Drawing one
@@ -302,6 +311,9 @@ class TrainPlots(QWidget):
         for name in parts:
             if name == "contributions":
                 changed = self.contribution_view.redraw() or changed
+                continue
+            if name == "embedding":
+                changed = self.embedding_view.redraw() or changed
                 continue
             if name == "gradients":
                 self._update_gradient_note()  # runs followed from disk never mark it dirty
@@ -330,12 +342,13 @@ class TrainPlots(QWidget):
         return changed
 
     def _update_gradient_note(self) -> None:
+        shown = self.gradient_runs or self.runs  # the runs whose gradients this view is for
         if any(run.grads for run in self.gradient_runs):
             text = ""
-        elif any(run.steps for run in self.runs) and not any(run.grads for run in self.runs):
+        elif any(run.steps for run in shown) and not any(run.grads for run in shown):
             text = (
-                "No gradient norms for these runs: the studio measures them for the runs it "
-                "trains; runs from the command line or another process have none."
+                "No gradient norms for these runs: the studio measures and saves them for the "
+                "runs it trains; runs from the command line have none."
             )
         else:
             text = "The gradient norm of every block appears here while a run trains."

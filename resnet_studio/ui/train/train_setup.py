@@ -1,14 +1,19 @@
-"""The Train workspace's setup panel: data with a preview of samples, recipe, hyper-parameters
-with a plot of the learning-rate schedule, and the devices this machine has."""
+"""The Train workspace's setup panel: data with a preview of samples (a grid of the user's photos
+for a folder), recipe and the weights it starts from, hyper-parameters with a plot of the
+learning-rate schedule, and the devices this machine has.
+
+The settings live in the session model (`resnet_studio.session.SetupModel`): each box sends its
+edits there and shows what the model holds (a recipe, a project opened), through one table of
+bindings, so that no box holds a value the model lacks."""
 
 from __future__ import annotations
 
 import os
+from typing import Any, overload
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -17,7 +22,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidgetItem,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -25,24 +29,32 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.errors import error_text
+from resnet_studio.session import SetupModel, SetupSettings
+from resnet_studio.session.setup import DATA_KINDS
 from resnet_studio.training.config import TrainConfig
 from resnet_studio.training.recipes import RECIPES, Recipe
 from resnet_studio.ui.common.background import run_in_background
-from resnet_studio.ui.common.feature_tiles import image_pixmap, tile_list
-from resnet_studio.ui.common.plain_text import plain, tooltip
+from resnet_studio.ui.common.observing import observe
 from resnet_studio.ui.common.train_worker import studio_threads
-from resnet_studio.ui.train.init_choice import InitChoice
+from resnet_studio.ui.train.data_memory import DataMemoryBox
+from resnet_studio.ui.train.data_preview import DataPreview
+from resnet_studio.ui.train.init_choice import TRANSFER_HINT, InitChoice, needs_weights
 from resnet_studio.ui.train.schedule_plot import SchedulePlot
+from resnet_studio.ui.train.setup_bindings import PASS, setup_bindings
 
-SAMPLE_COUNT = 12
 
-
-def _spin(
-    low: float, high: float, value: float, decimals: int = 0, step: float = 1
-) -> QSpinBox | QDoubleSpinBox:
-    box = QDoubleSpinBox() if decimals else QSpinBox()
-    if decimals:
-        box.setDecimals(decimals)
+@overload
+def _spin(low: int, high: int, value: int) -> QSpinBox: ...
+@overload
+def _spin(low: float, high: float, value: float, decimals: int, step: float = 1) -> QDoubleSpinBox: ...
+def _spin(low: float, high: float, value: float, decimals: int = 0, step: float = 1) -> QAbstractSpinBox:
+    if not decimals:
+        whole = QSpinBox()
+        whole.setRange(int(low), int(high))
+        whole.setValue(int(value))  # a step of 1
+        return whole
+    box = QDoubleSpinBox()
+    box.setDecimals(decimals)
     box.setRange(low, high)
     box.setSingleStep(step)
     box.setValue(value)
@@ -53,12 +65,11 @@ class SetupPanel(QScrollArea):
     sample_chosen = Signal(object, str)  # uint8 (C, H, W) image, its description
     samples_loaded = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, model: SetupModel | None = None) -> None:
         super().__init__()
-        self.samples: list[tuple[np.ndarray, str]] = []
-        self.sample_error = ""
-        self._samples_for = ""
-        self._recipe_extras: dict[str, object] = {}  # recipe values without a field of their own
+        self.model = model or SetupModel(SetupSettings(threads=studio_threads()))
+        self._rendering = False  # showing the model's values: the boxes' signals are no edits
+        self._editing = False  # a box's edit reaches the model: the box shows it already
         body = QWidget()
         self.form = QFormLayout(body)
         self._recipe_row()
@@ -67,10 +78,12 @@ class SetupPanel(QScrollArea):
         for combo in body.findChildren(QComboBox):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
-        for widget in (self.schedule, self.epochs, self.lr):
-            signal = getattr(widget, "currentTextChanged", None) or widget.valueChanged
-            signal.connect(lambda *_: self.update_schedule_plot())
-        self.update_schedule_plot()
+        self.bindings = setup_bindings(self)
+        for name, (read, _, edited) in self.bindings.items():
+            edited.connect(lambda *_, name=name, read=read: self._edited(name, read()))
+        self._shown_data = self.model.settings.data_spec()
+        self.show_settings(self.model.settings)
+        observe(self, self.model.changed, self.show_settings)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setWidget(body)
         self.setWidgetResizable(True)
@@ -86,7 +99,7 @@ class SetupPanel(QScrollArea):
             self.recipe.setItemData(
                 self.recipe.count() - 1, recipe.description + made_for, Qt.ItemDataRole.ToolTipRole
             )
-        self.recipe.activated.connect(lambda _: self.apply_recipe(RECIPES[self.recipe.currentData()]))
+        self.recipe.activated.connect(lambda _: self.model.apply_recipe(self.recipe.currentData()))
         self.recipe.currentIndexChanged.connect(
             lambda _: self.recipe.setToolTip(RECIPES[self.recipe.currentData()].description)
         )
@@ -94,12 +107,23 @@ class SetupPanel(QScrollArea):
         self.form.addRow("Recipe", self.recipe)
         self.init = InitChoice()
         self.form.addRow("Start from", self.init)
+        self.recipe_note = QLabel(TRANSFER_HINT)
+        self.recipe_note.setObjectName("recipeNote")
+        self.recipe_note.setWordWrap(True)
+        self.recipe_note.setStyleSheet("color: #d93025")
+        self.recipe_note.setVisible(False)
+        self.form.addRow(self.recipe_note)
+
+    def start_problem(self) -> str:
+        """Why Train cannot start with these settings (a transfer recipe without weights), or ""."""
+        settings = self.model.settings
+        return TRANSFER_HINT if needs_weights(settings.recipe) and not settings.init else ""
 
     def _data_rows(self) -> None:
         """Which data, where, a preview of samples, how many images, augmentation."""
         form = self.form
         self.data_kind = QComboBox()
-        self.data_kind.addItems(["demo", "cifar10", "cifar100", "folder"])
+        self.data_kind.addItems(list(DATA_KINDS))
         self.data_path = QLineEdit()
         self.data_path.setPlaceholderText("default: the CIFAR cache")
         self.data_path.setToolTip(
@@ -123,16 +147,12 @@ class SetupPanel(QScrollArea):
         form.addRow("Location", path_row)
         form.addRow("", self.download_button)
         form.addRow("", self.download)
-        self.sample_list = tile_list("samplePreview", 40, (62, 62))
-        self.sample_list.setFixedHeight(3 * 62 + 8)
-        self.sample_list.setToolTip("Samples of the training data; click one to pin it in Activations")
-        self.sample_list.itemClicked.connect(self._sample_clicked)
-        self.sample_note = QLabel("Loading samples…")
-        self.sample_note.setWordWrap(True)
-        plain(self.sample_note)  # the data's folder, its messages
-        form.addRow(self.sample_list)
-        form.addRow(self.sample_note)
-        self.data_kind.currentTextChanged.connect(lambda _: self.load_samples())
+        self.preview = DataPreview()
+        self.preview.sample_chosen.connect(self.sample_chosen)
+        self.preview.loaded.connect(self.samples_loaded)
+        self.sample_list, self.sample_note = self.preview.sample_list, self.preview.note
+        form.addRow(self.preview)
+        self.data_memory = DataMemoryBox()  # its row comes below; the data's kind enables it
         self.data_kind.currentTextChanged.connect(self._kind_changed)
         self._kind_changed(self.data_kind.currentText())
         self.data_path.editingFinished.connect(self.load_samples)
@@ -143,6 +163,7 @@ class SetupPanel(QScrollArea):
         self.limit_val.setSpecialValueText("all")
         form.addRow("Train images", self.limit_train)
         form.addRow("Val images", self.limit_val)
+        form.addRow("Data memory", self.data_memory)
         self.augment = QCheckBox("Pad, crop and flip")
         self.augment.setChecked(True)
         form.addRow("Augment", self.augment)
@@ -190,6 +211,7 @@ class SetupPanel(QScrollArea):
         self.device = QComboBox()
         self.device.addItem("auto", "auto")
         self.device.addItem("cpu", "cpu")  # GPUs are listed once torch has loaded (first show)
+        self.precision = _precision_box()
         for label, widget in (
             ("Budget", self.budget),
             ("Epochs", self.epochs),
@@ -210,61 +232,64 @@ class SetupPanel(QScrollArea):
             ("Seed", self.seed),
             ("Device", self.device),
             ("CPU threads", self.threads),
+            ("Precision", self.precision),
         ):
             form.addRow(label, widget)
 
     def update_schedule_plot(self) -> None:
-        self.schedule_plot.show_schedule(self.lr.value(), self.schedule.currentText(), self.epochs.value())
+        settings = self.model.settings
+        self.schedule_plot.show_schedule(settings.lr, settings.schedule, settings.epochs)
+
+    # -- the model's settings -------------------------------------------------------------------
+
+    def _edited(self, name: str, value: Any) -> None:
+        """A box changed: the model takes its value (unless the box is only showing the model's)."""
+        if self._rendering or value is PASS:
+            return
+        self._editing = True
+        try:
+            self.model.update(**{name: value})
+        finally:
+            self._editing = False
+        if name == "data_kind":  # a path typed in Location is read once its editing is finished
+            self.load_samples()
+
+    def show_settings(self, settings: SetupSettings) -> None:
+        """Show the model's settings: only the boxes that differ change."""
+        self._rendering = True
+        try:
+            for name, (read, show, _) in self.bindings.items():
+                if read() != getattr(settings, name):
+                    show(getattr(settings, name))
+        finally:
+            self._rendering = False
+        # A recipe's shifted views travel as an extra; the box says they come with the mirror
+        # (in as few words as "Average with mirror": the panel must not scroll sideways).
+        shift = settings.extras.get("tta_shift")
+        self.tta.setText(f"Mirror and {shift}-px shifts" if shift else "Average with mirror")
+        self.recipe_note.setVisible(bool(self.start_problem()))
+        self.update_schedule_plot()
+        if not self._editing and settings.data_spec() != self._shown_data:
+            self.load_samples()  # other data: a recipe's, a project's, a folder chosen
 
     # -- samples --------------------------------------------------------------------------------
 
     def data_spec(self) -> str:
-        kind = self.data_kind.currentText()
-        path = self.data_path.text().strip()
-        return kind if kind == "demo" or not path else f"{kind}:{path}"
+        return self.model.settings.data_spec()
 
-    def load_samples(self, image_size: int = 32, channels: int = 3) -> None:
-        """Fetch a few training images off the UI thread (decoding a folder takes a while)."""
-        spec = self.data_spec()
-        if spec == self._samples_for:
-            return
-        self._samples_for = spec
-        self.sample_note.setText("Loading samples…")
+    samples = property(lambda self: self.preview.samples)  # [(uint8 (C, H, W), description)]
+    sample_error = property(lambda self: self.preview.error)
 
-        def fetch() -> tuple[np.ndarray, list[str]]:
-            from resnet_studio.data.sources import preview_samples  # imports torch
-
-            return preview_samples(spec, SAMPLE_COUNT, image_size=image_size, channels=channels)
-
-        def show(result: tuple[np.ndarray, list[str]]) -> None:
-            if spec != self._samples_for:
-                return  # the user chose other data meanwhile
-            images, names = result
-            self.samples = [
-                (image, f"{name} (sample {i + 1})")
-                for i, (image, name) in enumerate(zip(images, names, strict=True))
-            ]
-            self.sample_list.clear()
-            for image, name in zip(images, names, strict=True):
-                item = QListWidgetItem(QIcon(image_pixmap(image, 40)), name)
-                item.setToolTip(tooltip(name))  # a class name: a folder's name
-                self.sample_list.addItem(item)
-            self.sample_error = ""
-            self.sample_note.setText(f"{len(images)} samples of {spec}; click one to pin it")
-            self.samples_loaded.emit()
-
-        def failed(exc: Exception) -> None:
-            if spec == self._samples_for:
-                self.sample_error = error_text(exc)
-                self.sample_list.clear()
-                self.sample_note.setText(f"No preview: {self.sample_error}")
-
-        run_in_background(fetch, self, show, failed)
+    def load_samples(self, image_size: int | None = None, channels: int | None = None) -> None:
+        """Show samples of the chosen data, read off the UI thread (decoding a folder takes a while)."""
+        self._shown_data = self.data_spec()
+        self.preview.load(self.data_spec(), image_size, channels)
 
     def _kind_changed(self, kind: str) -> None:
         cifar = kind.startswith("cifar")
         self.download.setEnabled(cifar)
         self.download_button.setEnabled(cifar)
+        self.data_memory.setEnabled(kind == "folder")  # the other sources are small, or generated
 
     def download_now(self) -> None:
         """Fetch the chosen CIFAR set off the UI thread; only ever on this explicit request."""
@@ -281,7 +306,7 @@ class SetupPanel(QScrollArea):
         def done(message: str) -> None:
             self._kind_changed(self.data_kind.currentText())
             self.sample_note.setText(message)
-            self._samples_for = ""
+            self.preview.reload()
             self.load_samples()
 
         def failed(exc: Exception) -> None:
@@ -289,11 +314,6 @@ class SetupPanel(QScrollArea):
             self.sample_note.setText(f"Download failed: {exc}")
 
         run_in_background(fetch, self, done, failed)
-
-    def _sample_clicked(self, item: QListWidgetItem) -> None:
-        index = self.sample_list.row(item)
-        if 0 <= index < len(self.samples):
-            self.sample_chosen.emit(*self.samples[index])
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -312,6 +332,7 @@ class SetupPanel(QScrollArea):
                     self.device.addItem(label, name)
                 else:
                     self.device.setItemText(index, label)
+            self.show_settings(self.model.settings)  # a device the model names may be listed now
 
         def failed(exc: Exception) -> None:  # the list keeps what it has (the CPU, "auto")
             self.device.setToolTip(f"Cannot list the devices: {error_text(exc)}")
@@ -320,82 +341,31 @@ class SetupPanel(QScrollArea):
 
     def apply_recipe(self, recipe: Recipe) -> None:
         """Fill the fields from a recipe (one of `training.recipes.RECIPES`)."""
-        self.recipe.setCurrentIndex(max(0, self.recipe.findData(recipe.name)))
-        self._set_hyper_parameters(recipe.config(TrainConfig(data=self.data_spec())))
+        self.model.apply_recipe(recipe.name)
 
     def apply_config(self, values: TrainConfig) -> None:
         """Fill every field from a saved config (a project's training settings)."""
-        kind, _, path = values.data.partition(":")
-        if self.data_kind.findText(kind) >= 0:
-            self.data_kind.setCurrentText(kind)
-            self.data_path.setText(path)
-        self._set_hyper_parameters(values)
-        self.init.set_value(values.init)
-        self.limit_train.setValue(values.limit_train or 0)
-        self.limit_val.setValue(values.limit_val or 0)
-        self.seed.setValue(values.seed)
-
-    def _set_hyper_parameters(self, values: TrainConfig) -> None:
-        self.epochs.setValue(values.epochs)
-        self.steps.setValue(values.steps or 0)
-        self.budget.setValue((values.budget or 0) / 60)
-        self.val_fraction.setValue(values.val_fraction)
-        self.batch_size.setValue(values.batch_size)
-        self.optimizer.setCurrentText(values.optimizer)
-        self.lr.setValue(values.lr)
-        self.momentum.setValue(values.momentum)
-        self.weight_decay.setValue(values.weight_decay)
-        self.schedule.setCurrentText(values.schedule)
-        self.label_smoothing.setValue(values.label_smoothing)
-        self.augment.setChecked(values.augment)
-        self.tta.setChecked(values.tta)
-        # A recipe's shifted views travel as an extra; the box says they come with the mirror
-        # (in as few words as "Average with mirror": the panel must not scroll sideways).
-        shift = values.tta_shift
-        self.tta.setText(f"Mirror and {shift}-px shifts" if shift else "Average with mirror")
-        self._recipe_extras = {
-            "nesterov": values.nesterov,
-            "warmup_fraction": values.warmup_fraction,
-            "crop_padding": values.crop_padding,
-            "crop_fill": values.crop_fill,
-            "tta_shift": values.tta_shift,
-            "val_every": values.val_every,
-        }
+        self.model.load(values)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Data folder")
         if folder:
-            self.data_path.setText(folder)
-            self.load_samples()
+            self.model.update(data_path=folder)
 
     def config(self) -> TrainConfig:
-        device = self.device.currentData() or "auto"
-        return TrainConfig(
-            data=self.data_spec(),
-            epochs=self.epochs.value(),
-            steps=self.steps.value() or None,
-            budget=self.budget.value() * 60 or None,
-            val_fraction=self.val_fraction.value(),
-            batch_size=self.batch_size.value(),
-            optimizer=self.optimizer.currentText(),  # type: ignore[arg-type]
-            lr=self.lr.value(),
-            momentum=self.momentum.value(),
-            weight_decay=self.weight_decay.value(),
-            schedule=self.schedule.currentText(),  # type: ignore[arg-type]
-            label_smoothing=self.label_smoothing.value(),
-            augment=self.augment.isChecked(),
-            tta=self.tta.isChecked(),
-            limit_train=self.limit_train.value() or None,
-            limit_val=self.limit_val.value() or None,
-            device=device,
-            seed=self.seed.value(),
-            init=self.init.value(),
-            download=self.download.isChecked(),
-            threads=self.threads.value(),
-            grad_norms=True,
-            contributions=True,
-            # The Train view draws one plot or the activations per tick, each every few seconds:
-            # snapshots more often than this would be computed and never shown.
-            activation_interval=1.0,
-            **self._recipe_extras,
-        )
+        """The training config of the settings shown (`UserError` names one that cannot train)."""
+        return self.model.config()
+
+
+def _precision_box() -> QComboBox:
+    """The CPU's number format (`TrainConfig.precision`); GPUs keep their own mixed precision."""
+    box = QComboBox()
+    box.setObjectName("precision")
+    for label, value in (("auto (measured)", "auto"), ("float32", "fp32"), ("bf16", "bf16")):
+        box.addItem(label, value)
+    box.setToolTip(
+        "The CPU's number format for training. auto: where the CPU has bf16 matrix units (AMX, "
+        "AVX512-BF16), a few steps of each are timed at the start and bf16 is kept if at least 15% "
+        "faster; the run's notes say what was chosen. A GPU keeps its own mixed precision"
+    )
+    return box

@@ -2,26 +2,22 @@
 experiment, progress with ETA, live plots and live activations on the right.
 
 The view renders; `TrainingController` (training_controller.py) runs sessions, comparisons,
-resumes and follows runs on disk. Events are stored as they arrive and drawn by a timer, so a fast
-GPU run cannot flood the UI thread with redraws. Each run keeps its curves, in its own colour, so
-runs can be compared; runs on disk (also ones another process is writing) can be shown and
-followed, and stopped ones resumed.
+resumes and follows runs on disk. Events are stored as they arrive and drawn by a paced timer
+(redraw_ticker.py). Each run keeps its curves, in its own colour, so runs can be compared; runs on
+disk (also ones another process is writing) can be shown and followed, and stopped ones resumed.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
-    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -29,31 +25,30 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.errors import UserError, error_text
+from resnet_studio.runs.metrics import MetricsRecord
 from resnet_studio.training.events import (
     Activations,
     Contributions,
     Evaluated,
+    Featurizing,
     Finished,
     Planned,
     Started,
     Step,
+    status_line,
 )
-from resnet_studio.training.metrics import MetricsRecord
 from resnet_studio.ui.common.auto_splitter import AutoSplitter
 from resnet_studio.ui.common.background import run_in_background
 from resnet_studio.ui.common.document import Document
-from resnet_studio.ui.common.plain_text import plain, tooltip
+from resnet_studio.ui.common.plain_text import message_line, tooltip
 from resnet_studio.ui.common.training_controller import Launch, TrainingController, fit_channels
 from resnet_studio.ui.train.activation_view import ActivationView
 from resnet_studio.ui.train.comparisons import Comparisons
+from resnet_studio.ui.train.redraw_ticker import RedrawTicker
 from resnet_studio.ui.train.run_progress import RunProgress
 from resnet_studio.ui.train.runs_panel import RunsPanel
 from resnet_studio.ui.train.train_plots import RunCurves, TrainPlots
 from resnet_studio.ui.train.train_setup import SetupPanel
-
-REDRAW_MIN_MS = 400  # between two redraw ticks (one plot or the activations each): ~16 ms of painting
-REDRAW_MAX_MS = 1000
-REDRAW_SHARE = 20  # wait 20x as long as a redraw took: at most 5% of a core
 
 
 class TrainView(QWidget):
@@ -64,9 +59,10 @@ class TrainView(QWidget):
         self.current: RunCurves | None = None
         self.run_notes: tuple[str, ...] = ()  # the Started event's notes of the run shown
         self.pinned: tuple[np.ndarray, str] | None = None
+        self.pinned_by_default = False  # the data's first sample, not one the user chose
         self.followed: dict[Path, RunCurves] = {}  # run folder on disk -> its curves
 
-        self.setup = SetupPanel()
+        self.setup = SetupPanel(controller.model.setup)
         self.setup.sample_chosen.connect(self.pin)
         self.setup.samples_loaded.connect(self._pin_first_sample)
         self.setup.init.chosen.connect(self._take_network_of)
@@ -108,13 +104,9 @@ class TrainView(QWidget):
         layout.addWidget(self.outer)
         self.runs_root = controller.runs_root
 
-        self._next_part = 0
-        self.redraw_timer = QTimer(self)
-        self.redraw_timer.setInterval(REDRAW_MIN_MS)
-        self.redraw_timer.timeout.connect(self._redraw)
-        self.redraw_timer.start()
+        self.ticker = RedrawTicker((*TrainPlots.PARTS, "activations"), self._redraw, self)
         controller.launched.connect(self._on_launch)
-        controller.event.connect(self._on_event)
+        controller.engine_event.connect(self._on_event)
         controller.failed.connect(self._on_failed)
         controller.ended.connect(self._on_ended)
         controller.message.connect(self.message.setText)
@@ -122,6 +114,8 @@ class TrainView(QWidget):
         controller.followed.connect(self._add_records)
         controller.unfollowed.connect(lambda path: self.plots.remove_run(self.followed.pop(path, None)))
         document.changed.connect(self._update_buttons)
+        # the weights' network changed: its input may want other samples
+        document.changed.connect(lambda: self._load_samples() if self.isVisible() else None)
         self._update_buttons()
 
     # Aliases the tests and the main window use.
@@ -158,18 +152,11 @@ class TrainView(QWidget):
         self.stop_button.setObjectName("stopButton")
         self.stop_button.clicked.connect(self.stop)
         say = lambda text: self.message.setText(text)  # noqa: E731 - the label comes below
-        self.comparisons = Comparisons(self.document, self.controller, self.setup.config, self.plots, say)
+        self.comparisons = Comparisons(self.document, self.controller, self.setup.config, self, say)
         self.compare_button = self.comparisons.button
-        self.summary = self.comparisons.summary
+        self.summary: QLabel = self.comparisons.summary
         self.progress = RunProgress()
-        self.message = QLabel()
-        self.message.setObjectName("trainMessage")
-        plain(self.message)  # names runs, networks, files
-        # A fixed height: new text then repaints the label alone, never re-lays out the plots.
-        self.message.setFixedHeight(self.message.fontMetrics().lineSpacing() + 4)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # A long error never widens the window; it is cut at the edge (and selectable).
-        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.message = message_line("trainMessage")
         for widget in (self.train_button, self.pause_button, self.stop_button, self.compare_button):
             row.addWidget(widget)
         row.addWidget(self.progress, 1)
@@ -179,9 +166,12 @@ class TrainView(QWidget):
         super().showEvent(event)
         if self.setup.device.count() == 2:
             self.setup.list_devices()
-        if not self.setup.samples and not self.setup.sample_error:
-            spec = self.document.spec
-            self.setup.load_samples(spec.input.size, spec.input.channels)
+        self._load_samples()
+
+    def _load_samples(self) -> None:
+        """Samples at the network's input (read again only when the data or the input changed)."""
+        spec = self.document.spec
+        self.setup.load_samples(spec.input.size, spec.input.channels)
 
     def _left_tab_changed(self, index: int) -> None:
         if self.left.widget(index) is self.runs_panel:
@@ -192,20 +182,26 @@ class TrainView(QWidget):
     def pin(self, image: np.ndarray, description: str) -> None:
         image = fit_channels(np.asarray(image, dtype=np.uint8), self.document.spec.input.channels)
         self.pinned = (image, description)
+        self.pinned_by_default = False
         self.activation_view.show_pinned(image, description)
         self.controller.pin(image)
 
     def _pin_first_sample(self) -> None:
-        if self.pinned is None and self.setup.samples:
+        """The data's first sample, unless the user has pinned one: other data (their photos)
+        replaces a sample of the data before."""
+        if self.setup.samples and (self.pinned is None or self.pinned_by_default):
             self.pin(*self.setup.samples[0])
+            self.pinned_by_default = True
 
     def pin_file(self, path: str) -> None:
-        """Decode a dropped image off the UI thread, then pin it."""
+        """Decode a dropped image off the UI thread, then pin it: prepared as evaluation prepares
+        images for this network (from 64 px: resized with a margin, centre crop)."""
         from resnet_studio.data.images import load_image
+        from resnet_studio.data.preprocessing import studio_preparation
 
         spec = self.document.spec
         run_in_background(
-            lambda: load_image(path, spec.input.size, spec.input.channels),
+            lambda: load_image(path, studio_preparation(spec.input.size), spec.input.channels),
             self,
             lambda image: self.pin(image, Path(path).name),
             lambda exc: self.message.setText(f"{Path(path).name}: {exc}"),
@@ -240,6 +236,9 @@ class TrainView(QWidget):
         except UserError as exc:
             self.message.setText(str(exc))
             return False
+        if problem := self.setup.start_problem():
+            self.message.setText(problem)
+            return False
         return self.controller.start(self.document.spec, config, f"run {len(self.runs) + 1}")
 
     def _take_network_of(self, init: str | None) -> None:
@@ -249,7 +248,7 @@ class TrainView(QWidget):
             return
 
         def take(spec: ArchitectureSpec) -> None:
-            if self.setup.init.value() != init:  # the user has chosen other weights meanwhile
+            if self.setup.model.settings.init != init:  # the user has chosen other weights meanwhile
                 return
             mine = self.document.spec
             if dataclasses.replace(spec, name=mine.name, classes=mine.classes) != mine:
@@ -276,7 +275,7 @@ class TrainView(QWidget):
         if not self.training:
             return
         self.controller.pause(paused)
-        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setText("Continue" if paused else "Pause")
         self.progress.set_paused(paused)
 
     def stop(self) -> None:
@@ -308,21 +307,26 @@ class TrainView(QWidget):
 
     def _on_event(self, event: object) -> None:
         curves = self.current
+        if curves is None:  # events come from a session this view launched: its curves exist
+            return
         if isinstance(event, Started):
             self.progress.started(event)
             self.activation_view.set_classes(event.classes)
             self.plots.contribution_view.new_run()
+            self.plots.embedding_view.new_run(event.epochs)
             self.run_notes = event.notes  # what set-up decided: the output layer, skipped files, init
             if event.notes:
                 self.message.setText(f"{curves.name}: {'; '.join(event.notes)}")
                 self.message.setToolTip(tooltip("\n".join(event.notes)))
         elif isinstance(event, Planned):
             self.progress.planned(event)
+        elif isinstance(event, Featurizing):  # a probe's one pass of the images, before its steps
+            self.progress.featurizing(event)
         elif isinstance(event, Step):
             curves.add_step(event.step, event.loss, event.lr, event.images_per_s, event.accuracy)
             if event.grad_norms:
                 curves.set_grads(event.grad_norms)
-            name = self.current.name if self.controller.comparing else ""
+            name = curves.name if self.controller.comparing else ""
             self.progress.stepped(event, name, self.pause_button.isChecked())
         elif isinstance(event, Activations):
             self.activation_view.set_activations(event)
@@ -330,10 +334,11 @@ class TrainView(QWidget):
             self.plots.contribution_view.add(event)
         elif isinstance(event, Evaluated):
             curves.add_epoch(event.epoch, event.step, event.loss, event.accuracy)
+            self.plots.embedding_view.epoch_ended(self.controller.trainer, event.epoch, event.time)
             self.message.setText(f"{curves.name} · epoch {event.epoch}: val accuracy {event.accuracy:.1%}")
         elif isinstance(event, Finished):
             notes = "".join(f" · {note}" for note in self.run_notes)  # again, once the run is over
-            self.message.setText(f"{curves.name} {event.status}: {event.message}{notes}")
+            self.message.setText(f"{curves.name} {status_line(event.status, event.message)}{notes}")
             self.progress.setFormat(f"{event.status.capitalize()} · step {event.step}")
 
     def _on_failed(self, message: str) -> None:
@@ -346,21 +351,9 @@ class TrainView(QWidget):
         if self.runs_panel.loaded:
             self.runs_panel.refresh()
 
-    def _redraw(self) -> None:
-        """One changed view per tick, in turn: a frame never repaints everything at once. Ticks
-        are REDRAW_MIN_MS apart, or REDRAW_SHARE times as long as the last one took: training uses
-        every core, and each slice of UI work holds one of its threads back (measured on 2 cores:
-        a plot repainted every 100 ms cost training ~15% of its speed, every 400 ms ~5%)."""
-        parts = (*TrainPlots.PARTS, "activations")
-        began = time.perf_counter()
-        for offset in range(len(parts)):
-            part = parts[(self._next_part + offset) % len(parts)]
-            changed = self.activation_view.refresh() if part == "activations" else self.plots.redraw(part)
-            if changed:
-                self._next_part = (self._next_part + offset + 1) % len(parts)
-                break
-        took_ms = (time.perf_counter() - began) * 1000
-        self.redraw_timer.setInterval(int(min(REDRAW_MAX_MS, max(REDRAW_MIN_MS, REDRAW_SHARE * took_ms))))
+    def _redraw(self, part: str) -> bool:
+        """Redraw one part, if it changed (the ticker paces them: redraw_ticker.py)."""
+        return self.activation_view.refresh() if part == "activations" else self.plots.redraw(part)
 
     def redraw_all(self) -> None:
         self.plots.redraw()
@@ -374,7 +367,9 @@ class TrainView(QWidget):
         self.controller.follow(path, now)
 
     def _on_following(self, path: Path) -> None:
-        self.followed[path] = self.plots.add_run(path.name)
+        curves = self.followed[path] = self.plots.add_run(path.name)
+        if not self.training:  # the run last shown: its gradient flow, once its records are read
+            self.plots.gradient_runs = [curves]
 
     def _add_records(self, path: Path, records: list[MetricsRecord]) -> None:
         curves = self.followed.get(path)
@@ -382,23 +377,9 @@ class TrainView(QWidget):
             return
         for record in records:
             curves.add_record(record)
-        if not self.training:
-            self._show_follow_progress(path)
-
-    def _show_follow_progress(self, path: Path) -> None:
-        curves = self.followed[path]
         summary = self.controller.on_disk.summaries.get(path)  # read with the records, off this thread
-        if summary is None:
-            return
-        planned = summary.epochs_planned or max(1, summary.epochs_done)
-        speed = f" · {curves.speed[-1]:.0f} img/s" if curves.speed else ""
-        step = f" · step {int(curves.steps[-1])}" if curves.steps else ""
-        best = f" · best {summary.best_accuracy:.1%}" if summary.best_accuracy is not None else ""
-        self.progress.show_text(
-            f"{path.name} ({summary.status}): epoch {summary.epochs_done}/{planned}{step}{speed}{best}",
-            min(summary.epochs_done, planned),
-            planned,
-        )
+        if not self.training and summary is not None:
+            self.progress.followed(path.name, summary, curves)
 
     def confirm_close(self) -> bool:
         """While training: ask, then stop cleanly. True when the window may close."""

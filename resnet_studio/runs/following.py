@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from resnet_studio.fileio import read_json
-from resnet_studio.training.metrics import MetricsRecord
-from resnet_studio.training.rundir import LOCK_FILE, MetricsReader, RunDirectory
-from resnet_studio.training.runinfo import RunSummary
+from resnet_studio.runs.metrics import MetricsRecord
+from resnet_studio.runs.metrics_file import MetricsReader
+from resnet_studio.runs.rundir import LOCK_FILE, RunDirectory
+from resnet_studio.runs.runinfo import RunSummary, configured_epochs, planned_epochs, recorded_status
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ class RunFollower:
         self._epochs_done = 0
         self._best: float | None = None
         self._name: str | None = None
-        self._planned: int | None = None
+        self._configured: int | None = None  # the epochs config.json asks for
+        self._planned: int | None = None  # the epochs the engine planned (status.json)
         self._recorded: str | None = None
         self._seen: tuple = ()  # the files' sizes and times, and the writer, at the last poll
 
@@ -64,9 +66,10 @@ class RunFollower:
         last = self._seen or (None, None, None, None)
         self._seen = seen
         if config != last[2]:
-            self._planned = _planned_epochs(self.run.config_file)
+            self._configured = configured_epochs(_small_json(self.run.config_file))
         if status != last[1]:
-            self._recorded = _recorded_status(self.run.status_file)
+            state = _small_json(self.run.status_file)
+            self._recorded, self._planned = recorded_status(state), planned_epochs(state)
         if self._name is None:
             self._name = _network_name(self.run.architecture_file)
         offset = self.reader.offset
@@ -81,7 +84,7 @@ class RunFollower:
             path=self.path,
             architecture=self._name,
             epochs_done=self._epochs_done,
-            epochs_planned=self._planned,
+            epochs_planned=self._planned or self._configured,
             best_accuracy=self._best,
             resumable=self.run.last_checkpoint.is_file(),
             updated=max(metrics[1], status[1]),
@@ -133,17 +136,9 @@ def _network_name(path: Path) -> str:
     return str(name)
 
 
-def _planned_epochs(path: Path) -> int | None:
+def _small_json(path: Path) -> object:
+    """A config or status file's content (None when it cannot be read)."""
     try:
-        epochs = read_json(path, _SMALL_FILE)["epochs"]
-        return int(epochs) if isinstance(epochs, (int, float)) and math.isfinite(epochs) else None
-    except (OSError, ValueError, KeyError, TypeError):
+        return read_json(path, _SMALL_FILE)
+    except (OSError, ValueError):
         return None
-
-
-def _recorded_status(path: Path) -> str | None:
-    try:
-        recorded = read_json(path, _SMALL_FILE).get("status")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return recorded if recorded in ("running", "completed", "stopped", "failed") else None

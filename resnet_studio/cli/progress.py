@@ -10,7 +10,16 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from resnet_studio.training.events import Evaluated, Finished, Planned, Started, Step, counted
+from resnet_studio.training.events import (
+    Evaluated,
+    Featurizing,
+    Finished,
+    Planned,
+    Started,
+    Step,
+    counted,
+    status_line,
+)
 
 
 class ProgressView:
@@ -56,19 +65,35 @@ class ProgressView:
                 smoothing=0.1,
             )
 
+    def featurizing(self, event: Featurizing) -> None:
+        """A transfer probe's pass over the images: on the bar while it runs, a line when done."""
+        if self.bar is not None:
+            self.bar.set_description(f"features {event.done:,}/{event.total:,}", refresh=False)
+            self.bar.set_postfix_str(f"{event.images_per_s:.0f} img/s", refresh=True)
+        if event.done == event.total:
+            self._print(
+                f"features of {event.total:,} images (mirrors included) in "
+                f"{event.done / max(event.images_per_s, 1e-9):.0f} s, {event.images_per_s:.0f} images/s"
+            )
+
     def planned(self, event: Planned) -> None:
-        """A time budget set the run's length: the bar's total and ETA follow it."""
+        """A time budget set the run's length: the bar's total and ETA follow it. A line for the
+        first plan, and another whenever a revision changes the number of epochs, so that the log
+        never plans 55 steps in 1 epoch and then finishes 99 steps, or counts "epoch 3/5" then
+        "epoch 4/4", without saying why."""
         first = not self.planned_once
         self.planned_once = True
+        revised = not first and event.epochs != self.epochs
         self.epochs = event.epochs
         if self.bar is not None:
             self.bar.total = event.total_steps
             self.bar.refresh()
-        if first:
+        if first or revised:
             left = max(0.0, event.budget - event.elapsed)
+            what = "budget" if first else "budget revised from the measured speed"
             self._print(
-                f"budget {event.budget:.0f} s: {event.total_steps} steps in {event.epochs} epochs, "
-                f"{left:.0f} s left"
+                f"{what} {event.budget:.0f} s: {counted(event.total_steps, 'step')} in "
+                f"{counted(event.epochs, 'epoch')}, {left:.0f} s left"
             )
 
     def step(self, event: Step) -> None:
@@ -112,4 +137,4 @@ class ProgressView:
             self.bar.close()
             self.bar = None
         best = f", best val accuracy {event.best_accuracy:.2%}" if event.best_accuracy is not None else ""
-        self._print(f"{event.status}: {event.message}{best}")
+        self._print(f"{status_line(event.status, event.message)}{best}")

@@ -1,7 +1,7 @@
 """Run directories (resources/FORMATS.md): architecture.json, config.json, metrics.jsonl, checkpoints/.
 
 `metrics.jsonl` is appended and flushed line by line, so another process (the studio) can follow
-a run while it is written; `MetricsReader` reads only complete lines and remembers where it was.
+a run while it is written (`metrics_file.MetricsReader`).
 """
 
 from __future__ import annotations
@@ -19,19 +19,18 @@ import resnet_studio
 from resnet_studio.config_rules import check_saved_config
 from resnet_studio.errors import UserError, WriteError
 from resnet_studio.fileio import (
-    NotARegularFile,
-    TooLarge,
     atomic_write,
     atomic_write_bytes,
     check_real_folders,
     kind_of,
     loads_json,
     open_append,
-    open_regular,
     read_json,
     remove_stale_temp_files,
 )
-from resnet_studio.training.metrics import MetricsRecord
+from resnet_studio.runs.metrics import MetricsRecord
+from resnet_studio.runs.metrics_file import MAX_METRICS_BYTES, open_run_file
+from resnet_studio.runs.metrics_file import reason as _reason
 
 try:
     import fcntl
@@ -43,7 +42,6 @@ STALE_AFTER_S = 600  # a "running" run whose metrics have not changed for this l
 
 LOCK_FILE = ".lock"  # held (flock) by the process writing the run; the OS drops it when it dies
 # A metrics file is ~150 bytes a logged step: a million steps logged fit, a runaway file does not.
-MAX_METRICS_BYTES = 512 * 2**20
 
 
 class RunDirectory:
@@ -209,26 +207,37 @@ class RunDirectory:
 
     def create(self, architecture: dict[str, Any], config: dict[str, Any], device: str) -> None:
         """The new run's architecture.json and config.json, as new files (`claim_new` first)."""
-        import torch  # here, so that listing and following runs does not load torch
-
-        versions = {
-            "resnet_studio": resnet_studio.__version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        }
         for path, data in (
             (self.architecture_file, architecture),
-            (self.config_file, {**config, "device_used": device, "versions": versions}),
+            (self.config_file, _config_record(config, device)),
         ):
             try:
                 atomic_write_bytes(path, _json_bytes(data), within=self.path, exclusive=True)
             except OSError as exc:
                 raise WriteError.of(path, exc) from None
 
-    def write_status(self, status: str, epoch: int, step: int, message: str = "") -> None:
+    def rewrite_config(self, config: dict[str, Any], device: str) -> None:
+        """config.json replaced (atomically) by what a resumed run continues with: its length
+        above all. Readers take the run's planned epochs from it, and the next resume its base;
+        left as the first leg's, a run resumed from 3 to 6 epochs read "epoch 6/3", and stopped
+        at epoch 4, resumed again to 3, already passed."""
+        try:
+            atomic_write_bytes(
+                self.config_file, _json_bytes(_config_record(config, device)), within=self.path
+            )
+        except OSError as exc:
+            raise WriteError.of(self.config_file, exc) from None
+
+    def write_status(
+        self, status: str, epoch: int, step: int, message: str = "", planned: tuple[int, int] | None = None
+    ) -> None:
         """running, completed, stopped or failed: what the Runs list shows (metrics alone cannot
-        tell a stopped run from one still training)."""
-        record = {"status": status, "epoch": epoch, "step": step, "message": message, "time": time.time()}
+        tell a stopped run from one still training). `planned`: the run's length in epochs and
+        steps as the engine planned it (a budget's or a step count's epochs are known only there)."""
+        record: dict[str, Any] = {"status": status, "epoch": epoch, "step": step, "message": message}
+        if planned is not None:
+            record["epochs_planned"], record["steps_planned"] = planned
+        record["time"] = time.time()
         try:
             atomic_write_bytes(self.status_file, _json_bytes(record), within=self.path)
         except OSError as exc:
@@ -320,64 +329,22 @@ class RunDirectory:
             self._tensorboard = None
 
 
-class MetricsReader:
-    """Follows a `metrics.jsonl` that may still be growing; call `read_new()` as often as you like."""
+def _config_record(config: dict[str, Any], device: str) -> dict[str, Any]:
+    """config.json's content: the TrainConfig fields, the device used and the versions."""
+    import torch  # here, so that listing and following runs does not load torch
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.offset = 0
-        self.bad_lines = 0
-
-    def read_new(self) -> list[MetricsRecord]:
-        """The complete records appended since the last call. `UserError` naming the file when
-        it is not one to read: a pipe, a device or a link (never opened in a way that blocks), or
-        larger than any metrics file (`MAX_METRICS_BYTES`)."""
-        try:
-            with open_run_file(self.path, MAX_METRICS_BYTES) as handle:
-                if os.fstat(handle.fileno()).st_size < self.offset:
-                    self.offset = 0  # the file was replaced: start again
-                handle.seek(self.offset)
-                chunk = handle.read(MAX_METRICS_BYTES)
-        except FileNotFoundError:
-            return []
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return []  # only a partial line so far
-        self.offset += end + 1
-        records = []
-        for line in chunk[: end + 1].splitlines():
-            if not line.strip():
-                continue
-            try:
-                record = MetricsRecord.from_json(loads_json(line))
-            except ValueError:  # a torn line, bytes that are not UTF-8, absurd numbers or nesting
-                record = None
-            if record is None:
-                self.bad_lines += 1
-            else:
-                records.append(record)
-        return records
-
-
-def _reason(exc: BaseException) -> str:
-    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or type(exc).__name__
+    versions = {
+        "resnet_studio": resnet_studio.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    return {**config, "device_used": device, "versions": versions}
 
 
 def _json_bytes(data: Any) -> bytes:
-    return (json.dumps(data, indent=2) + "\n").encode()
+    from resnet_studio.fileio import tidy_json
 
-
-def open_run_file(path: Path, max_bytes: int) -> IO[bytes]:
-    """A run's file opened to read: a regular file, not a link, of at most `max_bytes`, else a
-    `UserError` naming it (`FileNotFoundError` passes, for the caller to treat as empty)."""
-    try:
-        return open_regular(path, max_bytes, follow_links=False)
-    except FileNotFoundError:
-        raise
-    except (NotARegularFile, TooLarge) as exc:
-        raise UserError(f"{path}: {exc.strerror}") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({_reason(exc)})") from None
+    return (json.dumps(tidy_json(data), indent=2) + "\n").encode()
 
 
 def _read_run_file(path: Path, max_bytes: int) -> bytes:
@@ -393,9 +360,3 @@ def _lock_holder(fd: int) -> str:
         return f"process {int(holder['pid'])} on {holder['host']}, since {since}"
     except (OSError, ValueError, KeyError, TypeError, OverflowError):
         return "a process"
-
-
-def read_metrics(path: str | Path) -> list[MetricsRecord]:
-    """All complete records of a run's metrics file (a run folder or the file itself)."""
-    path = Path(path)
-    return MetricsReader(path / "metrics.jsonl" if path.is_dir() else path).read_new()

@@ -1,6 +1,6 @@
 """The paragraph that ends a plain-vs-residual comparison."""
 
-from resnet_studio.training.compare import TwinResult, early_to_late, summarize
+from resnet_studio.session.compare import TwinResult, early_to_late, summarize
 
 
 def test_early_to_late_leaves_out_stem_and_head():
@@ -28,7 +28,7 @@ def test_no_gap_says_the_pair_is_too_shallow_and_what_to_try():
 
 
 def test_the_degradation_paragraph_reads_the_four_losses():
-    from resnet_studio.training.compare import summarize_degradation
+    from resnet_studio.session.compare import summarize_degradation
 
     names = ["ResNet-20", "ResNet-20 (plain)", "ResNet-56", "ResNet-56 (plain)"]
     results = [TwinResult(0.9, 0.3), TwinResult(0.85, 0.5), TwinResult(0.92, 0.25), TwinResult(0.6, 1.1)]

@@ -3,7 +3,9 @@ the studio plots it and the CSV export tabulates it. Qt-free and torch-free.
 
 A `train` record is written every logged step (the loss and accuracy since the previous one), a
 `val` record after every epoch (the held-out data's loss and accuracy). Non-finite numbers are
-written as JSON null, so every line stays readable, and read back as NaN.
+written as JSON null, so every line stays readable, and read back as NaN. A `train` record of a
+run that measures gradient norms (the studio's) carries them when they were measured, so that the
+run opened later shows its gradient flow.
 """
 
 from __future__ import annotations
@@ -25,18 +27,27 @@ class MetricsRecord:
     lr: float  # the learning rate at this step
     images_per_s: float  # train: speed since the previous record; val: 0
     time: float  # seconds of training since the run started
+    # train: each block's gradient L2 norm, stem to head, when measured at this step (NaN: a part
+    # without trainable weights); () otherwise, and in runs that do not measure them
+    grad_norms: tuple[float, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """The record as a JSON object, non-finite numbers as null."""
-        return {
-            f.name: None if isinstance(value, float) and not math.isfinite(value) else value
+        """The record as a JSON object, non-finite numbers as null; `grad_norms` only when there
+        are some, to 6 significant digits (a bar's height, not a log of the gradients)."""
+        data: dict[str, Any] = {
+            f.name: _finite_or_none(value)
             for f, value in zip(fields(self), astuple(self), strict=True)
+            if f.name != "grad_norms"
         }
+        if self.grad_norms:
+            data["grad_norms"] = [_finite_or_none(float(f"{g:.6g}")) for g in self.grad_norms]
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> MetricsRecord | None:
         """A record from one parsed line; None when the line is not one (a foreign or broken line
-        is skipped, never fatal). `lr`, `images_per_s` and `time` may be missing (older runs)."""
+        is skipped, never fatal). `lr`, `images_per_s`, `time` and `grad_norms` may be missing
+        (older runs); `grad_norms` that are not a list of numbers are left out, the record kept."""
         if not isinstance(data, dict) or data.get("kind") not in ("train", "val"):
             return None
 
@@ -63,9 +74,30 @@ class MetricsRecord:
                 number("lr", 0.0),
                 number("images_per_s", 0.0),
                 number("time", 0.0),
+                _norms(data.get("grad_norms")),
             )
         except (KeyError, TypeError):
             return None
 
 
-KEYS: tuple[str, ...] = tuple(f.name for f in fields(MetricsRecord))  # the CSV export's columns
+MAX_BLOCKS = 100_000  # gradient norms a record may carry: far more blocks than any network has
+
+
+def _finite_or_none(value: Any) -> Any:
+    """A float to 7 significant digits (the precision of the float32 tensors it comes from, so that
+    a line never reads 0.5538000000000001 or 0.5537999868), None when not finite."""
+    if not isinstance(value, float):
+        return value
+    return float(f"{value:.7g}") if math.isfinite(value) else None
+
+
+def _norms(value: Any) -> tuple[float, ...]:
+    if not isinstance(value, list) or len(value) > MAX_BLOCKS:
+        return ()
+    if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in value):
+        return ()
+    return tuple(math.nan if v is None else float(v) for v in value)
+
+
+# The CSV export's columns: one number each (gradient norms, one per block, are not among them).
+KEYS: tuple[str, ...] = tuple(f.name for f in fields(MetricsRecord) if f.name != "grad_norms")

@@ -11,19 +11,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import MAX_JSON_BYTES, atomic_write_text, loads_json, read_json
-from resnet_studio.training.metrics import KEYS, MetricsRecord
-from resnet_studio.training.rundir import (
-    LOCK_FILE,
-    MAX_METRICS_BYTES,
-    STALE_AFTER_S,
-    RunDirectory,
-    fcntl,
-    open_run_file,
-    read_metrics,
-)
+from resnet_studio.runs.metrics import KEYS, MetricsRecord
+from resnet_studio.runs.metrics_file import MAX_METRICS_BYTES, open_run_file, read_metrics
+from resnet_studio.runs.rundir import LOCK_FILE, STALE_AFTER_S, RunDirectory, fcntl
 
 
 @dataclass(frozen=True)
@@ -80,20 +74,45 @@ def summarize_run(path: str | Path) -> RunSummary:
     planned = None
     if os.path.lexists(run.config_file):
         try:
-            planned = int(run.read_config().get("epochs", 3))
+            planned = configured_epochs(run.read_config())
         except UserError as exc:
             problems.append(str(exc))
     done, best, updated = _read_val_records(run.metrics_file, problems)
     try:
-        recorded = read_json(run.status_file, MAX_JSON_BYTES, follow_links=False).get("status")
+        status = read_json(run.status_file, MAX_JSON_BYTES, follow_links=False)
         updated = max(updated, os.stat(run.status_file).st_mtime)
-    except (OSError, ValueError, AttributeError):
-        recorded = None
-    recorded = recorded if recorded in ("running", "completed", "stopped", "failed") else None
+    except (OSError, ValueError):
+        status = None
+    recorded = recorded_status(status)
+    planned = planned_epochs(status) or planned
     alive = None if fcntl is None or not (run.path / LOCK_FILE).is_file() else run.writer() is not None
     resumable = os.path.isfile(run.last_checkpoint) and not os.path.islink(run.last_checkpoint)
     problem = "; ".join(problems) or None
     return RunSummary(run.path, name, done, planned, best, resumable, updated, recorded, alive, problem)
+
+
+def configured_epochs(config: Any) -> int | None:
+    """The epochs a run's config.json asks for; None when its length is a step count or a time
+    budget (its epochs are the engine's plan: `planned_epochs`) or the file says nothing usable."""
+    if not isinstance(config, dict) or config.get("steps") is not None or config.get("budget") is not None:
+        return None
+    epochs = config.get("epochs", 3)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or not math.isfinite(epochs):
+        return None
+    return int(epochs)
+
+
+def planned_epochs(status: Any) -> int | None:
+    """The run's length in epochs as its engine planned it, from status.json (runs of older
+    versions do not record it: None)."""
+    epochs = status.get("epochs_planned") if isinstance(status, dict) else None
+    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else None
+
+
+def recorded_status(status: Any) -> str | None:
+    """status.json's state, when it is one of the four."""
+    recorded = status.get("status") if isinstance(status, dict) else None
+    return recorded if recorded in ("running", "completed", "stopped", "failed") else None
 
 
 def _read_val_records(path: Path, problems: list[str]) -> tuple[int, float | None, float]:
@@ -148,7 +167,7 @@ def metrics_to_csv(run: str | Path, out: str | Path) -> int:
     if not records:
         raise UserError(f"{run}: no metrics to export (no metrics.jsonl, or it is empty)")
     buffer = io.StringIO()
-    table = csv.DictWriter(buffer, fieldnames=KEYS, lineterminator="\n")
+    table = csv.DictWriter(buffer, fieldnames=KEYS, lineterminator="\n", extrasaction="ignore")
     table.writeheader()
     table.writerows(record.to_json() for record in records)
     try:
