@@ -156,7 +156,7 @@ class TrainView(QWidget):
         self.compare_button = self.comparisons.button
         self.summary: QLabel = self.comparisons.summary
         self.progress = RunProgress()
-        self.message = message_line("trainMessage")
+        self.message: QLabel = message_line("trainMessage")
         for widget in (self.train_button, self.pause_button, self.stop_button, self.compare_button):
             row.addWidget(widget)
         row.addWidget(self.progress, 1)
