@@ -155,7 +155,7 @@ def test_a_budget_ends_the_run_on_time_with_the_schedule_completed(tiny_spec):
     ends with them done and the schedule run down. How close it ends to the budget is a speed
     figure: `resnet-studio bench` measures it (the README's budget row), no test times it (on a
     machine with two busy loops beside the suite, only 12 steps fitted and 1.4x was missed)."""
-    budget = 8.0
+    budget = 4.0
     config = TrainConfig(budget=budget, epochs=1, batch_size=32, threads=2, limit_train=4000, limit_val=300)
     data = load_data("demo", limit_train=4000, limit_val=300)
     events = list(Trainer(tiny_spec, config, data=data).events())

@@ -17,6 +17,7 @@ from resnet_studio.training import Finished
 from resnet_studio.ui import MainWindow
 from resnet_studio.ui.common.document import Part
 from resnet_studio.ui.common.workspaces import Workspace
+from resnet_studio.ui.train import comparisons
 
 TINY = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
 
@@ -520,7 +521,12 @@ def test_plain_vs_residual_can_take_setups_full_length(window, qtbot):
     assert view.stop_and_wait()
 
 
-def test_degradation_trains_two_depths_with_their_plain_twins_and_says_what_they_show(window, qtbot):
+def test_degradation_trains_two_depths_with_their_plain_twins_and_says_what_they_show(
+    window, qtbot, monkeypatch
+):
+    # 40 steps a run instead of the experiment's 150: what is checked here is the four runs, their
+    # networks and settings and the summary; what 150 steps show is README's figure.
+    monkeypatch.setattr(comparisons, "DEGRADATION_STEPS", 40)
     view = window.train_view
     window.document.replace(dataclasses.replace(TINY, name="Tiny-4"), None)  # 4 layers: 1 block of 2
     menu = view.compare_button.menu()
@@ -536,7 +542,7 @@ def test_degradation_trains_two_depths_with_their_plain_twins_and_says_what_they
     assert [s["stages"][0]["count"] for s in specs] == [1, 1, 3, 3]  # three times as deep
     assert [s["shortcut"] for s in specs] == ["projection", "none", "projection", "none"]
     configs = [json.loads((f / "config.json").read_text()) for f in folders]
-    assert [(c["steps"], c["lr"]) for c in configs] == [(150, 0.03)] * 4  # Setup's 0.1, capped
+    assert [(c["steps"], c["lr"]) for c in configs] == [(40, 0.03)] * 4  # Setup's 0.1, capped
     summary = window.findChild(object, "compareSummary")
     assert summary.isVisible() and "same data, settings and number of steps" in summary.text()
     assert all(f"{name} training loss" in summary.text() for name in ("Tiny-4", "Tiny-8 (plain)"))
