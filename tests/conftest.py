@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import tarfile
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # QSettings (recent files, geometry) go to a throwaway folder, never the user's own config.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="resnet-studio-tests-")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -30,6 +32,16 @@ def _work_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     by default (`runs/NAME-TIME/` of a `train` without --out, even a refused one) never lands in
     the clone."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """Every test starts from the same random state: the weights and inputs a test draws never
+    depend on which tests ran before it in its worker (pytest-xdist shares them out differently
+    from run to run)."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 @pytest.fixture

@@ -47,6 +47,10 @@ SPECS = {
 @pytest.mark.parametrize("name", list(SPECS))
 def test_the_field_of_every_tap_is_what_its_gradient_reaches(name):
     spec = SPECS[name]
+    # Seeded: a max-pool passes one pixel of its window, so for some weights (2 of 20 seeds) no
+    # random input reaches a field's edge rows through it; which weights a test gets must not
+    # depend on the tests run before it in the same process.
+    torch.manual_seed(0)
     model = build_model(spec).eval()
     size = spec.input.size
     fields = receptive_fields(spec)
