@@ -73,7 +73,7 @@ def test_training_learns_the_demo_data(demo_slice):
         ),
     )
     events = list(
-        Trainer(spec, config(epochs=3, batch_size=32, lr=0.05, schedule="onecycle"), data=data).events()
+        Trainer(spec, config(epochs=3, batch_size=64, lr=0.1, schedule="onecycle"), data=data).events()
     )
     evals = [e for e in events if isinstance(e, Evaluated)]
     assert evals[-1].train_loss < evals[0].train_loss - 0.1
