@@ -171,6 +171,9 @@ def test_pca_draws_every_image_and_hover_click_and_lasso_answer_the_mouse(
     names = [label.text for _, label in cloud.legend.items]
     assert names[-1] == "your images (predicted class)" and set(names[:-1]) <= set(demo.CLASSES)
     assert "PCA of 60 validation images and 2 of yours" in embedding_view.status.text()
+    # The legend's strip on the right is free of points: it hides no cluster at the edge.
+    legend_left = cloud.mapFromScene(cloud.legend.sceneBoundingRect().topLeft()).x()
+    assert max(cloud.pixel_of(i).x() for i in range(len(cloud.points))) < legend_left
 
     # Hover: the thumbnail and what the image is, beside the cursor.
     index = lonely_point(cloud)

@@ -178,7 +178,22 @@ class PointCloud(pg.PlotWidget):
             self._add(item)
         self.choose(np.zeros(0, np.int64))
         if fit:
-            self.box.autoRange(padding=0.04)
+            self.fit()
+
+    def fit(self) -> None:
+        """All points in view, with a strip on the right as wide as the legend left free of them:
+        the legend never hides a cluster at the right edge."""
+        if not len(self.points):
+            return
+        low, high = self.points.min(0), self.points.max(0)
+        pad = 0.04 * np.maximum(high - low, 1e-6)
+        low, high = low - pad, high + pad
+        legend_px = self.legend.boundingRect().width() + 12  # its offset from the edge, and a gap
+        share = min(0.4, legend_px / max(1.0, self.box.width()))
+        right = low[0] + (high[0] - low[0]) / (1 - share)
+        self.box.setRange(
+            xRange=(float(low[0]), float(right)), yRange=(float(low[1]), float(high[1])), padding=0
+        )
 
     def _add(self, item: pg.ScatterPlotItem) -> None:
         self.addItem(item)
