@@ -96,6 +96,17 @@ def _add_bench_parser(sub: Any) -> None:
         help="measure only photo-sized data: 20,000 generated 640x480 JPEGs (kept in the user's cache "
         "folder) prepared into the on-disk cache, then ResNet-18 at 224 px from it and from memory",
     )
+    p.add_argument(
+        "--inspection",
+        action="store_true",
+        help="measure only what Inspect computes with the shipped ResNet-20: a block's anatomy, the "
+        "top 9 images of a channel over 5,000 validation images, an optimised image, a t-SNE of 2,000",
+    )
+    p.add_argument(
+        "--data",
+        metavar="SPEC",
+        help="--inspection's images (default: CIFAR-10 where it is on this machine, else the demo)",
+    )
     p.set_defaults(handler=cmd_bench)
 
 
@@ -303,6 +314,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.inspection:
+        from resnet_studio.benchmarks.inspection import run_inspection_bench
+
+        inspection = run_inspection_bench(args.data, log=None if args.json else print)
+        if args.json:
+            print_json(inspection)
+        return 0
+    if args.data is not None:
+        raise UserError("--data: only with --inspection (the other figures use generated data)")
     if args.photos:
         from resnet_studio.benchmarks.photos import run_photo_bench
 
