@@ -7,7 +7,14 @@ import argparse
 import time
 from typing import Any
 
-from resnet_studio.cli.common import DEVICES, StderrProgress, checkpoint_help, positive_int, print_json
+from resnet_studio.cli.common import (
+    DEVICES,
+    StderrProgress,
+    checkpoint_help,
+    positive_int,
+    print_json,
+    seed_int,
+)
 from resnet_studio.errors import UserError
 
 
@@ -20,7 +27,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--method", choices=["pca", "tsne", "umap"], default="pca")
     p.add_argument("--data", metavar="SPEC", help="default: the data the checkpoint was trained on")
     p.add_argument("--limit-val", type=positive_int, default=2000, metavar="N", help="default 2000")
-    p.add_argument("--seed", type=int, default=0, help="the projection's seed (default 0)")
+    p.add_argument(
+        "--seed", type=seed_int, default=0, help="the projection's seed, 0 to 4294967295 (default 0)"
+    )
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--json", action="store_true", help="every image's point, class and prediction")
     p.set_defaults(handler=cmd_embedding)

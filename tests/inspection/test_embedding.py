@@ -153,6 +153,14 @@ def test_embedding_refuses_a_method_it_cannot_run(capsys, monkeypatch):
     assert "umap-learn, which is not installed" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("seed", ["-5", "99999999999999999999", "1.5"])
+def test_a_seed_scikit_learn_would_refuse_is_one_clear_error(seed, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["embedding", "resnet20-demo", "--method", "tsne", "--seed", seed])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--seed" in err and "Traceback" not in err
+
+
 def test_a_checkpoint_written_by_hand_is_embedded_with_its_class_names(tmp_path, capsys):
     """No run folder: the CLI takes any checkpoint, and names the classes the checkpoint names."""
     torch.manual_seed(0)
