@@ -26,3 +26,33 @@ def window(qtbot):
     w.document.undo_stack.setClean()
     w.close()
     w.deleteLater()
+
+
+@pytest.fixture
+def train_window(qtbot, tmp_path):
+    """`train_window(spec, train=128, val=64, batch=32)`: the window on Train with `spec` on the
+    canvas, runs written under `tmp_path`, the data cut to a few batches; any run stopped and the
+    window closed after the test."""
+    from resnet_studio.ui.common.workspaces import Workspace
+
+    made = []
+
+    def make(spec, train: int = 128, val: int = 64, batch: int = 32) -> MainWindow:
+        w = MainWindow()
+        w.document.replace(spec, None)
+        view = w.train_view
+        view.runs_root = tmp_path / "runs"
+        view.setup.limit_train.setValue(train)
+        view.setup.limit_val.setValue(val)
+        view.setup.batch_size.setValue(batch)
+        w.show_workspace(Workspace.TRAIN)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.train_view.stop_and_wait()
+        w.document.undo_stack.setClean()  # closes without the unsaved-changes prompt
+        w.close()
+        w.deleteLater()

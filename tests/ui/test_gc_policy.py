@@ -7,29 +7,14 @@ import weakref
 import pytest
 
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
-from resnet_studio.ui import MainWindow
 from resnet_studio.ui.common.gc_policy import GarbageCollection, garbage_collection
-from resnet_studio.ui.common.workspaces import Workspace
 
 TINY = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow()
-    w.document.replace(TINY, None)
-    view = w.train_view
-    view.runs_root = tmp_path / "runs"
-    view.setup.limit_train.setValue(128)
-    view.setup.limit_val.setValue(64)
-    view.setup.batch_size.setValue(32)
-    w.show_workspace(Workspace.TRAIN)
-    w.show()
-    yield w
-    view.stop_and_wait()
-    w.document.undo_stack.setClean()
-    w.close()
-    w.deleteLater()
+def window(train_window):
+    return train_window(TINY)
 
 
 def test_collection_is_frozen_for_a_run_and_unfrozen_after_it(window, qtbot):

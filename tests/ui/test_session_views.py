@@ -7,28 +7,13 @@ import json
 import pytest
 
 from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
-from resnet_studio.ui import MainWindow
-from resnet_studio.ui.common.workspaces import Workspace
 
 TINY = ArchitectureSpec(name="Tiny-4", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow()
-    w.document.replace(TINY, None)
-    view = w.train_view
-    view.runs_root = tmp_path / "runs"
-    view.setup.limit_train.setValue(128)
-    view.setup.limit_val.setValue(64)
-    view.setup.batch_size.setValue(32)
-    w.show_workspace(Workspace.TRAIN)
-    w.show()
-    yield w
-    view.stop_and_wait()
-    w.document.undo_stack.setClean()
-    w.close()
-    w.deleteLater()
+def window(train_window):
+    return train_window(TINY)
 
 
 def _run_on_disk(folder, loss=0.05):

@@ -23,21 +23,8 @@ TINY = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic"
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow()
-    w.document.replace(TINY, None)
-    view = w.train_view
-    view.runs_root = tmp_path / "runs"
-    view.setup.limit_train.setValue(640)
-    view.setup.limit_val.setValue(128)
-    view.setup.batch_size.setValue(64)
-    w.show_workspace(Workspace.TRAIN)
-    w.show()
-    yield w
-    view.stop_and_wait()
-    w.document.undo_stack.setClean()  # closes without the unsaved-changes prompt
-    w.close()
-    w.deleteLater()
+def window(train_window):
+    return train_window(TINY, train=640, val=128, batch=64)
 
 
 def test_train_button_trains_and_the_plots_receive_data(window, qtbot, tmp_path):
