@@ -147,3 +147,25 @@ def cifar_test_folder(cifar_archive: Path, tmp_path_factory) -> Path:
 def cifar_test_slice(cifar_archive: Path, tmp_path_factory) -> Path:
     """The fixed 1,000-image slice of the CIFAR-10 test set (CIFAR_SLICE_PER_CLASS of each class)."""
     return _extract_cifar_test(cifar_archive, tmp_path_factory.mktemp("cifar-slice"), CIFAR_SLICE_PER_CLASS)
+
+
+@pytest.fixture(scope="session")
+def demo_picture_folder(tmp_path_factory):
+    """`demo_picture_folder(count)`: a folder source (`folder:PATH`) of `count` demo pictures as PNG
+    files in class folders, the same under train/ and val/ (a folder source needs both; only
+    one split is decoded where only the validation images are read)."""
+    from PIL import Image
+
+    from resnet_studio.data import demo
+
+    def make(count: int) -> str:
+        root = tmp_path_factory.mktemp("pictures")
+        pictures, labels = demo.generate(count, seed=7)
+        for i, (picture, label) in enumerate(zip(pictures, labels, strict=True)):
+            for split in ("train", "val"):
+                folder = root / split / demo.CLASSES[label]
+                folder.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(picture.transpose(1, 2, 0)).save(folder / f"{i}.png")
+        return f"folder:{root}"
+
+    return make

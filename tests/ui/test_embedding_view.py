@@ -60,16 +60,8 @@ def checkpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """A folder source of demo pictures (train/ lists the same: only one is decoded)."""
-    root = tmp_path_factory.mktemp("pictures")
-    pictures, labels = demo.generate(IMAGES, seed=7)
-    for i, (picture, label) in enumerate(zip(pictures, labels, strict=True)):
-        for split in ("train", "val"):
-            folder = root / split / demo.CLASSES[label]
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(picture.transpose(1, 2, 0)).save(folder / f"{i}.png")
-    return f"folder:{root}"
+def data(demo_picture_folder):
+    return demo_picture_folder(IMAGES)
 
 
 @pytest.fixture
