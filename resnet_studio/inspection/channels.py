@@ -10,7 +10,7 @@ any channel of any block are then a sort, not a new pass (the studio keeps one p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,36 @@ Progress = Callable[[int, int], None]
 
 class Cancelled(Exception):
     """The user cancelled a long computation."""
+
+
+def eval_pass(
+    model: ResNet,
+    images: Tensor | StoredImages,
+    mean: list[float],
+    std: list[float],
+    *,
+    size: int | None = None,
+    batch_size: int = 250,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Iterator[Tensor]:
+    """One no-grad pass over the uint8 `images` (N, C, H, W) in eval mode, batch by batch: each
+    batch's logits, for callers whose hooks keep what they need. The model is put back in the mode
+    it was in; `cancelled` is asked between batches (raises `Cancelled`)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(images), batch_size):
+            if cancelled():
+                raise Cancelled
+            x = normalize(images[start : start + batch_size].to(device), mean, std, size=size)
+            with torch.no_grad():
+                yield model(x)
+            if progress is not None:
+                progress(min(start + batch_size, len(images)), len(images))
+    finally:
+        model.train(was_training)
 
 
 @dataclass(frozen=True)
@@ -89,7 +119,6 @@ def index_channels(
 ) -> ChannelIndex:
     """One pass over `images` (uint8, at the model's input size) in eval mode; the model is left in
     the mode it was in. `cancelled` is asked between batches (raises `Cancelled`)."""
-    device = next(model.parameters()).device
     taps = tap_points(model)
     found: dict[str, list[tuple[Tensor, Tensor]]] = {name: [] for name, _ in taps}
     sides: dict[str, int] = {}
@@ -104,20 +133,14 @@ def index_channels(
         return hook
 
     hooks = [module.register_forward_hook(keep(name)) for name, module in taps]
-    was_training = model.training
-    model.eval()
     try:
-        for start in range(0, len(images), batch_size):
-            if cancelled():
-                raise Cancelled
-            x = normalize(images[start : start + batch_size].to(device), mean, std)
-            model(x)
-            if progress is not None:
-                progress(min(start + batch_size, len(images)), len(images))
+        for _ in eval_pass(
+            model, images, mean, std, batch_size=batch_size, progress=progress, cancelled=cancelled
+        ):
+            pass
     finally:
         for hook in hooks:
             hook.remove()
-        model.train(was_training)
     peaks = {
         name: TapPeaks(torch.cat([p for p, _ in parts]), torch.cat([w for _, w in parts]), sides[name])
         for name, parts in found.items()

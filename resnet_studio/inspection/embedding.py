@@ -70,27 +70,18 @@ def penultimate_features(
     in; `cancelled` is asked between batches (raises `Cancelled`)."""
     import torch
 
-    from resnet_studio.data.transforms import normalize
-    from resnet_studio.inspection.channels import Cancelled
+    from resnet_studio.inspection.channels import eval_pass
 
-    device = next(model.parameters()).device
     parts: list[Tensor] = []
     answers: list[Tensor] = []
     hook = model.head.fc.register_forward_pre_hook(lambda _m, inputs: parts.append(inputs[0].float().cpu()))
-    was_training = model.training
-    model.eval()
     try:
-        for start in range(0, len(images), batch_size):
-            if cancelled():
-                raise Cancelled
-            x = normalize(images[start : start + batch_size].to(device), mean, std, size=size)
-            with torch.no_grad():
-                answers.append(model(x).argmax(1).cpu())
-            if progress is not None:
-                progress(min(start + batch_size, len(images)), len(images))
+        for logits in eval_pass(
+            model, images, mean, std, size=size, batch_size=batch_size, progress=progress, cancelled=cancelled
+        ):
+            answers.append(logits.argmax(1).cpu())
     finally:
         hook.remove()
-        model.train(was_training)
     width = model.head.fc.in_features
     vectors = torch.cat(parts).numpy() if parts else np.zeros((0, width), np.float32)
     predictions = torch.cat(answers).numpy() if answers else np.zeros(0, np.int64)

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidgetItem,
     QProgressBar,
     QPushButton,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.errors import error_text
 from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.data_source_field import data_source_field
 from resnet_studio.ui.common.feature_tiles import image_pixmap
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.plain_text import plain
@@ -73,10 +73,9 @@ class ChannelPanel(QWidget):
 
         data_row = QHBoxLayout()
         data_row.addWidget(QLabel("Validation images from"))
-        self.data = QLineEdit()
-        self.data.setObjectName("channelData")
-        self.data.setPlaceholderText("the data the model was trained on (or demo, cifar10:DIR, folder:DIR)")
-        self.data.setToolTip("Where the images that excite a channel are searched: a --data source")
+        self.data = data_source_field(
+            "channelData", "Where the images that excite a channel are searched: a --data source"
+        )
         self.data.editingFinished.connect(self._data_changed)
         data_row.addWidget(self.data, 1)
         self.status = QLabel("Click a channel in the grid to see what it looks for.")

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidgetItem,
     QProgressBar,
     QPushButton,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 from resnet_studio.errors import error_text
 from resnet_studio.inspection.embedding import METHODS, TITLES, unavailable
 from resnet_studio.ui.common.background import run_in_background
+from resnet_studio.ui.common.data_source_field import data_source_field
 from resnet_studio.ui.common.feature_tiles import image_pixmap, tile_list
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.plain_text import plain, tooltip
@@ -120,10 +120,7 @@ class EmbeddingView(QWidget):
         """The data, the method and Draw."""
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Images from"))
-        self.data = QLineEdit()
-        self.data.setObjectName("embeddingData")
-        self.data.setPlaceholderText("the data the model was trained on (or demo, cifar10:DIR, folder:DIR)")
-        self.data.setToolTip("The validation images drawn: a --data source")
+        self.data = data_source_field("embeddingData", "The validation images drawn: a --data source")
         self.data.editingFinished.connect(self._data_changed)
         controls.addWidget(self.data, 1)
         controls.addWidget(QLabel("Method"))
