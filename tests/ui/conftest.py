@@ -56,3 +56,45 @@ def train_window(qtbot, tmp_path):
         w.document.undo_stack.setClean()  # closes without the unsaved-changes prompt
         w.close()
         w.deleteLater()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint():
+    """`tiny_checkpoint(path, widths=(8, 16), seed=0)`: a two-stage network for the demo's classes
+    at 32 px, seeded random weights with BatchNorms as a trained network has them (not the
+    identity), saved as a checkpoint at `path` (normalisation 0.5 +- 0.25, data demo)."""
+    import torch
+
+    from resnet_studio.architecture import ArchitectureSpec, InputSpec, StageSpec, StemSpec
+    from resnet_studio.data import demo
+    from resnet_studio.nn import build_model
+    from resnet_studio.nn.checkpoint import save_checkpoint
+
+    def make(path, widths=(8, 16), seed=0):
+        spec = ArchitectureSpec(
+            name="Tiny",
+            input=InputSpec(3, 32),
+            classes=len(demo.CLASSES),
+            stem=StemSpec(channels=widths[0]),
+            stages=(StageSpec("basic", 1, widths[0], 1), StageSpec("basic", 1, widths[1], 2)),
+        )
+        torch.manual_seed(seed)
+        model = build_model(spec)
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.data.uniform_(0.5, 1.5)
+        save_checkpoint(
+            path,
+            {
+                "architecture": spec.to_dict(),
+                "model": model.state_dict(),
+                "classes": list(demo.CLASSES),
+                "normalization": {"mean": [0.5] * 3, "std": [0.25] * 3},
+                "config": {"data": "demo"},
+            },
+        )
+        return path
+
+    return make

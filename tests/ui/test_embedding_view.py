@@ -12,14 +12,12 @@ from PySide6.QtGui import QMouseEvent, QStandardItemModel
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from resnet_studio.architecture import ArchitectureSpec, InputSpec, StageSpec, StemSpec
 from resnet_studio.data import demo
 from resnet_studio.data.transforms import normalize
 from resnet_studio.inspection import attribution, embedding
 from resnet_studio.inspection.embedding import inside_polygon, pca, penultimate_features, project
 from resnet_studio.inspection.evaluate import validation_images
-from resnet_studio.nn import build_model
-from resnet_studio.nn.checkpoint import model_from_checkpoint, save_checkpoint
+from resnet_studio.nn.checkpoint import model_from_checkpoint
 from resnet_studio.ui.common.background import wait_for_background
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.training_controller import TrainingController
@@ -31,32 +29,8 @@ IMAGES = 60
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    spec = ArchitectureSpec(
-        name="Tiny",
-        input=InputSpec(3, 32),
-        classes=len(demo.CLASSES),
-        stem=StemSpec(channels=8),
-        stages=(StageSpec("basic", 1, 8, 1), StageSpec("basic", 1, 16, 2)),
-    )
-    torch.manual_seed(0)
-    model = build_model(spec)
-    for module in model.modules():  # BatchNorms of a trained network, not the identity
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 2.0)
-    path = tmp_path_factory.mktemp("embedding") / "tiny.pt"
-    save_checkpoint(
-        path,
-        {
-            "architecture": spec.to_dict(),
-            "model": model.state_dict(),
-            "classes": list(demo.CLASSES),
-            "normalization": {"mean": MEAN, "std": STD},
-            "config": {"data": "demo"},
-        },
-    )
-    return path
+def checkpoint(tmp_path_factory, tiny_checkpoint):
+    return tiny_checkpoint(tmp_path_factory.mktemp("embedding") / "tiny.pt")
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,12 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet_studio.architecture import ArchitectureSpec, InputSpec, StageSpec, StemSpec
 from resnet_studio.data import demo
 from resnet_studio.data.transforms import normalize
 from resnet_studio.inspection.anatomy import block_anatomy
 from resnet_studio.inspection.channels import index_channels
 from resnet_studio.inspection.evaluate import validation_images
-from resnet_studio.nn import build_model
-from resnet_studio.nn.checkpoint import model_from_checkpoint, save_checkpoint
+from resnet_studio.nn.checkpoint import model_from_checkpoint
 from resnet_studio.ui.common.background import wait_for_background
 from resnet_studio.ui.common.model_source import ModelSource
 from resnet_studio.ui.common.training_controller import TrainingController
@@ -25,36 +23,8 @@ MEAN, STD = [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]
 IMAGES = 40  # validation images indexed: all the folder's
 
 
-def tiny_checkpoint(path, widths=(8, 16), seed=0):
-    spec = ArchitectureSpec(
-        name="Tiny",
-        input=InputSpec(3, 32),
-        classes=len(demo.CLASSES),
-        stem=StemSpec(channels=widths[0]),
-        stages=(StageSpec("basic", 1, widths[0], 1), StageSpec("basic", 1, widths[1], 2)),
-    )
-    torch.manual_seed(seed)
-    model = build_model(spec)
-    for module in model.modules():  # BatchNorms of a trained network, not the identity
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 2.0)
-            module.weight.data.uniform_(0.5, 1.5)
-    save_checkpoint(
-        path,
-        {
-            "architecture": spec.to_dict(),
-            "model": model.state_dict(),
-            "classes": list(demo.CLASSES),
-            "normalization": {"mean": MEAN, "std": STD},
-            "config": {"data": "demo"},
-        },
-    )
-    return path
-
-
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
+def checkpoint(tmp_path_factory, tiny_checkpoint):
     return tiny_checkpoint(tmp_path_factory.mktemp("anatomy") / "tiny.pt")
 
 
@@ -195,7 +165,7 @@ def test_cancel_stops_an_optimisation_and_save_writes_both_pngs(view, qtbot, tmp
 
 
 def test_unloadable_data_is_a_message_and_a_new_model_drops_the_old_search(
-    view, qtbot, tmp_path, data, checkpoint
+    view, qtbot, tmp_path, data, checkpoint, tiny_checkpoint
 ):
     analysed(view, qtbot)
     panel = view.looks_for
@@ -221,7 +191,9 @@ def test_unloadable_data_is_a_message_and_a_new_model_drops_the_old_search(
     assert panel.indexed.index.channels("stage2.block1") == 12
 
 
-def test_an_anatomy_of_the_old_weights_is_dropped_when_other_weights_answer(view, qtbot, tmp_path):
+def test_an_anatomy_of_the_old_weights_is_dropped_when_other_weights_answer(
+    view, qtbot, tmp_path, tiny_checkpoint
+):
     analysed(view, qtbot, block="stage2.block1")
     view.side.setCurrentWidget(view.anatomy)
     assert view.anatomy.asked is not None  # under way, for the first weights
