@@ -540,8 +540,10 @@ def test_degradation_trains_two_depths_with_their_plain_twins_and_says_what_they
 
 def test_the_plot_legend_shows_a_network_name_as_text_and_wraps_between_runs(window):
     plots = window.train_view.plots
-    plots.add_run("<b>Net</b> two")  # a network's name is the user's text
     legend = window.findChild(object, "plotLegend")
+    assert not legend.isVisible()  # no runs yet: no empty band above the plots
+    plots.add_run("<b>Net</b> two")  # a network's name is the user's text
+    assert legend.isVisible()
     assert "&lt;b&gt;Net&lt;/b&gt;&nbsp;two" in legend.text() and "<b>Net" not in legend.text()
     assert legend.wordWrap()  # four runs and the key take two lines at 1280 px, never cut off
 

@@ -42,11 +42,11 @@ def tooltip(text: str) -> str:
     return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>"
 
 
-def message_line(name: str) -> QLabel:
+def message_line(name: str, text: str = "") -> QLabel:
     """A one-line status message of plain text (it names runs, networks, files): a fixed height, so
     that new text repaints the label alone and never re-lays out what is below; a long error
     never widens the window but is cut at the edge, and stays selectable."""
-    label = QLabel()
+    label = QLabel(text)
     label.setObjectName(name)
     plain(label)
     label.setFixedHeight(label.fontMetrics().lineSpacing() + 4)

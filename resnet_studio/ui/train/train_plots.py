@@ -259,6 +259,7 @@ class TrainPlots(QWidget):
         )
         key = "solid: train · dashed: validation"
         self.legend.setText(f"{runs}  <span style='color:gray'>{key}</span>" if runs else "")
+        self.legend.setVisible(bool(runs))  # no empty band above the plots before the first run
 
     # -- runs -----------------------------------------------------------------------------------
 

@@ -50,6 +50,9 @@ from resnet_studio.ui.train.runs_panel import RunsPanel
 from resnet_studio.ui.train.train_plots import RunCurves, TrainPlots
 from resnet_studio.ui.train.train_setup import SetupPanel
 
+# The message line until a run's messages replace it: what the buttons above it do.
+HINT = "Train: the canvas's network, with Setup's settings. Plain vs residual: it and its plain twin."
+
 
 class TrainView(QWidget):
     def __init__(self, document: Document, controller: TrainingController) -> None:
@@ -123,12 +126,8 @@ class TrainView(QWidget):
     runs = property(lambda self: self.plots.runs)
     compare_short = property(lambda self: self.comparisons.short)
     compare_full = property(lambda self: self.comparisons.full)
-
-    def compare(self) -> None:
-        self.comparisons.compare()
-
-    def degradation(self) -> None:
-        self.comparisons.degradation()
+    compare = property(lambda self: self.comparisons.compare)
+    degradation = property(lambda self: self.comparisons.degradation)
 
     @property
     def runs_root(self) -> Path:
@@ -156,7 +155,7 @@ class TrainView(QWidget):
         self.compare_button = self.comparisons.button
         self.summary: QLabel = self.comparisons.summary
         self.progress = RunProgress()
-        self.message: QLabel = message_line("trainMessage")
+        self.message: QLabel = message_line("trainMessage", HINT)
         for widget in (self.train_button, self.pause_button, self.stop_button, self.compare_button):
             row.addWidget(widget)
         row.addWidget(self.progress, 1)
