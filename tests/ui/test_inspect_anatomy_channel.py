@@ -200,3 +200,18 @@ def test_an_anatomy_of_the_old_weights_is_dropped_when_other_weights_answer(
     view.source.use_checkpoint(str(tiny_checkpoint(tmp_path / "wider.pt", widths=(8, 24), seed=1)))
     qtbot.waitUntil(lambda: view.anatomy.answer is not None, timeout=30_000)
     assert view.anatomy.answer.stages[-1][1].shape[0] == 24  # the first answer shown is the new one
+
+
+def test_the_prediction_says_it_is_one_view_where_the_caption_averages_the_mirror(qtbot):
+    """The shipped CIFAR-10 weights answer Classify and the caption averaged over the mirror; the
+    anatomy's pass is one view, so its percentage may differ a little, and it says why."""
+    from resnet_studio.ui.inspect.block_anatomy import BlockAnatomyView
+
+    image = demo.generate(1, seed=3)[0][0]
+    panel = BlockAnatomyView()
+    qtbot.addWidget(panel)
+    for weights, averaged in (("resnet20-cifar10", True), ("resnet20-demo", False)):
+        panel.request(lambda w=weights: model_from_checkpoint(w), image, "stage2.block1", (weights,))
+        qtbot.waitUntil(lambda: not panel.busy and panel.answer is not None, timeout=30_000)
+        assert panel.answer.averaged_elsewhere is averaged
+        assert ("one view, not averaged with the mirror" in panel.prediction.text()) is averaged

@@ -50,6 +50,7 @@ class AnatomyAnswer:
     probabilities: np.ndarray
     without_branch: np.ndarray | None
     without_shortcut: np.ndarray | None
+    averaged_elsewhere: bool = False  # the caption's answer averages test-time views; this is one
 
 
 def compute_anatomy(load: Callable, image: np.ndarray, block: str) -> AnatomyAnswer:
@@ -79,6 +80,7 @@ def compute_anatomy(load: Callable, image: np.ndarray, block: str) -> AnatomyAns
         anatomy.probabilities.numpy(),
         numpy(anatomy.without_branch),
         numpy(anatomy.without_shortcut),
+        loaded.tta,
     )
 
 
@@ -263,7 +265,9 @@ class BlockAnatomyView(QWidget):
             dropped, what = answer.without_branch, "without the branch F(x)"
         elif self.drop_shortcut.isChecked():
             dropped, what = answer.without_shortcut, "without the shortcut"
-        text = f"Prediction of this pass: <b>{escaped(before)}</b>"
+        # The caption above may differ a little: with test-time averaging it averages the mirror.
+        one = " (one view, not averaged with the mirror)" if answer.averaged_elsewhere else ""
+        text = f"Prediction of this pass{one}: <b>{escaped(before)}</b>"
         if dropped is not None:
             after = top_class(dropped, answer.classes)
             same = int(np.argmax(dropped)) == int(np.argmax(answer.probabilities))
