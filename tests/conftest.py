@@ -36,9 +36,10 @@ def _work_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
-    """Every test starts from the same random state: the weights and inputs a test draws never
-    depend on which tests ran before it in its worker (pytest-xdist shares them out differently
-    from run to run)."""
+    """Every test starts from the same random state: the weights and inputs a test draws in its
+    own body never depend on which tests ran before it in its worker (pytest-xdist shares them out
+    differently from run to run). Module- and session-scoped fixtures are made before this runs:
+    those that draw random numbers seed themselves."""
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)

@@ -45,15 +45,25 @@ def run_inspection_bench(
 
     say = log or (lambda _text: None)
     loaded = model_from_checkpoint("resnet20-cifar10")
+    model, mean, std = loaded.model.eval(), loaded.mean, loaded.std
+
+    # What the studio's search waits for: the images read (decoded, for a folder), their one pass,
+    # the colour statistics the optimisation later uses, and the channel's top 9 cropped.
+    began = time.perf_counter()
     try:
         val, source = validation_images(loaded, data, limit_val=images)
     except UserError as exc:
         if data is not None:
             raise
         say(f"CIFAR-10 not found ({exc}): the demo images instead")
+        began = time.perf_counter()
         val, source = validation_images(loaded, "demo", limit_val=images)
-    model, mean, std = loaded.model.eval(), loaded.mean, loaded.std
+    index = index_channels(model, val.images, mean, std)
+    colour = colour_sqrt(val.images)
+    index.crops(index.top(BLOCK, CHANNEL))
     figures: dict[str, Any] = {"inspection_data": source, "inspection_images": len(val)}
+    figures["channel_top9_s"] = round(time.perf_counter() - began, 2)
+    say(f"top 9 of channel {CHANNEL} over {len(val)} images, read and indexed: {figures['channel_top9_s']} s")
 
     x = normalize(val.images[:1], mean, std, size=loaded.input_size)
     took = []
@@ -66,13 +76,7 @@ def run_inspection_bench(
     say(f"anatomy of {BLOCK}: {figures['anatomy_ms']} ms")
 
     began = time.perf_counter()
-    index = index_channels(model, val.images, mean, std)
-    index.crops(index.top(BLOCK, CHANNEL))
-    figures["channel_top9_s"] = round(time.perf_counter() - began, 2)
-    say(f"top 9 of channel {CHANNEL} over {len(val)} images: {figures['channel_top9_s']} s")
-
-    began = time.perf_counter()
-    maximise_channel(model, BLOCK, CHANNEL, mean, std, colour=colour_sqrt(val.images), steps=steps)
+    maximise_channel(model, BLOCK, CHANNEL, mean, std, colour=colour, steps=steps)
     figures["channel_optimise_s"] = round(time.perf_counter() - began, 2)
     say(f"an image optimised to excite it ({steps} steps): {figures['channel_optimise_s']} s")
 

@@ -53,7 +53,8 @@ def eval_pass(
                 raise Cancelled
             x = normalize(images[start : start + batch_size].to(device), mean, std, size=size)
             with torch.no_grad():
-                yield model(x)
+                logits = model(x)
+            yield logits  # outside no_grad: the caller's loop body keeps its own grad mode
             if progress is not None:
                 progress(min(start + batch_size, len(images)), len(images))
     finally:

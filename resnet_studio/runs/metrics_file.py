@@ -13,6 +13,7 @@ from resnet_studio.errors import UserError
 from resnet_studio.fileio import NotARegularFile, TooLarge, loads_json, open_regular
 from resnet_studio.runs.metrics import MetricsRecord
 
+# A metrics file is ~150 bytes a logged step: a million steps logged fit, a runaway file does not.
 MAX_METRICS_BYTES = 512 * 2**20
 
 

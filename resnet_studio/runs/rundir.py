@@ -41,7 +41,6 @@ STALE_AFTER_S = 600  # a "running" run whose metrics have not changed for this l
 
 
 LOCK_FILE = ".lock"  # held (flock) by the process writing the run; the OS drops it when it dies
-# A metrics file is ~150 bytes a logged step: a million steps logged fit, a runaway file does not.
 
 
 class RunDirectory:
@@ -206,7 +205,7 @@ class RunDirectory:
         return self.path / "checkpoints" / "init.pt"
 
     def create(self, architecture: dict[str, Any], config: dict[str, Any], device: str) -> None:
-        """The new run's architecture.json and config.json, as new files (`claim_new` first)."""
+        """The new run's architecture.json and config.json, as new files (after `lock(new=True)`)."""
         for path, data in (
             (self.architecture_file, architecture),
             (self.config_file, _config_record(config, device)),

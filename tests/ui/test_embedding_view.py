@@ -24,7 +24,6 @@ from resnet_studio.ui.common.training_controller import TrainingController
 from resnet_studio.ui.inspect import explain
 from resnet_studio.ui.inspect.inspect_view import InspectView
 
-MEAN, STD = [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]
 IMAGES = 60
 
 

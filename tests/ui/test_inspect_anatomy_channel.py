@@ -19,7 +19,6 @@ from resnet_studio.ui.common.training_controller import TrainingController
 from resnet_studio.ui.inspect.block_anatomy import top_class
 from resnet_studio.ui.inspect.inspect_view import InspectView
 
-MEAN, STD = [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]
 IMAGES = 40  # validation images indexed: all the folder's
 
 

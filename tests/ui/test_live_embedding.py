@@ -73,6 +73,7 @@ def test_frames_follow_the_epochs_within_their_share_of_the_run(qtbot, trainer):
 
     # A new run forgets the old one's frames, and an old frame arriving late is dropped.
     panel.epoch_ended(trainer, 3, run_s=1.0)
+    assert panel.busy  # the last epoch's frame is being made when the new run starts
     panel.new_run(epochs=2)
     assert not panel.busy
     wait_for_background()

@@ -18,6 +18,7 @@ from resnet_studio.ui import MainWindow
 from resnet_studio.ui.common.document import Part
 from resnet_studio.ui.common.workspaces import Workspace
 from resnet_studio.ui.train import comparisons
+from resnet_studio.ui.train.train_view import HINT
 
 TINY = ArchitectureSpec(name="Tiny", stem=StemSpec(8), stages=(StageSpec("basic", 1, 16, 2),))
 
@@ -542,6 +543,7 @@ def test_the_plot_legend_shows_a_network_name_as_text_and_wraps_between_runs(win
     plots = window.train_view.plots
     legend = window.findChild(object, "plotLegend")
     assert not legend.isVisible()  # no runs yet: no empty band above the plots
+    assert window.train_view.message.text() == HINT  # ...but what the buttons do, until a run
     plots.add_run("<b>Net</b> two")  # a network's name is the user's text
     assert legend.isVisible()
     assert "&lt;b&gt;Net&lt;/b&gt;&nbsp;two" in legend.text() and "<b>Net" not in legend.text()

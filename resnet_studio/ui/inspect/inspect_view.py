@@ -196,7 +196,7 @@ class InspectView(QWidget):
         self.side.addTab(self.anatomy, "Block anatomy")
         self.side.setTabToolTip(0, "The clicked channel of the block's output, enlarged")
         self.side.setTabToolTip(
-            1, "The validation images that excite the clicked channel most, and an image made to"
+            1, "The validation images that excite the clicked channel most, and an image made to excite it"
         )
         self.side.setTabToolTip(2, "Every step of the image through the chosen block, at the clicked channel")
         self.side.currentChanged.connect(lambda _: self._update_anatomy())
