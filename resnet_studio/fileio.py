@@ -102,9 +102,11 @@ def check_real_folders(folder: str | os.PathLike[str], within: str | os.PathLike
         except FileNotFoundError:
             try:
                 path.mkdir(parents=path == top)  # the folder's own parents may be links: the user's
+                continue
+            except FileExistsError:  # another process made it meanwhile: check what it made
+                mode = os.lstat(path).st_mode
             except OSError as exc:
                 raise NotARegularFile(exc.errno or errno.EIO, exc.strerror or str(exc), str(path)) from None
-            continue
         if not stat.S_ISDIR(mode):
             raise NotARegularFile(
                 errno.ENOTDIR, f"{kind_of(mode)}, not a folder: refusing to write through it", str(path)

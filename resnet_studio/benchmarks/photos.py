@@ -30,7 +30,7 @@ from typing import Any
 from resnet_studio.architecture.presets import get_preset
 from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.benchmarks.photolike import make_photo_folder
-from resnet_studio.data.cache import CACHE_FOLDER, user_cache_root
+from resnet_studio.data.cache_location import CACHE_FOLDER, user_cache_root
 
 Log = Callable[[str], None] | None
 

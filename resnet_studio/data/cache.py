@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import signal
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
@@ -37,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from resnet_studio.data.cache_location import cache_key, cache_location, decode_params
 from resnet_studio.data.images import Size, load_image_or_none
-from resnet_studio.data.preprocessing import Preprocessing
 from resnet_studio.data.worker_pool import decoding_pool, end_workers, worker_count
 from resnet_studio.errors import UserError
 from resnet_studio.fileio import (
@@ -50,14 +49,19 @@ from resnet_studio.fileio import (
     remove_stale_temp_files,
 )
 
-CACHE_FOLDER = ".resnet-studio-cache"  # beside the data; hidden, so never taken for a class
 FORMAT = "resnet-studio image cache"
 VERSION = 1
 CHUNK = 256  # files per chunk: what an interruption can lose, and one worker's task
 DATA_FILE = "images.u8"
 WAIT_POLL_S = 1.0
+LOCK_FILE = ".preparing"  # flock-ed by the process that prepares the cache
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 Progress = Callable[[int, int], None]  # (images prepared, images in all); raising stops preparing
 Files = list[tuple[Path, int]]  # (path, label), as sources lists them
@@ -104,54 +108,6 @@ def probe_shape(files: Files, size: Size, channels: int) -> tuple[int, int, int]
     return None
 
 
-def user_cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "resnet-studio"
-
-
-def _decode_params(size: Size, channels: int) -> dict[str, Any]:
-    return {
-        "size": size.to_dict() if isinstance(size, Preprocessing) else int(size),
-        "channels": int(channels),
-    }
-
-
-def cache_key(split: str, size: Size, channels: int, selection: dict[str, Any]) -> str:
-    """The folder name of one split's cache: what decides its rows (not the files' stamps, which
-    the manifest checks)."""
-    text = json.dumps({"split": split, **_decode_params(size, channels), **selection}, sort_keys=True)
-    return f"{split}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-
-
-def cache_location(root: Path, key: str) -> tuple[Path, Path]:
-    """(the cache folder of `key`, the folder it must lie within, link-free): beside the data when
-    that can be written, else the user's cache folder. A link or a file in the hidden folder's
-    place is never written through: the user's cache folder is used instead."""
-    beside = root / CACHE_FOLDER
-    with contextlib.suppress(OSError):
-        if _writable_folder(beside):
-            return beside / key, beside
-    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    base = user_cache_root() / "folders"
-    return base / f"{_slug(root.resolve().name)}-{digest}" / key, base
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40] or "folder"
-
-
-def _writable_folder(folder: Path) -> bool:
-    try:
-        mode = os.lstat(folder).st_mode
-    except FileNotFoundError:
-        try:
-            folder.mkdir()
-        except OSError:
-            return False
-        return True
-    return stat.S_ISDIR(mode) and os.access(folder, os.W_OK | os.X_OK)
-
-
 def _stamps(root: Path, files: Files) -> list[list[Any]]:
     """[name under root, label, size, mtime_ns] per file; -1 for a file that cannot be stat'ed."""
     stamps = []
@@ -175,7 +131,7 @@ class FolderCache:
         self.size, self.channels = size, channels
         self.folder, self.within = cache_location(root, cache_key(split, size, channels, selection))
         self.stamps = _stamps(root, self.files)
-        self.params = {**_decode_params(size, channels), **selection}
+        self.params = {**decode_params(size, channels), **selection}
         self.chunks = -(-len(self.files) // CHUNK)
 
     @property
@@ -257,6 +213,33 @@ class FolderCache:
             raise UserError(
                 f"{self.folder}: the image cache cannot be written ({exc.strerror or exc})"
             ) from None
+        with self._preparing():
+            found = self.ready()  # another process finished it while this one waited for the lock
+            return found if found is not None else self._prepare(progress)
+
+    @contextlib.contextmanager
+    def _preparing(self) -> Iterator[None]:
+        """Held while this process prepares the cache: a second process preparing the same cache
+        (two runs, or the studio and a command, on one large folder) waits for the first, then
+        finds it ready, instead of decoding it again and unlinking the first one's markers."""
+        if fcntl is None:  # Windows: no flock
+            yield
+            return
+        lock = self.folder / LOCK_FILE
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            why = "a symbolic link: never opened" if exc.errno == errno.ELOOP else exc.strerror
+            raise UserError(f"{lock}: {why}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UserError(f"{lock}: not a regular file: the image cache cannot be locked")
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process prepares
+            yield
+        finally:
+            os.close(fd)  # closing drops the lock
+
+    def _prepare(self, progress: Progress | None) -> Prepared:
         remove_stale_temp_files(self.folder / "chunks")
         remove_stale_temp_files(self.folder)
         shape = probe_shape(self.files, self.size, self.channels)

@@ -14,6 +14,7 @@ import torch
 
 from resnet_studio.benchmarks.photolike import make_photo_folder, photo_like
 from resnet_studio.data import cache
+from resnet_studio.data.cache_location import CACHE_FOLDER
 from resnet_studio.data.sources import load_data
 from resnet_studio.data.stored import StoredImages
 from resnet_studio.data.transforms import batches, epoch_order, random_crop_flip
@@ -46,7 +47,7 @@ class Seen:
 
 
 def _markers(root) -> list:
-    return sorted((root / cache.CACHE_FOLDER).glob("train-*/chunks/*.json"))
+    return sorted((root / CACHE_FOLDER).glob("train-*/chunks/*.json"))
 
 
 def _same_images(a, b) -> bool:
@@ -131,7 +132,7 @@ def test_unreadable_files_are_skipped_and_counted_as_in_memory(photos):
 def test_a_link_in_the_caches_place_is_never_written_through(photos, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    (photos / cache.CACHE_FOLDER).symlink_to(elsewhere)
+    (photos / CACHE_FOLDER).symlink_to(elsewhere)
     data = load_data(f"folder:{photos}", image_size=16, data_memory=ON_DISK)
     assert list(elsewhere.iterdir()) == []
     assert str(tmp_path / "user-cache" / "resnet-studio") in data.storage
@@ -140,7 +141,7 @@ def test_a_link_in_the_caches_place_is_never_written_through(photos, tmp_path):
 
 def test_a_link_in_the_data_files_place_is_refused(photos, tmp_path):
     load_data(f"folder:{photos}", image_size=16, data_memory=ON_DISK)
-    data_file = next((photos / cache.CACHE_FOLDER).glob("train-*")) / cache.DATA_FILE
+    data_file = next((photos / CACHE_FOLDER).glob("train-*")) / cache.DATA_FILE
     target = tmp_path / "precious"
     target.write_bytes(b"keep")
     data_file.unlink()
@@ -157,7 +158,7 @@ def test_a_read_only_data_folder_gets_its_cache_in_the_users_cache_folder(photos
         data = load_data(f"folder:{photos}", image_size=16, data_memory=ON_DISK)
     finally:
         os.chmod(photos, 0o755)
-    assert not (photos / cache.CACHE_FOLDER).exists()
+    assert not (photos / CACHE_FOLDER).exists()
     assert str(tmp_path / "user-cache" / "resnet-studio" / "folders") in data.storage
     assert isinstance(data.val.images, StoredImages) and np.array_equal(
         data.val.images.numpy(), load_data(f"folder:{photos}", image_size=16).val.images.numpy()
@@ -178,6 +179,34 @@ def test_a_waiting_rank_takes_up_the_cache_once_the_first_rank_has_prepared_it(p
     first = load_data(source, image_size=16, data_memory=ON_DISK)  # rank 0
     waiting.join(10)
     assert isinstance(found["data"].train.images, StoredImages) and _same_images(found["data"], first)
+
+
+def test_two_processes_preparing_one_cache_decode_it_once(photos, small_chunks):
+    """Two runs (or the studio and a command) on one large folder at once: the second waits for
+    the first's preparation (a lock beside the cache) and takes it up, instead of decoding it again
+    and unlinking the first one's markers."""
+    source, start, found = f"folder:{photos}", threading.Barrier(2), {}
+
+    def prepare(name: str) -> None:
+        seen = Seen()
+        start.wait()
+        found[name] = (load_data(source, image_size=16, data_memory=ON_DISK, progress=seen), seen)
+
+    runs = [threading.Thread(target=prepare, args=(name,)) for name in ("first", "second")]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(60)
+    (a, seen_a), (b, seen_b) = found["first"], found["second"]
+    assert _same_images(a, b) and isinstance(a.train.images, StoredImages)
+
+    def decoded(seen: Seen) -> int:  # progress counts images prepared, from where it started
+        return seen.calls[-1][0] - seen.calls[0][0] if seen.calls else 0
+
+    # Each split decoded once, by one of the two (not always the same one for both splits): the
+    # 40 images once, not twice over.
+    assert decoded(seen_a) + decoded(seen_b) == 40
+    assert len(_markers(photos)) == 9  # every chunk's marker kept
 
 
 def _resident_kb(path_part: str) -> int:
@@ -205,23 +234,23 @@ def test_training_from_the_cache_keeps_its_pages_out_of_resident_memory(tmp_path
     events = list(trainer.events())
     started = next(e for e in events if isinstance(e, Started))
     assert any("above the memory budget of 20.0 KB: read from the on-disk cache" in n for n in started.notes)
-    cache_bytes = sum(f.stat().st_size for f in (root / cache.CACHE_FOLDER).glob("*/images.u8"))
+    cache_bytes = sum(f.stat().st_size for f in (root / CACHE_FOLDER).glob("*/images.u8"))
     assert cache_bytes > 10 * 20_000  # many times the budget
     assert trainer.data is not None and isinstance(trainer.data.train.images, StoredImages)
     # Two batches, the whitening sample, the statistics and the validation pass all read the
     # cache; the pages each touched went back after it: at most a few rows' pages stay mapped.
-    assert _resident_kb(cache.CACHE_FOLDER) * 1024 < cache_bytes / 10
+    assert _resident_kb(CACHE_FOLDER) * 1024 < cache_bytes / 10
     # What reading the whole cache again leaves resident, for comparison: not bounded without it.
     everything = trainer.data.train.images
-    before = _resident_kb(cache.CACHE_FOLDER)
+    before = _resident_kb(CACHE_FOLDER)
     everything._mapping.array.sum()  # the map read directly, pages not handed back
-    assert _resident_kb(cache.CACHE_FOLDER) - before > cache_bytes / 2 / 1024
+    assert _resident_kb(CACHE_FOLDER) - before > cache_bytes / 2 / 1024
 
 
 def test_a_file_in_the_caches_place_sends_the_cache_to_the_users_cache_folder(photos, tmp_path):
-    (photos / cache.CACHE_FOLDER).write_text("someone's notes")
+    (photos / CACHE_FOLDER).write_text("someone's notes")
     data = load_data(f"folder:{photos}", image_size=16, data_memory=ON_DISK)
-    assert (photos / cache.CACHE_FOLDER).read_text() == "someone's notes"
+    assert (photos / CACHE_FOLDER).read_text() == "someone's notes"
     assert str(tmp_path / "user-cache" / "resnet-studio" / "folders") in data.storage
 
 
