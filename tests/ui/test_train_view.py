@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from resnet_studio.architecture import ArchitectureSpec, StageSpec, StemSpec
+from resnet_studio.architecture import ArchitectureSpec, InputSpec, StageSpec, StemSpec
 from resnet_studio.nn.checkpoint import load_checkpoint
 from resnet_studio.training import Finished
 from resnet_studio.ui import MainWindow
@@ -671,3 +671,11 @@ def test_closing_while_a_stopped_run_winds_up_asks_nothing(window, qtbot):
     QTimer.singleShot(100, refuse)
     assert view.confirm_close() and not asked
     assert not view.controller.thread_running
+
+
+def test_the_augment_switch_names_the_augmentation_the_networks_input_size_gets(window, qtbot):
+    augment = window.train_view.setup.augment
+    assert augment.text() == "Pad, crop and flip"  # 32 px: He et al.'s CIFAR augmentation
+    large = dataclasses.replace(TINY, input=InputSpec(3, 64))
+    window.document.replace(large, None)
+    qtbot.waitUntil(lambda: augment.text() == "Random resized crop and flip", timeout=5_000)
