@@ -71,6 +71,11 @@ def test_summary_json_and_text(capsys, tiny_arch):
     assert code == 0 and data["params"] == 269_722 and len(data["layers"]) == 11
     code, out, _ = run_cli(capsys, "summary", "--arch", tiny_arch)
     assert code == 0 and "stage1.block1" in out and out.splitlines()[-1].startswith("total")
+    # Named as other commands name things: a preset, or an architecture file, without an option.
+    code, by_name, _ = run_cli(capsys, "summary", "resnet20", "--json")
+    assert code == 0 and json.loads(by_name) == data
+    code, by_file, _ = run_cli(capsys, "summary", tiny_arch)
+    assert code == 0 and by_file == out
 
 
 def test_train_writes_a_run_folder(run_dir, capsys):

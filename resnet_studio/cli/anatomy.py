@@ -72,7 +72,9 @@ def cmd_anatomy(args: argparse.Namespace) -> int:
     def top(entries: list[dict] | None) -> str:
         return ", ".join(f"{terminal_text(e['class'])} {e['probability']:.1%}" for e in entries or [])
 
-    print(f"prediction: {top(result['prediction'])}")
+    # `classify` averages the mirror for weights trained so (their tta): its percentage may differ.
+    view = " (one view; classify averages it with the mirror)" if loaded.tta else ""
+    print(f"prediction{view}: {top(result['prediction'])}")
     if anatomy.shortcut != "none":
         print(f"without the branch F(x): {top(result['without_branch'])}")
         print(f"without the shortcut: {top(result['without_shortcut'])}")
@@ -91,6 +93,25 @@ def _output_folder(text: str) -> Path:
     return folder
 
 
+def _channels_of(loaded: Any, tap: str) -> int:
+    """The channels of a tap's output, from one blank image's pass."""
+    import torch
+
+    from resnet_studio.inspection.activations import tap_points
+
+    seen: dict[str, int] = {}
+    module = dict(tap_points(loaded.model))[tap]
+    hook = module.register_forward_hook(lambda _m, _i, out: seen.update(channels=int(out.shape[1])))
+    was_training = loaded.model.training
+    try:
+        with torch.no_grad():
+            loaded.model.eval()(torch.zeros(1, loaded.channels, loaded.input_size, loaded.input_size))
+    finally:
+        hook.remove()
+        loaded.model.train(was_training)
+    return seen["channels"]
+
+
 def cmd_channel(args: argparse.Namespace) -> int:
     from resnet_studio.fileio import atomic_write_bytes, atomic_write_json
     from resnet_studio.inspection.channels import contact_sheet, index_channels, png_bytes
@@ -103,17 +124,17 @@ def cmd_channel(args: argparse.Namespace) -> int:
     taps = ["stem", *(name for name, _ in loaded.model.named_blocks())]
     if args.block not in taps:
         raise UserError(f"--block {args.block!r}: no such block; choose one of {', '.join(taps)}")
+    count = _channels_of(loaded, args.block)  # checked before the pass over thousands of images
+    if not 0 <= args.channel < count:
+        raise UserError(f"--channel {args.channel}: {args.block} has channels 0 to {count - 1}")
     images, source = validation_images(loaded, args.data, limit_val=args.limit_val)
     out = _output_folder(args.out)
     model = loaded.model.to(choose_device(args.device))
-    with StderrProgress("activations") as progress:
+    with StderrProgress("activations", unit="image") as progress:
         index = index_channels(model, images.images, loaded.mean, loaded.std, progress=progress)
-    count = index.channels(args.block)
-    if not 0 <= args.channel < count:
-        raise UserError(f"--channel {args.channel}: {args.block} has channels 0 to {count - 1}")
     top = index.top(args.block, args.channel)
     atomic_write_bytes(out / "top9.png", png_bytes(contact_sheet(index.crops(top))))
-    with StderrProgress("optimising") as progress:
+    with StderrProgress("optimising", unit="step") as progress:
         picture, value = maximise_channel(
             model,
             args.block,

@@ -75,7 +75,11 @@ def add_parsers(sub: Any) -> None:
 
 
 def _add_bench_parser(sub: Any) -> None:
-    p = sub.add_parser("bench", help="measure training throughput against plain PyTorch loops")
+    p = sub.add_parser(
+        "bench",
+        help="measure training throughput against plain PyTorch loops and the studio's speed "
+        "(--inspection: what Inspect computes; --photos: photo-sized data)",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--steps", type=int, default=30, help="timed steps per loop (default 30)")
     p.add_argument(

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from resnet_studio.architecture.analysis import si_units
-from resnet_studio.cli.common import arch_options, print_json, spec_of
+from resnet_studio.cli.common import print_json, spec_of
 from resnet_studio.errors import UserError
 
 
@@ -18,7 +18,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_recipes)
     p = sub.add_parser("summary", help="per-layer shapes, parameters and multiply-accumulates")
-    arch_options(p, required=True)
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument(
+        "network", nargs="?", metavar="NETWORK", help="a preset's name or an architecture file, as below"
+    )
+    group.add_argument("--preset", metavar="NAME", help="a built-in network (see `presets`)")
+    group.add_argument("--arch", metavar="FILE", help="an architecture file (*.resnet.json)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_summary)
 
@@ -70,6 +75,11 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from resnet_studio.architecture import analyze
 
+    if args.network:  # `summary resnet20` or `summary net.resnet.json`, as other commands name things
+        from resnet_studio.architecture import PRESETS
+
+        chosen = "preset" if args.network in PRESETS or not args.network.endswith(".json") else "arch"
+        setattr(args, chosen, args.network)
     spec = spec_of(args)
     if spec is None:
         raise UserError("give --preset NAME or --arch FILE")

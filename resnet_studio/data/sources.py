@@ -229,8 +229,9 @@ def _cifar(kind: str, root: Path, download: bool) -> DataSplits:
         val = cls(str(root), train=False, download=False)
     except RuntimeError:
         raise UserError(
-            f"{name} not found in {folder}: run with --download to fetch it, or put the "
-            f"python version of the data set ({cls.filename}, extracted) there"
+            f"{name} not found in {folder}: `resnet-studio train --data {kind} --download` fetches "
+            f"it (the studio: Setup's Download Now), or put the python version of the data set "
+            f"({cls.filename}, extracted) there, or name other images with --data"
         ) from None
     except OSError as exc:
         raise UserError(

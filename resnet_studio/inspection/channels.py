@@ -47,6 +47,8 @@ def eval_pass(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
+    if progress is not None:
+        progress(0, len(images))  # a bar starts here, so its rate counts the first batch's time
     try:
         for start in range(0, len(images), batch_size):
             if cancelled():

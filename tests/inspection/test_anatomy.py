@@ -130,3 +130,11 @@ def test_the_command_line_gives_the_same_numbers_and_names_a_wrong_block(tmp_pat
 
     assert main(["anatomy", str(checkpoint), str(picture), "--block", "stage9.block1"]) == 2
     assert "stage9.block1" in capsys.readouterr().err
+
+    # Weights whose answers average the mirror (the shipped CIFAR-10 ResNet-20's): the text says
+    # its prediction is one view, so a percentage beside `classify`'s is not taken for a mistake.
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(picture)
+    for weights, averaged in (("resnet20-cifar10", True), ("resnet20-demo", False)):
+        assert main(["anatomy", weights, str(picture), "--block", "stage2.block1"]) == 0
+        out = capsys.readouterr().out
+        assert ("prediction (one view; classify averages it with the mirror):" in out) is averaged

@@ -137,3 +137,12 @@ def test_the_command_writes_the_top_images_the_optimised_image_and_a_summary(tmp
     link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     assert main([*args, "--channel", "2", "--steps", "3", "--out", str(link)]) == 2
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_channel_the_block_lacks_is_refused_before_any_image_is_read(tmp_path, capsys):
+    args = ["channel", "resnet20-demo", "--block", "stage2.block1", "--out", str(tmp_path / "out")]
+    # The data named does not exist: the refusal of the channel comes first, so nothing was read.
+    assert main([*args, "--channel", "32", "--data", f"folder:{tmp_path / 'none'}"]) == 2
+    err = capsys.readouterr().err
+    assert "--channel 32: stage2.block1 has channels 0 to 31" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
