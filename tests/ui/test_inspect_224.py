@@ -67,6 +67,7 @@ def window(qtbot, checkpoint):
 def test_inspect_a_photo_at_224_px(window, qtbot, photo):
     view = window.inspect_view
     window.show_workspace(Workspace.INSPECT)
+    assert not view.filters_title.isVisible()  # no image yet: no heading over nothing
     view.open_image(str(photo))
     qtbot.waitUntil(lambda: view.busy == 0 and view.last_cam is not None, timeout=60_000)
     maps = view.analysis.maps
@@ -80,7 +81,7 @@ def test_inspect_a_photo_at_224_px(window, qtbot, photo):
     # Resized to 256 on the shorter side, cropped to 224: 16/256 of it cut at the top and bottom.
     assert (top, bottom) == pytest.approx((251 * 16 / 256, 251 * 240 / 256))
     assert right - left == pytest.approx(224 * 333 / int(256 * 333 / 251))  # 339 px wide, truncated
-    assert "64 of 7x7, 3 colours" in view.filters_title.text()
+    assert "64 of 7x7, 3 colours" in view.filters_title.text() and view.filters_title.isVisible()
     # Another block: maps and Grad-CAM from the image's one forward pass, none run again.
     model = window.model_source.load().model
     forwards = []

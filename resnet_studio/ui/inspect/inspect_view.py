@@ -147,6 +147,7 @@ class InspectView(QWidget):
         left.addWidget(self.picture)
         left.addWidget(self.caption)
         self.filters_title = QLabel("<b>First-layer filters</b>")
+        self.filters_title.hide()  # until an image's pass has read them: no heading over nothing
         rich(self.filters_title)
         left.addWidget(self.filters_title)
         left.addWidget(self.filters)
@@ -164,6 +165,9 @@ class InspectView(QWidget):
         self.channel_plot.hideAxis("left")
         self.channel_plot.hideAxis("bottom")
         self.channel_plot.setBackground(self.palette().base().color())
+        # Room above and below the plot: the colour bar's end labels (1.0, 0) are drawn centred on
+        # its ends, and were cut in half at the widget's edge.
+        self.channel_plot.getPlotItem().layout.setContentsMargins(0, 8, 0, 8)
         self.channel_image = pg.ImageItem()
         self.channel_plot.addItem(self.channel_image)
         self.colour_bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False, width=12)
@@ -275,6 +279,7 @@ class InspectView(QWidget):
         self.filters.setPixmap(to_pixmap(filter_tiles(analysis.filters)))
         out, cin, k, _ = analysis.filters.shape
         self.filters_title.setText(f"<b>First-layer filters</b> ({out} of {k}x{k}, {cin} colours)")
+        self.filters_title.show()
         self.cam_key = None
         self.analysed += 1
         self._block_changed()
