@@ -6,15 +6,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
+from resnet_studio.architecture.analysis import si_units
 from resnet_studio.ui.common.document import Document
 
 HEADERS = ["Layer", "Type", "Output", "Params", "MACs"]
 
 
 def _mega(macs: int) -> str:
-    if macs >= 1e9:
-        return f"{macs / 1e9:.2f} G"
-    return f"{macs / 1e6:.2f} M" if macs >= 1e5 else f"{macs / 1e3:.2f} k"
+    """As the canvas's cards write MACs (`si_units`), so that a layer reads the same in both."""
+    return si_units(macs)
 
 
 class SummaryView(QTableWidget):
