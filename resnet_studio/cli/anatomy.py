@@ -93,26 +93,8 @@ def _output_folder(text: str) -> Path:
     return folder
 
 
-def _channels_of(loaded: Any, tap: str) -> int:
-    """The channels of a tap's output, from one blank image's pass."""
-    import torch
-
-    from resnet_studio.inspection.activations import tap_points
-
-    seen: dict[str, int] = {}
-    module = dict(tap_points(loaded.model))[tap]
-    hook = module.register_forward_hook(lambda _m, _i, out: seen.update(channels=int(out.shape[1])))
-    was_training = loaded.model.training
-    try:
-        with torch.no_grad():
-            loaded.model.eval()(torch.zeros(1, loaded.channels, loaded.input_size, loaded.input_size))
-    finally:
-        hook.remove()
-        loaded.model.train(was_training)
-    return seen["channels"]
-
-
 def cmd_channel(args: argparse.Namespace) -> int:
+    from resnet_studio.architecture import analyze
     from resnet_studio.fileio import atomic_write_bytes, atomic_write_json
     from resnet_studio.inspection.channels import contact_sheet, index_channels, png_bytes
     from resnet_studio.inspection.evaluate import validation_images
@@ -124,7 +106,8 @@ def cmd_channel(args: argparse.Namespace) -> int:
     taps = ["stem", *(name for name, _ in loaded.model.named_blocks())]
     if args.block not in taps:
         raise UserError(f"--block {args.block!r}: no such block; choose one of {', '.join(taps)}")
-    count = _channels_of(loaded, args.block)  # checked before the pass over thousands of images
+    # Checked before the pass over thousands of images: the spec's analysis knows every width.
+    count = {layer.name: layer.output_shape[0] for layer in analyze(loaded.model.spec).layers}[args.block]
     if not 0 <= args.channel < count:
         raise UserError(f"--channel {args.channel}: {args.block} has channels 0 to {count - 1}")
     images, source = validation_images(loaded, args.data, limit_val=args.limit_val)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 from resnet_studio.architecture.analysis import si_units
@@ -78,7 +80,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.network:  # `summary resnet20` or `summary net.resnet.json`, as other commands name things
         from resnet_studio.architecture import PRESETS
 
-        chosen = "preset" if args.network in PRESETS or not args.network.endswith(".json") else "arch"
+        named_file = args.network.endswith(".json") or os.sep in args.network or Path(args.network).exists()
+        chosen = "arch" if args.network not in PRESETS and named_file else "preset"
         setattr(args, chosen, args.network)
     spec = spec_of(args)
     if spec is None:

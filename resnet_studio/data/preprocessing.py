@@ -34,6 +34,12 @@ MAX_SIDE = 4096  # a resize or crop beyond this is a typing error, not a network
 # From this input size on, a network trained here trains on random resized crops of images stored
 # with a margin, and evaluates on their centre; below it, pad-crop-flip at the input size.
 MARGIN_MIN_SIZE = 64
+CROP_FLIP, RESIZED_CROP_FLIP = "crop-flip", "resized-crop-flip"
+
+
+def chosen_augmentation(input_size: int) -> str:
+    """What `--augmentation auto` trains a network of this input size with (the rule above)."""
+    return RESIZED_CROP_FLIP if input_size >= MARGIN_MIN_SIZE else CROP_FLIP
 
 
 def margin_side(size: int) -> int:

@@ -25,21 +25,17 @@ from resnet_studio.architecture.spec import ArchitectureSpec
 from resnet_studio.data.augmentation import RATIO, SCALE, random_resized_crop_flip
 from resnet_studio.data.images import Size
 from resnet_studio.data.preprocessing import (
-    MARGIN_MIN_SIZE,
+    CROP_FLIP,
+    RESIZED_CROP_FLIP,
     Preprocessing,
     PreprocessingError,
+    chosen_augmentation,
     studio_preparation,
 )
 from resnet_studio.data.sources import DataSplits
 from resnet_studio.data.transforms import random_crop_flip
 from resnet_studio.nn.checkpoint import load_checkpoint
 from resnet_studio.training.config import TrainConfig
-
-CROP_FLIP, RESIZED_CROP_FLIP = "crop-flip", "resized-crop-flip"
-
-
-def chosen_augmentation(input_size: int) -> str:
-    return RESIZED_CROP_FLIP if input_size >= MARGIN_MIN_SIZE else CROP_FLIP
 
 
 def resolved_config(

@@ -86,3 +86,16 @@ def test_the_guide_works_without_a_clone_from_the_installed_readme(qtbot):
     assert "Set-up: two commands" in titles and "The studio" in titles
     pictures = [line.split("](")[1].split(")")[0] for line in text.splitlines() if line.startswith("![")]
     assert pictures and all((folder / picture).is_file() for picture in pictures), pictures
+
+
+def test_an_interactive_start_never_makes_the_window_larger_than_the_screen(qtbot):
+    """The default 1280x800 (or a size saved on a larger screen) on a smaller screen: here the
+    offscreen platform's, smaller than that."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    room = window.screen().availableGeometry()
+    assert window.width() > room.width() or window.height() > room.height()  # the case guarded
+    window.restore_geometry()
+    assert window.width() <= room.width() and window.height() <= room.height()
+    assert room.contains(window.geometry().topLeft())
+    window.document.undo_stack.setClean()

@@ -116,6 +116,12 @@ class MainWindow(FileActions, QMainWindow):
         geometry = self.settings.value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+        # Never larger than the screen (1280x800 by default, or the size saved on a larger one):
+        # without a window manager to clamp it, the window ran off a 1024x640 screen.
+        room = self.screen().availableGeometry()
+        if self.width() > room.width() or self.height() > room.height():
+            self.resize(min(self.width(), room.width()), min(self.height(), room.height()))
+            self.move(room.topLeft())
 
     # -- layout -----------------------------------------------------------------------------------
 

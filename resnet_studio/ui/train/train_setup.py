@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.data.preprocessing import MARGIN_MIN_SIZE
+from resnet_studio.data.preprocessing import CROP_FLIP, chosen_augmentation
 from resnet_studio.errors import error_text
 from resnet_studio.session import SetupModel, SetupSettings
 from resnet_studio.session.setup import DATA_KINDS
@@ -286,8 +286,8 @@ class SetupPanel(QScrollArea):
         self._shown_data = self.data_spec()
         self.preview.load(self.data_spec(), image_size, channels)
         if image_size is not None:  # the augmentation a run picks for this input size
-            small = image_size < MARGIN_MIN_SIZE
-            self.augment.setText("Pad, crop and flip" if small else "Random resized crop and flip")
+            pads = chosen_augmentation(image_size) == CROP_FLIP
+            self.augment.setText("Pad, crop and flip" if pads else "Random resized crop and flip")
 
     def _kind_changed(self, kind: str) -> None:
         cifar = kind.startswith("cifar")
