@@ -295,3 +295,22 @@ def test_images_cached_with_a_margin_give_the_in_memory_views_and_statistics(pho
     assert (held.mean, held.std) == (cached.mean, cached.std)
     view = cached.train_eval_view()
     assert torch.equal(view[:], held.train_eval_view()[:]) and tuple(view.shape[-2:]) == (32, 32)
+
+
+@pytest.mark.parametrize("kind", ["link", "folder"])
+def test_a_link_or_a_folder_in_the_locks_place_is_refused_by_name(photos, tmp_path, kind):
+    source = f"folder:{photos}"
+    load_data(source, image_size=16, data_memory=ON_DISK)
+    folder = next((photos / CACHE_FOLDER).glob("train-*"))
+    (folder / "manifest.json").unlink()  # the next run prepares it again, taking the lock
+    lock = folder / cache.LOCK_FILE
+    lock.unlink()
+    target = tmp_path / "someone-elses-file"
+    target.write_text("kept")
+    if kind == "link":
+        lock.symlink_to(target)
+    else:
+        lock.mkdir()
+    with pytest.raises(UserError, match=r"\.preparing"):
+        load_data(source, image_size=16, data_memory=ON_DISK)
+    assert target.read_text() == "kept"
