@@ -165,12 +165,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(number, interrupt)
     if not config.distributed or os.environ.get("RANK", "0") == "0":
         trainer.controls.on_preparing = StderrProgress("image cache", unit="image")
+    finished = None
     try:
         finished = _render_training(trainer)
     finally:
         for number in signals:
             signal.signal(number, previous[number])
-        finish()
+        finish(together=finished is not None)
     return 0 if finished is not None and finished.status != "failed" else 1
 
 

@@ -6,6 +6,7 @@ writes the run directory. Without --distributed none of this runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -59,6 +60,15 @@ def shard(order: Tensor, rank: int, world: int, used: int) -> Tensor:
     return order[: used * world][rank::world]
 
 
-def finish() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
+def finish(together: bool = True) -> None:
+    """End this process's part. `together` (the run ended normally): first wait for every rank,
+    so that none tears its connections down while another still uses them (rank 0 validates and
+    writes alone after the others' last step; a rank that left first was seen to abort in gloo's
+    teardown, "terminate called without an active exception"). After a failure, no waiting: the
+    other ranks may be gone."""
+    if not dist.is_initialized():
+        return
+    if together:
+        with contextlib.suppress(RuntimeError):  # a rank that is gone ends the wait with an error
+            dist.barrier()
+    dist.destroy_process_group()
